@@ -1,0 +1,46 @@
+# citeqa: `make run` to try it, `make test` before you push.
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+CITEQA  := .venv/bin/citeqa
+SQUAD   ?= ../shared/eval/squad-dev-v1.1-even.json
+STAMP   := .venv/.installed
+
+.PHONY: install run ingest serve test lint eval eval-squad bench train clean
+
+install: $(STAMP)
+
+# torch first and pinned: any other torch pulls gigabytes of CUDA.
+$(STAMP): pyproject.toml
+	python3.11 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+ingest: install
+	$(CITEQA) ingest
+
+run: ingest
+	$(CITEQA) serve
+
+test: install
+	.ci/ensure-chromium
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	$(PY) -m pytest
+
+eval: install
+	$(CITEQA) eval eval/questions.jsonl --out reports/sample
+
+eval-squad: install
+	$(CITEQA) eval --squad $(SQUAD) --out reports/squad
+
+bench: install
+	$(PY) -m bench.latency
+	$(PY) -m bench.ingest
+
+train: install
+	$(PY) -m eval.train --squad $(SQUAD)
+
+clean:
+	rm -rf .venv reports .pytest_cache

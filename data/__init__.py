@@ -1,0 +1,1 @@
+"""Files shipped inside citeqa: the sample corpus (`articles/`) and trained weights (`models/`)."""

@@ -1,0 +1,192 @@
+"""SQLite storage for documents, chunks, sentences (with their vectors) and entities.
+
+SQLite keeps memory flat as the corpus grows to millions of chunks: the service reads
+only the rows of the chunks a search returned.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from citeqa.index.base import DocumentRecord, Filters, StoredChunk, StoredSentence
+from citeqa.ingest.models import Chunk, Document, DocumentMeta, Entity
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, text TEXT NOT NULL, checksum TEXT NOT NULL,
+    title TEXT, source TEXT, date TEXT, byline TEXT, excluded TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL,
+    end INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_id);
+CREATE TABLE IF NOT EXISTS entities (
+    chunk_id INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, label TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entities_chunk ON entities(chunk_id);
+"""
+# Sentence vectors are stored as float16: half the disk, and cosine scores move < 1e-3.
+_VECTOR_DTYPE = np.float16
+
+
+class ChunkStore:
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()  # one connection, shared by the server's threads
+
+    def close(self) -> None:
+        self._db.close()
+
+    def commit(self) -> None:
+        with self._lock:
+            self._db.commit()
+
+    def add(self, document: Document, chunks: list[Chunk], chunk_ids: list[int]) -> None:
+        meta = document.meta
+        excluded = [[s.start, s.end, s.reason] for s in document.excluded]
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (document.doc_id, document.text, document.checksum, meta.title, meta.source,
+                 meta.date, meta.byline, json.dumps(excluded)),
+            )  # fmt: skip
+            for chunk_id, chunk in zip(chunk_ids, chunks, strict=True):
+                self._add_chunk(chunk_id, chunk)
+
+    def _add_chunk(self, chunk_id: int, chunk: Chunk) -> None:
+        self._db.execute(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)",
+            (chunk_id, chunk.doc_id, chunk.start, chunk.end, chunk.text),
+        )
+        self._db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?)",
+            [
+                (chunk_id, s.start, s.end, s.vector.astype(_VECTOR_DTYPE).tobytes())
+                for s in chunk.sentences
+            ],
+        )
+        self._db.executemany(
+            "INSERT INTO entities VALUES (?, ?, ?, ?)",
+            [(chunk_id, e.start, e.end, e.label) for e in chunk.entities],
+        )
+
+    def delete(self, doc_ids: list[str]) -> list[int]:
+        """Remove the documents and return the ids of the chunks that went with them."""
+        removed: list[int] = []
+        with self._lock:
+            for doc_id in doc_ids:
+                rows = self._db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))
+                ids = [r[0] for r in rows]
+                removed += ids
+                self._db.executemany(
+                    "DELETE FROM sentences WHERE chunk_id = ?", [(i,) for i in ids]
+                )
+                self._db.executemany("DELETE FROM entities WHERE chunk_id = ?", [(i,) for i in ids])
+                self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+                self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return removed
+
+    def next_chunk_id(self) -> int:
+        with self._lock:
+            (top,) = self._db.execute("SELECT MAX(chunk_id) FROM chunks").fetchone()
+        return 0 if top is None else top + 1
+
+    def chunk_texts(self) -> Iterator[tuple[int, str]]:
+        """Every chunk as (chunk_id, text), in chunk_id order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT chunk_id, text FROM chunks ORDER BY chunk_id"
+            ).fetchall()
+        yield from rows
+
+    def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
+        """The chunks in the order asked, with their sentences and entities."""
+        if not chunk_ids:
+            return []
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            chunk_rows = self._db.execute(
+                "SELECT chunk_id, doc_id, start, end, text FROM chunks "
+                f"WHERE chunk_id IN ({marks})",
+                chunk_ids,
+            ).fetchall()
+            sentence_rows = self._db.execute(
+                f"SELECT chunk_id, start, end, vector FROM sentences WHERE chunk_id IN ({marks}) "
+                "ORDER BY chunk_id, start",
+                chunk_ids,
+            ).fetchall()
+            entity_rows = self._db.execute(
+                f"SELECT chunk_id, start, end, label FROM entities WHERE chunk_id IN ({marks})",
+                chunk_ids,
+            ).fetchall()
+        found = {r[0]: StoredChunk(*r) for r in chunk_rows}
+        for chunk_id, start, end, blob in sentence_rows:
+            chunk = found[chunk_id]
+            text = chunk.text[start - chunk.start : end - chunk.start]
+            vector = np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)
+            chunk.sentences.append(StoredSentence(start, end, text, vector))
+        for chunk_id, start, end, label in entity_rows:
+            found[chunk_id].entities.append(Entity(start, end, label))
+        return [found[i] for i in chunk_ids if i in found]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT doc_id, text, title, source, date, byline FROM documents WHERE doc_id = ?",
+                (doc_id,),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def documents(self) -> list[DocumentRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, '', title, source, date, byline FROM documents ORDER BY doc_id"
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def checksums(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT doc_id, checksum FROM documents").fetchall())
+
+    def count(self, table: str) -> int:
+        assert table in {"documents", "chunks", "sentences"}
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    def allowed_chunk_ids(self, filters: Filters) -> np.ndarray:
+        """The ids of chunks whose document passes `filters`, as int64 for FAISS."""
+        where, args = [], []
+        if filters.sources:
+            where.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
+            args += filters.sources
+        if filters.doc_ids:
+            where.append(f"d.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
+            args += filters.doc_ids
+        if filters.date_from:
+            where.append("d.date >= ?")
+            args.append(filters.date_from)
+        if filters.date_to:
+            where.append("d.date <= ?")
+            args.append(filters.date_to)
+        sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON c.doc_id = d.doc_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def _record(row: tuple) -> DocumentRecord:
+    doc_id, text, title, source, date, byline = row
+    return DocumentRecord(doc_id, text, DocumentMeta(title, source, date, byline))

@@ -1,0 +1,107 @@
+"""Cut a cleaned document into sentence-aware chunks with exact offsets.
+
+langchain's splitter does the cutting; offsets come from adding up the lengths of the
+pieces it returns (with `keep_separator` and no stripping the pieces tile the input
+exactly), never from searching for the chunk text, which finds the wrong copy of
+repeated text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from citeqa.ingest.cleaning import content_regions
+from citeqa.ingest.models import Chunk, Document, Entity, Sentence, Span
+from citeqa.ingest.nlp import load_nlp
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+# Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
+# down a level when a piece is still longer than `chunk_size`.
+_SEPARATORS = [r"\n\s*\n", r"\n", r"(?<=[.!?][\"”’)])\s+|(?<=[.!?])\s+(?=[\"“‘(]?[A-Z0-9])", r"\s+"]
+_LINE = re.compile(r"[^\n]*\S[^\n]*")
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    chunk_size: int = 1000
+
+    def splitter(self) -> RecursiveCharacterTextSplitter:
+        return RecursiveCharacterTextSplitter(
+            separators=_SEPARATORS,
+            is_separator_regex=True,
+            keep_separator="end",
+            strip_whitespace=False,
+            chunk_size=self.chunk_size,
+            chunk_overlap=0,
+        )
+
+
+def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]:
+    """Chunks of `document`'s content with their sentences and entities filled in.
+
+    Raises AssertionError if any offset does not reproduce its text: a bug, never data.
+    """
+    splitter = settings.splitter()
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    for region in content_regions(document.text, document.excluded):
+        for span in _split(document.text, region, splitter):
+            text = document.text[span.start : span.end]
+            key = " ".join(text.split()).lower()
+            if key in seen:  # the same passage twice in one article is indexed once
+                continue
+            seen.add(key)
+            chunks.append(Chunk(span.start, span.end, document.doc_id, text))
+    _annotate(document.text, chunks)
+    for chunk in chunks:
+        assert document.text[chunk.start : chunk.end] == chunk.text
+    return chunks
+
+
+def _split(text: str, region: Span, splitter: RecursiveCharacterTextSplitter) -> list[Span]:
+    pieces = splitter.split_text(text[region.start : region.end])
+    if "".join(pieces) != text[region.start : region.end]:
+        # The splitter dropped or changed characters; keep the region whole rather than
+        # guess where its pieces came from.
+        return [region]
+    spans, cursor = [], region.start
+    for piece in pieces:
+        span = _strip(text, Span(cursor, cursor + len(piece)))
+        cursor += len(piece)
+        if span.end > span.start:
+            spans.append(span)
+    return spans
+
+
+def _strip(text: str, span: Span) -> Span:
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end)
+
+
+def _annotate(text: str, chunks: list[Chunk]) -> None:
+    """Fill each chunk's sentences and entities. spaCy sees one line at a time so that a
+    headline never fuses with the paragraph under it."""
+    lines = [
+        (chunk, Span(chunk.start + m.start(), chunk.start + m.end()))
+        for chunk in chunks
+        for m in _LINE.finditer(chunk.text)
+    ]
+    docs = load_nlp().pipe(text[line.start : line.end] for _, line in lines)
+    for (chunk, line), doc in zip(lines, docs, strict=True):
+        for sent in doc.sents:
+            span = _strip(text, Span(line.start + sent.start_char, line.start + sent.end_char))
+            if span.end > span.start:
+                chunk.sentences.append(Sentence(span.start, span.end, text[span.start : span.end]))
+        for ent in doc.ents:
+            chunk.entities.append(
+                Entity(line.start + ent.start_char, line.start + ent.end_char, ent.label_)
+            )
+        for np_ in doc.noun_chunks:
+            chunk.entities.append(
+                Entity(line.start + np_.start_char, line.start + np_.end_char, "NP")
+            )

@@ -1,0 +1,70 @@
+"""Typed records that cross the ingest -> index boundary.
+
+Every record that carries text also carries `start`/`end` into its document's original
+text, so citations can always be checked with `document.text[start:end]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Span:
+    """A half-open character range `[start, end)` in a document's original text."""
+
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class ExcludedSpan(Span):
+    """Boilerplate that stays in the text (offsets must not move) but is never indexed."""
+
+    reason: str
+
+
+@dataclass
+class DocumentMeta:
+    title: str | None = None
+    source: str | None = None
+    date: str | None = None  # ISO 8601, YYYY-MM-DD
+    byline: str | None = None
+
+
+@dataclass
+class Document:
+    doc_id: str
+    text: str
+    checksum: str
+    meta: DocumentMeta = field(default_factory=DocumentMeta)
+    excluded: list[ExcludedSpan] = field(default_factory=list)
+
+
+@dataclass
+class Entity(Span):
+    """A spaCy entity (PERSON, DATE, ...) or a noun chunk (label "NP")."""
+
+    label: str
+
+
+@dataclass
+class Sentence(Span):
+    text: str
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Chunk(Span):
+    """A retrievable passage; `text == document.text[start:end]` is checked at ingest."""
+
+    doc_id: str
+    text: str
+    sentences: list[Sentence] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    vector: np.ndarray | None = None

@@ -1,0 +1,6 @@
+"""Service: the last step of citeqa's flow.
+
+question -> `Answerer` (retrieve from the `Index`, pick sentences, extract and rank spans,
+consolidate sources) -> `AskResponse` with verbatim, offset-checked citations. The HTTP
+API (`api.py`), the widget (`static/`), the CLI (`cli.py`) and `eval` all call `Answerer`.
+"""

@@ -1,0 +1,41 @@
+"""The one settings object. Every field reads `CITEQA_<NAME>` from the environment; CLI
+flags override it."""
+
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_index() -> Path:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "citeqa" / "index"
+
+
+def sample_corpus() -> Path:
+    """The five shipped articles, inside the installed package."""
+    return Path(str(files("citeqa.data") / "articles"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITEQA_")
+
+    index: Path = Field(default_factory=_default_index)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Allowed origins for embedding the widget on other sites; empty means CORS is off.
+    cors_origins: list[str] = []
+
+    chunk_size: int = 1000
+    retrieve_k: int = 30  # chunks fused from each retriever
+    read_chunks: int = 8  # chunks whose sentences are scored
+    # BM25 carries more weight than dense on news (see index.fusion); tuned with
+    # `python -m bench.tune_fusion`.
+    fusion_bm25: float = 1.0
+    fusion_dense: float = 0.5
+    # Below this calibrated confidence citeqa says it has no answer.
+    no_answer_threshold: float = 0.2
