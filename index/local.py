@@ -98,7 +98,10 @@ class LocalIndex:
         """
         root.mkdir(parents=True, exist_ok=True)
         for stale in root.glob(".tmp-*"):  # left by a crash: never live, safe to drop
-            shutil.rmtree(stale, ignore_errors=True)
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:  # a CURRENT pointer written but never renamed into place
+                stale.unlink(missing_ok=True)
         current = root / _CURRENT
         if current.exists():
             built = Manifest.read(root / current.read_text().strip() / "manifest.json").config

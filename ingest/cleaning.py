@@ -12,18 +12,20 @@ from datetime import date
 
 from citeqa.ingest.models import DocumentMeta, ExcludedSpan, Span
 
-# Lines that are site furniture wherever they stand on a line of their own.
+# Lines that are site furniture wherever they stand on a line of their own. Space around a
+# line is matched as `[^\S\n]`, not `[ \t]`: files saved with CRLF line ends or no-break
+# spaces must not lose their boilerplate detection.
 _CHROME_LINE = re.compile(
-    r"^[ \t]*(?:AD|Advertisement|ADVERTISEMENT|Loading\.\.\.|Democracy Dies in Darkness|"
+    r"^[^\S\n]*(?:AD|Advertisement|ADVERTISEMENT|Loading\.\.\.|Democracy Dies in Darkness|"
     r"Skip to main content|Story continues below advertisement|Continue reading.*|"
     r"Read more:?|Share this article|(?:Want to [^\n]*)?Sign up for [^\n]*|"
-    r"[—–-]*\s*With additional reporting by [^\n]*)[ \t]*$",
+    r"[—–-]*\s*With additional reporting by [^\n]*)[^\S\n]*$",
     re.MULTILINE,
 )
 # Chrome that scrapers glue onto real text, so it is matched as a token, not a line.
 _CHROME_TOKEN = re.compile(r"(?<!\S)Loading\.\.\.(?!\S)")
 _DATE_PREFIX = re.compile(r"\A\s*date (\d{4}-\d{2}-\d{2})\s*")
-_BYLINE = re.compile(r"^[ \t]*By [^\n.]{3,200}$", re.MULTILINE)
+_BYLINE = re.compile(r"^[^\S\n]*By [^\n.]{3,200}$", re.MULTILINE)
 _MONTHS = {
     m: i + 1
     for i, m in enumerate(
@@ -32,17 +34,19 @@ _MONTHS = {
 }
 _MONTH_WORD = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.?"
 _DATELINE = re.compile(
-    rf"^[ \t]*(?:Updated |Published )?({_MONTH_WORD}) (\d{{1,2}}), (\d{{4}})"
-    r"(?: at [^\n]{0,40})?[ \t]*$",
+    rf"^[^\S\n]*(?:Updated |Published )?({_MONTH_WORD}) (\d{{1,2}}), (\d{{4}})"
+    r"(?: at [^\n]{0,40})?[^\S\n]*$",
     re.MULTILINE,
 )
 _PUBLISHER = re.compile(
-    r"^[ \t]*(The Washington Post|The New York Times|The Guardian|Reuters|Associated Press|"
-    r"The Wall Street Journal|BBC News|CNN|Al Jazeera|The Atlantic|Politico)[ \t]*$",
+    r"^[^\S\n]*(The Washington Post|The New York Times|The Guardian|Reuters|Associated Press|"
+    r"The Wall Street Journal|BBC News|CNN|Al Jazeera|The Atlantic|Politico)[^\S\n]*$",
     re.MULTILINE,
 )
 # A photo credit glued to the end of a caption: "...Oct. 23, 2019.Doug Mills/The New York Times"
-_CREDIT_SOURCE = re.compile(r"[A-Z][a-z]+ [A-Z][a-z]+/(The [A-Z][A-Za-z ]+|Reuters|AP)$", re.M)
+_CREDIT_SOURCE = re.compile(
+    r"[A-Z][a-z]+ [A-Z][a-z]+/(The [A-Z][A-Za-z ]+|Reuters|AP)[^\S\n]*$", re.M
+)
 _LINE = re.compile(r"[^\n]+")
 _MIN_DUPLICATE_LINE = 40
 _TITLE_MAX_CHARS = 160
@@ -50,16 +54,28 @@ _TITLE_MAX_CHARS = 160
 
 def find_excluded(text: str) -> list[ExcludedSpan]:
     """All boilerplate spans in `text`, sorted and non-overlapping."""
+    lines = _as_lines(text)
     spans = [
         *_spans(_DATE_PREFIX, text, "date-prefix"),
-        *_spans(_CHROME_LINE, text, "chrome"),
-        *_spans(_CHROME_TOKEN, text, "chrome"),
-        *_spans(_BYLINE, text, "byline"),
-        *_spans(_DATELINE, text, "dateline"),
-        *_spans(_PUBLISHER, text, "publisher"),
-        *_repeated_lines(text),
+        *_spans(_CHROME_LINE, lines, "chrome"),
+        *_spans(_CHROME_TOKEN, lines, "chrome"),
+        *_spans(_BYLINE, lines, "byline"),
+        *_spans(_DATELINE, lines, "dateline"),
+        *_spans(_PUBLISHER, lines, "publisher"),
+        *_repeated_lines(lines),
     ]
     return _merge(spans)
+
+
+def _as_lines(text: str) -> str:
+    """`text` with its date prefix blanked into a line break, same length so offsets hold.
+
+    Scrapers glue the page's first line onto the prefix (" date 2020-01-03 Loading..."),
+    and that line is still a line of its own for the line patterns."""
+    prefix = _DATE_PREFIX.match(text)
+    if not prefix or not prefix.end():
+        return text
+    return " " * (prefix.end() - 1) + "\n" + text[prefix.end() :]
 
 
 def content_regions(text: str, excluded: list[ExcludedSpan]) -> list[Span]:
@@ -75,11 +91,12 @@ def content_regions(text: str, excluded: list[ExcludedSpan]) -> list[Span]:
 
 
 def extract_meta(text: str, excluded: list[ExcludedSpan]) -> DocumentMeta:
+    lines = _as_lines(text)
     return DocumentMeta(
         title=_title(text, excluded),
-        source=_source(text),
+        source=_source(lines),
         date=_date(text),
-        byline=_first_group(_BYLINE, text, group=0),
+        byline=_first_group(_BYLINE, lines, group=0),
     )
 
 

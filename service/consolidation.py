@@ -32,6 +32,7 @@ def normalise(text: str) -> str:
 @dataclass
 class AnswerGroup:
     best: Candidate
+    key: str  # the normalised answer
     others: list[Candidate] = field(default_factory=list)  # same answer, other documents
 
 
@@ -40,9 +41,9 @@ def group_candidates(candidates: list[Candidate]) -> list[AnswerGroup]:
     groups: list[AnswerGroup] = []
     for candidate in candidates:
         key = normalise(candidate.text)
-        group = next((g for g in groups if _same_answer(normalise(g.best.text), key)), None)
+        group = next((g for g in groups if _same_answer(g.key, key)), None)
         if group is None:
-            groups.append(AnswerGroup(candidate))
+            groups.append(AnswerGroup(candidate, key))
         elif candidate.sentence.chunk.doc_id not in _docs(group):
             group.others.append(candidate)
     return groups

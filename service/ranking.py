@@ -145,6 +145,9 @@ def _candidate(
         "length": math.log1p(len(span_tokens)),
         "focus_near": float(bool(question.focus) and question.focus in (text.lower() + after)),
         "number_for_how_many": float(label in NUMBER_LIKE and question.wh == "how"),
+        # Which labels answer which question words is learned, not hand-mapped: one
+        # indicator per (wh-word, label) pair.
+        f"{question.wh}:{label}": 1.0,
     }
     return Candidate(scored, start, end, text, label, features)
 
@@ -176,7 +179,7 @@ class SpanRanker:
         path.write_text(json.dumps(raw, indent=1) + "\n")
 
     def raw_scores(self, candidates: list[Candidate]) -> np.ndarray:
-        matrix = np.array([[c.features[n] for n in self.names] for c in candidates])
+        matrix = np.array([[c.features.get(n, 0.0) for n in self.names] for c in candidates])
         return 1.0 / (1.0 + np.exp(-(matrix @ self.coef + self.intercept)))
 
     def score(self, candidates: list[Candidate]) -> None:
