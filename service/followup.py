@@ -9,11 +9,38 @@ from __future__ import annotations
 
 from citeqa.ingest.nlp import load_nlp
 from citeqa.service.schemas import Turn
+from spacy.tokens import Token
 
 _PERSON_PRONOUNS = {"he", "him", "she", "her", "his", "hers", "they", "them", "their"}
 _THING_PRONOUNS = {"it", "its"}
 _POSSESSIVE = {"his", "hers", "their", "its"}
 _NAME_LABELS = {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT"}
+# "it" as the subject of these verbs is the event just talked about ("When did it happen?"),
+# not a name to substitute: "When did Iran happen?" would search for nonsense. (Word forms,
+# because the pipeline runs without a lemmatizer.)
+_EVENT_VERBS = {
+    "happen",
+    "happens",
+    "happened",
+    "occur",
+    "occurs",
+    "occurred",
+    "take",
+    "takes",
+    "took",
+    "begin",
+    "begins",
+    "began",
+    "start",
+    "starts",
+    "started",
+    "end",
+    "ends",
+    "ended",
+    "last",
+    "lasts",
+    "lasted",
+}
 
 
 def resolve(question: str, history: list[Turn]) -> str:
@@ -28,13 +55,17 @@ def resolve(question: str, history: list[Turn]) -> str:
         return question
     for token in doc:
         word = token.lower_
-        if word in _PERSON_PRONOUNS | _THING_PRONOUNS:
+        if word in _PERSON_PRONOUNS | _THING_PRONOUNS and not _is_event_it(token):
             name = _pick(names, person=word in _PERSON_PRONOUNS)
             # "her" is possessive when it stands before a noun ("her car").
             possessive = word in _POSSESSIVE or (word == "her" and token.dep_ == "poss")
             replacement = f"{name}'s" if possessive else name
             return question[: token.idx] + replacement + question[token.idx + len(token.text) :]
     return f"{question.rstrip()} ({names[0][0]})"
+
+
+def _is_event_it(token: Token) -> bool:
+    return token.lower_ == "it" and token.dep_ == "nsubj" and token.head.lower_ in _EVENT_VERBS
 
 
 def _names(history: list[Turn]) -> list[tuple[str, str]]:

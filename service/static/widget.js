@@ -1,0 +1,925 @@
+/*
+ * citeqa chat widget: one script for the full page and for embedding on other sites.
+ *
+ *   Full page (GET /):  <citeqa-chat></citeqa-chat> <script src="widget.js"></script>
+ *   Another site:       <script src="http://HOST/widget.js" data-citeqa-url="http://HOST"></script>
+ *                       adds a floating chat button; the server must allow that site's origin
+ *                       in CITEQA_CORS_ORIGINS (a JSON list).
+ *
+ * Options, on the script tag (they apply to every chat on the page):
+ *   data-citeqa-url          where the citeqa server is; default: where widget.js came from.
+ *   data-citeqa-suggestions  JSON list of example questions for an empty chat; "[]" for none.
+ * or, per element, the attributes api-url and suggestions on <citeqa-chat>.
+ *
+ * Everything renders inside shadow roots, so the host page's CSS cannot reach in. Every piece
+ * of data (questions, answers, article text, titles) becomes a text node, never HTML: a
+ * passage containing <script> or <img onerror> shows as those characters and runs nothing.
+ *
+ * The server's offsets are Python string indices, which count code points; JS strings count
+ * UTF-16 units. Text is therefore sliced as Array.from(text), an array of code points, so
+ * highlights stay exact even with characters outside the Basic Multilingual Plane.
+ */
+(() => {
+  "use strict";
+
+  // A second copy of the script on the same page: the first one already serves it.
+  if (!window.customElements || customElements.get("citeqa-chat")) return;
+
+  const MAX_QUESTION_CHARS = 1000; // schemas.MAX_QUESTION_CHARS
+  const MAX_ANSWER_CHARS = 5000; // schemas.Turn.answer
+  const HISTORY_TURNS = 3; // followup.resolve only reads the last three turns
+  const REQUEST_TIMEOUT_MS = 60000;
+  const COUNTER_FROM = 900; // show the length counter once a question gets near the limit
+
+  // Tuned to the shipped sample articles; a site with its own corpus passes its own.
+  const SAMPLE_SUGGESTIONS = [
+    "Where was Trump when he decided to kill Soleimani?",
+    "What time did the missiles hit the vehicles?",
+    "Who is the secretary of state?",
+    "Who ordered the killing of Qasem Soleimani?",
+  ];
+
+  const script = document.currentScript;
+  const defaults = {
+    apiUrl: trimSlash(script?.dataset.citeqaUrl || originOf(script?.src) || location.origin),
+    suggestions: parseList(script?.dataset.citeqaSuggestions) ?? SAMPLE_SUGGESTIONS,
+  };
+
+  function originOf(src) {
+    try {
+      return src ? new URL(src, location.href).origin : "";
+    } catch {
+      return "";
+    }
+  }
+
+  function trimSlash(url) {
+    return url.replace(/\/+$/, "");
+  }
+
+  function parseList(json) {
+    if (json == null) return null;
+    try {
+      const list = JSON.parse(json);
+      return Array.isArray(list) ? list.map(String) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // DOM building. Strings always become text nodes (Element.append), so nothing here can
+  // parse data as HTML.
+
+  function h(tag, attrs = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === false || value == null) continue;
+      if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+      else el.setAttribute(name, value === true ? "" : String(value));
+    }
+    el.append(...children.flat(Infinity).filter((c) => c != null && c !== false));
+    return el;
+  }
+
+  const ICONS = {
+    send: "M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z",
+    chat: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z",
+    close:
+      "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z",
+  };
+
+  function icon(name) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+
+  function hidden(text) {
+    return h("span", { class: "visually-hidden" }, text);
+  }
+
+  function counted(n, word) {
+    return `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  // "2020-01-03" -> "Jan 3, 2020" in the reader's locale; anything else is shown as sent.
+  function formatDate(value) {
+    const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+    if (!parts) return value || "";
+    const day = new Date(Number(parts[1]), Number(parts[2]) - 1, Number(parts[3]));
+    return day.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+  }
+
+  function sourceLine(item) {
+    return [item.source, formatDate(item.date)].filter(Boolean).join(" · ");
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Highlighting by code point offsets.
+
+  // `chars` is Array.from(text); `range` is {start, end} in code points, or null.
+  function highlighted(chars, range, className) {
+    const valid = range && range.start >= 0 && range.start < range.end && range.end <= chars.length;
+    if (!valid) return [chars.join("")];
+    return [
+      chars.slice(0, range.start).join(""),
+      h("mark", { class: className }, chars.slice(range.start, range.end).join("")),
+      chars.slice(range.end).join(""),
+    ];
+  }
+
+  // Agreeing sources cite their sentence but not where the answer sits in it: look it up.
+  function rangeOf(text, needle) {
+    const at = needle ? text.indexOf(needle) : -1;
+    if (at < 0) return null;
+    const start = Array.from(text.slice(0, at)).length;
+    return { start, end: start + Array.from(needle).length };
+  }
+
+  // The whole article with the cited passage marked at its exact offsets, and the answer
+  // (document offsets too, or null) marked more strongly inside it.
+  function articleText(text, passage, answer) {
+    const chars = Array.from(text);
+    const inPassage = answer && {
+      start: answer.start - passage.start,
+      end: answer.end - passage.start,
+    };
+    const mark = h(
+      "mark",
+      { class: "passage" },
+      highlighted(chars.slice(passage.start, passage.end), inPassage, "hit"),
+    );
+    return [chars.slice(0, passage.start).join(""), mark, chars.slice(passage.end).join("")];
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Talking to the server.
+
+  class ApiError extends Error {
+    constructor(message, { retry = false } = {}) {
+      super(message);
+      this.retry = retry; // worth trying again as it is (not for input the server refused)
+    }
+  }
+
+  async function call(base, path, body) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch(base + path, {
+        method: body === undefined ? "GET" : "POST",
+        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (error.name === "AbortError") {
+        throw new ApiError("The server took too long to answer. Please try again.", {
+          retry: true,
+        });
+      }
+      warnAboutCors(base);
+      throw new ApiError(
+        "I couldn’t reach the citeqa server. Check that it is running, then try again.",
+        { retry: true },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const retry = response.status >= 500;
+      throw new ApiError(httpProblem(response.status, data?.detail), { retry });
+    }
+    if (data === null) throw new ApiError("The server sent a reply this page can’t read.");
+    return data;
+  }
+
+  // From another site, a server that is up but does not allow this origin looks exactly like
+  // one that is down; say which setting to check, for whoever embeds the widget.
+  function warnAboutCors(base) {
+    if (originOf(base) === location.origin) return;
+    console.warn(
+      `citeqa: could not reach ${base}. If it is running, check that its CITEQA_CORS_ORIGINS ` +
+        `includes ${location.origin}.`,
+    );
+  }
+
+  // FastAPI reports bad input (422) as a list of {loc, msg}; other errors as a string.
+  function httpProblem(status, detail) {
+    if (status === 422) {
+      const reasons = Array.isArray(detail)
+        ? detail.map((d) => `${(d.loc || []).slice(1).join(".") || "request"}: ${d.msg}`)
+        : [String(detail ?? "invalid request")];
+      return `The server couldn’t accept that question (${reasons.join("; ")}).`;
+    }
+    if (status === 404) return `Not found: ${typeof detail === "string" ? detail : "no such page"}`;
+    if (status >= 500) return "The server ran into a problem with that one. Please try again.";
+    return `The server refused the request (HTTP ${status}).`;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // <citeqa-chat>: the whole conversation. The full page uses it directly; the embed puts
+  // one inside its floating panel.
+
+  class CiteqaChat extends HTMLElement {
+    #ui = null;
+    #turns = []; // {question, answer} of earlier exchanges, for follow-up questions
+    #busy = false;
+    #documents = new Map(); // doc_id -> Promise of the document, fetched once per page
+    #corpusKnown = false;
+    #opener = null; // the citation button that opened the article, to return focus to
+    #showing = 0; // which article request is current, so a late reply cannot overwrite
+
+    get apiUrl() {
+      return trimSlash(this.getAttribute("api-url") || defaults.apiUrl);
+    }
+
+    get suggestions() {
+      return parseList(this.getAttribute("suggestions")) ?? defaults.suggestions;
+    }
+
+    connectedCallback() {
+      if (this.#ui) return; // moved within the page: keep the conversation as it is
+      // Open, so host scripts and tests can look inside; isolation comes from the shadow
+      // boundary itself.
+      const root = this.attachShadow({ mode: "open" });
+      this.#ui = this.#build();
+      root.append(h("style", {}, CHAT_CSS), this.#ui.chat);
+      this.#loadCorpus();
+    }
+
+    focusInput() {
+      this.#ui?.input.focus();
+    }
+
+    #build() {
+      const corpus = h("p", { class: "corpus" }, "Looking up the articles…");
+      const header = h(
+        "header",
+        { class: "top", part: "header" },
+        h("h2", { class: "title" }, "Ask the articles"),
+        corpus,
+      );
+      const welcome = this.#welcome();
+      const thread = h("div", { class: "thread" }, welcome);
+      const log = h(
+        "div",
+        // A log is a polite live region: screen readers announce each new message.
+        // tabindex: the keyboard can scroll it even where it holds nothing focusable.
+        {
+          class: "log",
+          role: "log",
+          "aria-live": "polite",
+          "aria-label": "Conversation",
+          tabindex: 0,
+        },
+        thread,
+      );
+      const { composer, input, send, counter } = this.#composer();
+      const article = this.#articleDialog();
+      const chat = h("div", { class: "chat" }, header, log, composer, article.dialog);
+      return { chat, corpus, log, thread, welcome, input, send, counter, article };
+    }
+
+    #welcome() {
+      const suggestions = this.suggestions;
+      return h(
+        "div",
+        { class: "welcome" },
+        h("p", {}, "Ask about the articles. Answers are quoted word for word, with their source."),
+        suggestions.length ? h("p", { class: "try", id: "try" }, "For example:") : null,
+        suggestions.length
+          ? h(
+              "ul",
+              { class: "suggestions", "aria-labelledby": "try" },
+              suggestions.map((q) =>
+                h("li", {}, h("button", { type: "button", onclick: () => this.ask(q) }, q)),
+              ),
+            )
+          : null,
+      );
+    }
+
+    #composer() {
+      const input = h("textarea", {
+        id: "question",
+        rows: "1",
+        maxlength: String(MAX_QUESTION_CHARS),
+        placeholder: "Ask a question…",
+        "aria-describedby": "hint",
+        enterkeyhint: "send",
+        autocomplete: "off",
+      });
+      const send = h("button", { type: "submit", class: "send" }, icon("send"), hidden("Send"));
+      const counter = h("span", { class: "counter", id: "counter" });
+      input.addEventListener("keydown", (event) => {
+        // Enter sends; Shift+Enter falls through to the textarea and adds a line. An IME
+        // composing a word also uses Enter, which must not send.
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.#submit();
+        }
+      });
+      input.addEventListener("input", () => this.#fitInput());
+      const composer = h(
+        "form",
+        {
+          class: "composer",
+          onsubmit: (event) => {
+            event.preventDefault();
+            this.#submit();
+          },
+        },
+        h("label", { for: "question", class: "visually-hidden" }, "Ask a question"),
+        h("div", { class: "box" }, input, send),
+        h("p", { class: "hint", id: "hint" }, "Enter to send · Shift+Enter: new line", counter),
+      );
+      return { composer, input, send, counter };
+    }
+
+    #articleDialog() {
+      const title = h("h2", { id: "article-title" });
+      const meta = h("p", { class: "meta" });
+      const body = h("div", { class: "article-text", tabindex: "0", "aria-label": "Article text" });
+      const close = h(
+        "button",
+        { type: "button", class: "close", onclick: () => dialog.close() },
+        icon("close"),
+        hidden("Close article"),
+      );
+      const dialog = h(
+        "dialog",
+        { class: "article", "aria-labelledby": "article-title" },
+        h("div", { class: "sheet" }, h("header", {}, h("div", {}, title, meta), close), body),
+      );
+      // A click on the backdrop lands on the dialog itself (the sheet fills the rest).
+      dialog.addEventListener("click", (event) => event.target === dialog && dialog.close());
+      dialog.addEventListener("close", () => this.#opener?.focus());
+      return { dialog, title, meta, body };
+    }
+
+    // -- asking ---------------------------------------------------------------------------
+
+    #submit() {
+      const { input } = this.#ui;
+      if (this.#busy || !input.value.trim()) return;
+      const question = input.value;
+      input.value = "";
+      this.#fitInput();
+      this.ask(question);
+    }
+
+    /** Ask `question` as the next turn of the conversation. */
+    ask(question) {
+      question = question.trim();
+      if (this.#busy || !question) return;
+      this.#ui.welcome.remove();
+      this.#append(
+        h("div", { class: "msg user" }, hidden("You asked: "), h("p", { class: "text" }, question)),
+      );
+      if (question.length > MAX_QUESTION_CHARS) {
+        // The textarea stops typing past the limit; this catches anything set another way.
+        this.#append(
+          this.#problem(
+            `Questions can be at most ${MAX_QUESTION_CHARS} characters; ` +
+              `this one has ${question.length}.`,
+          ),
+        );
+        return;
+      }
+      this.#fetchAnswer(question);
+    }
+
+    async #fetchAnswer(question) {
+      const typing = this.#append(
+        h(
+          "div",
+          { class: "msg bot typing" },
+          hidden("Looking through the articles…"),
+          h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+        ),
+      );
+      this.#setBusy(true);
+      try {
+        const response = await call(this.apiUrl, "/ask", {
+          question,
+          history: this.#turns.slice(-HISTORY_TURNS),
+        });
+        typing.remove();
+        this.#append(this.#reply(response));
+        this.#remember(question, response);
+        if (!this.#corpusKnown) this.#loadCorpus(); // the server is back: name the corpus
+      } catch (error) {
+        typing.remove();
+        if (!(error instanceof ApiError)) console.error("citeqa:", error);
+        const known = error instanceof ApiError;
+        const message = known ? error.message : "Something went wrong showing this answer.";
+        this.#append(this.#problem(message, known && error.retry ? question : null));
+      } finally {
+        this.#setBusy(false);
+      }
+    }
+
+    #remember(question, response) {
+      // The resolved form names who "he" was, so a second follow-up can still find it.
+      const asked = (response.resolved_question || question).slice(0, MAX_QUESTION_CHARS);
+      const answer = response.answers?.[0]?.text?.slice(0, MAX_ANSWER_CHARS) ?? null;
+      this.#turns.push({ question: asked, answer });
+    }
+
+    #setBusy(busy) {
+      this.#busy = busy;
+      // aria-disabled rather than disabled: the button keeps focus if it has it.
+      this.#ui.send.setAttribute("aria-disabled", String(busy));
+    }
+
+    #fitInput() {
+      const { input, counter } = this.#ui;
+      input.style.height = "auto";
+      input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+      const length = input.value.length;
+      counter.textContent = length >= COUNTER_FROM ? ` · ${length} / ${MAX_QUESTION_CHARS}` : "";
+    }
+
+    #append(node) {
+      this.#ui.thread.append(node);
+      this.#reveal(node);
+      return node;
+    }
+
+    // Scroll the conversation (only it: scrollIntoView would also scroll the host page) so
+    // `node` shows, from its top when it is taller than the view.
+    #reveal(node) {
+      const { log } = this.#ui;
+      const bottom = node.offsetTop + node.offsetHeight - log.clientHeight + 16;
+      log.scrollTop = Math.max(log.scrollTop, Math.min(bottom, node.offsetTop - 16));
+    }
+
+    // -- rendering replies ----------------------------------------------------------------
+
+    #reply(response) {
+      const answers = response.answers ?? [];
+      let body;
+      if (response.no_answer || !answers.length) body = this.#noAnswer(response.related ?? []);
+      else if (response.conflict) body = this.#conflict(answers);
+      else body = this.#answers(answers);
+      return h(
+        "div",
+        { class: "msg bot" },
+        hidden("citeqa answered: "),
+        response.resolved_question
+          ? h("p", { class: "resolved" }, `Searching for: ${response.resolved_question}`)
+          : null,
+        body,
+      );
+    }
+
+    #answers([best, ...others]) {
+      if (!others.length) return [this.#answerCard(best)];
+      const label =
+        others.length === 1 ? "1 other possible answer" : `${others.length} other possible answers`;
+      return [
+        this.#answerCard(best),
+        h(
+          "details",
+          { class: "more" },
+          h("summary", {}, label),
+          others.map((a) => this.#answerCard(a)),
+        ),
+      ];
+    }
+
+    #conflict(answers) {
+      return [
+        h("p", { class: "conflict" }, "The sources disagree. Here is what each one says:"),
+        answers.map((a) => this.#answerCard(a, "disagree")),
+      ];
+    }
+
+    #answerCard(answer, variant = "") {
+      const passage = answer.passage;
+      const inPassage = { start: answer.start - passage.start, end: answer.end - passage.start };
+      return h(
+        "div",
+        { class: `answer ${variant}`.trim() },
+        h("p", { class: "short" }, h("strong", {}, answer.text)),
+        this.#citation(answer, inPassage),
+        answer.also_in?.length ? this.#agreeing(answer) : null,
+      );
+    }
+
+    #agreeing(answer) {
+      const n = answer.also_in.length;
+      return h(
+        "details",
+        { class: "agree" },
+        h("summary", {}, n === 1 ? "1 more source agrees" : `${n} more sources agree`),
+        answer.also_in.map((c) => this.#citation(c, rangeOf(c.passage.text, answer.text))),
+      );
+    }
+
+    #noAnswer(related) {
+      return [
+        h("p", { class: "none" }, "I couldn’t find that in the articles."),
+        related.length
+          ? h(
+              "div",
+              { class: "related" },
+              h("p", { class: "label" }, "Maybe related:"),
+              related.map((c) => this.#citation(c, null)),
+            )
+          : null,
+      ];
+    }
+
+    // A quoted passage with the answer marked (`range` in code points within the passage),
+    // and a button naming the article that opens it at that passage.
+    #citation(cite, range) {
+      const passage = cite.passage;
+      const answer = range && {
+        start: passage.start + range.start,
+        end: passage.start + range.end,
+      };
+      const open = () => this.#openArticle(cite, answer, button);
+      const button = h(
+        "button",
+        { type: "button", class: "source", onclick: open },
+        hidden("Open article: "),
+        cite.title || "Untitled article",
+      );
+      const meta = sourceLine(cite);
+      return h(
+        "figure",
+        { class: "cite" },
+        // Clicking the quote is a mouse shortcut; the button is the keyboard's way in.
+        h("blockquote", { onclick: open }, highlighted(Array.from(passage.text), range, "hit")),
+        h("figcaption", {}, button, meta ? h("span", { class: "meta" }, meta) : null),
+      );
+    }
+
+    #problem(message, retryQuestion) {
+      const bubble = h(
+        "div",
+        { class: "msg bot error", role: "alert" },
+        h("p", {}, message),
+        retryQuestion
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "retry",
+                onclick: () => {
+                  if (this.#busy) return;
+                  bubble.remove();
+                  this.focusInput();
+                  this.#fetchAnswer(retryQuestion);
+                },
+              },
+              "Try again",
+            )
+          : null,
+      );
+      return bubble;
+    }
+
+    // -- the article panel ----------------------------------------------------------------
+
+    async #openArticle(cite, answer, opener) {
+      const { dialog, title, meta, body } = this.#ui.article;
+      const request = ++this.#showing;
+      this.#opener = opener;
+      title.textContent = cite.title || "Untitled article";
+      meta.textContent = sourceLine(cite);
+      body.replaceChildren(h("p", { class: "loading" }, "Loading the article…"));
+      if (!dialog.open) dialog.showModal();
+      try {
+        const doc = await this.#document(cite.doc_id);
+        if (request !== this.#showing) return;
+        body.replaceChildren(...articleText(doc.text, cite.passage, answer));
+        this.#scrollToPassage(body);
+      } catch (error) {
+        if (request !== this.#showing) return;
+        this.#documents.delete(cite.doc_id); // let the next click try again
+        const message =
+          error instanceof ApiError ? error.message : "This article could not be shown.";
+        body.replaceChildren(h("p", { class: "problem", role: "alert" }, message));
+      }
+    }
+
+    #document(docId) {
+      if (!this.#documents.has(docId)) {
+        this.#documents.set(docId, call(this.apiUrl, `/documents/${encodeURIComponent(docId)}`));
+      }
+      return this.#documents.get(docId);
+    }
+
+    // Put the passage a third of the way down the panel, scrolling the panel only.
+    #scrollToPassage(body) {
+      const mark = body.querySelector("mark.passage");
+      if (mark) body.scrollTop = Math.max(0, mark.offsetTop - body.clientHeight / 3);
+    }
+
+    // -- the corpus line ------------------------------------------------------------------
+
+    async #loadCorpus() {
+      const { corpus } = this.#ui;
+      try {
+        const ready = await call(this.apiUrl, "/ready");
+        this.#corpusKnown = true;
+        const model = String(ready.model || "").split("/").pop();
+        const parts = [
+          `Searching ${counted(ready.documents, "article")}`,
+          counted(ready.chunks, "passage"),
+          model,
+        ];
+        corpus.textContent = ready.ready
+          ? parts.filter(Boolean).join(" · ")
+          : "No articles are indexed yet.";
+      } catch {
+        corpus.textContent = "The article collection is unavailable right now.";
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // <citeqa-embed>: the floating button and panel another site gets from the script tag.
+
+  class CiteqaEmbed extends HTMLElement {
+    #panel = null;
+    #launcher = null;
+    #chat = null;
+
+    connectedCallback() {
+      if (this.shadowRoot) return;
+      const root = this.attachShadow({ mode: "open" });
+      this.#chat = document.createElement("citeqa-chat");
+      this.#chat.setAttribute("api-url", this.getAttribute("api-url") || defaults.apiUrl);
+      const close = h(
+        "button",
+        { type: "button", class: "close", onclick: () => this.toggle(false) },
+        icon("close"),
+        hidden("Close chat"),
+      );
+      this.#panel = h(
+        "section",
+        {
+          class: "panel",
+          id: "panel",
+          role: "dialog",
+          "aria-label": "Ask the articles",
+          hidden: true,
+        },
+        close,
+        this.#chat,
+      );
+      this.#launcher = h(
+        "button",
+        {
+          type: "button",
+          class: "launcher",
+          "aria-expanded": "false",
+          "aria-controls": "panel",
+          onclick: () => this.toggle(),
+        },
+        icon("chat"),
+        hidden("Ask the articles"),
+      );
+      this.#panel.addEventListener("keydown", (event) => {
+        // Escape inside the article dialog closes only the dialog.
+        const inDialog = event.composedPath().some((n) => n.localName === "dialog");
+        if (event.key === "Escape" && !inDialog) this.toggle(false);
+      });
+      root.append(h("style", {}, EMBED_CSS), this.#panel, this.#launcher);
+    }
+
+    toggle(open = this.#panel.hidden) {
+      this.#panel.hidden = !open;
+      this.#launcher.setAttribute("aria-expanded", String(open));
+      if (open) this.#chat.focusInput();
+      else this.#launcher.focus();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Styles. em units throughout, from a fixed 16px base: rem would follow the host page.
+
+  const SHARED_CSS = `
+    :host {
+      all: initial;
+      --bg: #ffffff; --fg: #1b1f24; --muted: #59636e; --line: #d5dbe1; --soft: #f1f4f7;
+      --accent: #1d5bc7; --accent-fg: #ffffff; --user: #1d5bc7; --user-fg: #ffffff;
+      --mark: #fff0a8; --mark-strong: #ffd43b; --mark-edge: #d9a700;
+      --bad: #b3261e; --bad-bg: #fdeceb;
+      --warn: #7a4a00; --warn-bg: #fff3d6; --shadow: 0 0.5em 2em rgb(0 0 0 / 0.18);
+      color-scheme: light dark;
+    }
+    @media (prefers-color-scheme: dark) {
+      :host {
+        --bg: #14171b; --fg: #e7eaee; --muted: #a2acb7; --line: #343b43; --soft: #1e2329;
+        --accent: #8ab4ff; --accent-fg: #0d1b33; --user: #2f5fb8; --user-fg: #ffffff;
+        --mark: #3d3500; --mark-strong: #6b5a00; --mark-edge: #c9a400;
+        --bad: #ffb4ab; --bad-bg: #3b1714;
+        --warn: #ffd58a; --warn-bg: #352800; --shadow: 0 0.5em 2em rgb(0 0 0 / 0.6);
+      }
+    }
+    *, *::before, *::after { box-sizing: border-box; }
+    button { font: inherit; color: inherit; cursor: pointer; }
+    :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+    svg { width: 1.25em; height: 1.25em; fill: currentColor; display: block; }
+    .visually-hidden {
+      position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0;
+      overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap;
+    }
+  `;
+
+  const CHAT_CSS = `${SHARED_CSS}
+    :host { display: block; height: 100%; min-height: 0; }
+    .chat {
+      height: 100%; display: grid; grid-template-rows: auto minmax(0, 1fr) auto;
+      background: var(--bg); color: var(--fg);
+      font: 400 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+      -webkit-text-size-adjust: 100%;
+    }
+    .top { padding: 0.75em 1.25em; border-bottom: 1px solid var(--line); }
+    .title { margin: 0; font-size: 1.05em; font-weight: 650; }
+    .corpus { margin: 0.1em 0 0; font-size: 0.8em; color: var(--muted); }
+
+    .log { position: relative; overflow-y: auto; overscroll-behavior: contain; padding: 1.25em; }
+    .log:focus-visible { outline-offset: -3px; }
+    .thread { max-width: 46em; margin: 0 auto; display: flex; flex-direction: column; gap: 1em; }
+
+    .welcome { color: var(--muted); }
+    .welcome p { margin: 0 0 0.5em; }
+    .suggestions {
+      list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 0.5em;
+    }
+    .suggestions button {
+      border: 1px solid var(--line); background: var(--soft); border-radius: 1.2em;
+      padding: 0.45em 0.9em; text-align: left; font-size: 0.92em;
+    }
+    .suggestions button:hover { border-color: var(--accent); }
+
+    .msg { max-width: 100%; overflow-wrap: anywhere; }
+    .msg p { margin: 0; }
+    .user {
+      align-self: flex-end; max-width: 85%; background: var(--user); color: var(--user-fg);
+      padding: 0.55em 0.9em; border-radius: 1.1em 1.1em 0.25em 1.1em;
+    }
+    .user .text { white-space: pre-wrap; }
+    .bot {
+      align-self: flex-start; width: 100%; background: var(--soft);
+      padding: 0.8em 1em; border-radius: 1.1em 1.1em 1.1em 0.25em;
+      display: flex; flex-direction: column; gap: 0.6em;
+    }
+    .resolved { font-size: 0.8em; color: var(--muted); }
+    .conflict {
+      color: var(--warn); background: var(--warn-bg); padding: 0.4em 0.7em; border-radius: 0.5em;
+    }
+    .none { font-weight: 600; }
+    .error { background: var(--bad-bg); color: var(--bad); }
+    .retry {
+      align-self: flex-start; border: 1px solid currentColor; background: transparent;
+      border-radius: 0.4em; padding: 0.2em 0.8em; font-size: 0.9em;
+    }
+
+    .answer { display: flex; flex-direction: column; gap: 0.35em; }
+    .answer.disagree { border-left: 3px solid var(--warn); padding-left: 0.7em; }
+    .short { font-size: 1.1em; }
+    .cite { margin: 0; }
+    blockquote {
+      margin: 0; padding: 0.1em 0 0.1em 0.8em; border-left: 3px solid var(--line);
+      cursor: pointer; white-space: pre-wrap;
+    }
+    mark { background: var(--mark); color: inherit; border-radius: 0.15em; }
+    mark.hit { background: var(--mark-strong); padding: 0 0.1em; }
+    figcaption { font-size: 0.85em; margin-top: 0.3em; padding-left: 0.95em; }
+    .source {
+      border: 0; background: none; padding: 0; color: var(--accent); text-align: left;
+      text-decoration: underline; text-underline-offset: 0.15em;
+    }
+    .cite .meta { color: var(--muted); }
+    .cite .meta::before { content: " — "; }
+    details { font-size: 0.95em; }
+    details > :not(summary) { margin-top: 0.6em; }
+    summary { cursor: pointer; color: var(--accent); width: fit-content; }
+    .related { display: flex; flex-direction: column; gap: 0.6em; }
+    .related .label { color: var(--muted); font-size: 0.9em; }
+
+    .typing { width: auto; padding: 0.9em 1em; }
+    .dots { display: flex; gap: 0.3em; }
+    .dots i {
+      width: 0.5em; height: 0.5em; border-radius: 50%; background: var(--muted);
+      animation: blink 1.2s infinite;
+    }
+    .dots i:nth-child(2) { animation-delay: 0.2s; }
+    .dots i:nth-child(3) { animation-delay: 0.4s; }
+    @keyframes blink { 0%, 80%, 100% { opacity: 0.25; } 40% { opacity: 1; } }
+    @media (prefers-reduced-motion: reduce) { .dots i { animation: none; opacity: 0.6; } }
+
+    .composer { border-top: 1px solid var(--line); padding: 0.75em 1.25em 0.6em; }
+    .box {
+      max-width: 46em; margin: 0 auto; display: flex; align-items: flex-end; gap: 0.5em;
+      border: 1px solid var(--line); border-radius: 1.2em; padding: 0.3em 0.3em 0.3em 0.9em;
+      background: var(--bg);
+    }
+    /* The ring goes round the whole box, which holds the send button too. */
+    .box:focus-within { border-color: var(--accent); box-shadow: 0 0 0 1px var(--accent); }
+    textarea:focus-visible { outline: none; }
+    textarea {
+      flex: 1; min-width: 0; border: 0; outline: none; resize: none; background: transparent;
+      color: inherit; font: inherit; padding: 0.4em 0; max-height: 10em;
+    }
+    .send {
+      flex: none; border: 0; border-radius: 50%; width: 2.4em; height: 2.4em;
+      display: grid; place-items: center; background: var(--accent); color: var(--accent-fg);
+    }
+    .send[aria-disabled="true"] { opacity: 0.5; cursor: progress; }
+    .hint { max-width: 46em; margin: 0.35em auto 0; font-size: 0.75em; color: var(--muted); }
+
+    dialog.article {
+      padding: 0; border: 0; margin: 0 0 0 auto; width: min(44em, 100vw); max-width: 100vw;
+      height: 100vh; height: 100dvh; max-height: none; background: var(--bg); color: var(--fg);
+      box-shadow: var(--shadow);
+      font: 400 16px/1.6 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+    }
+    dialog.article::backdrop { background: rgb(0 0 0 / 0.4); }
+    .sheet { height: 100%; display: flex; flex-direction: column; }
+    .sheet header {
+      display: flex; gap: 1em; align-items: flex-start; justify-content: space-between;
+      padding: 1em 1.25em 0.75em; border-bottom: 1px solid var(--line);
+    }
+    .sheet h2 { margin: 0; font-size: 1.15em; line-height: 1.3; }
+    .sheet .meta { margin: 0.2em 0 0; color: var(--muted); font-size: 0.85em; }
+    .close {
+      flex: none; border: 0; background: var(--soft); border-radius: 50%; width: 2.2em;
+      height: 2.2em; display: grid; place-items: center;
+    }
+    .article-text {
+      position: relative; flex: 1; overflow-y: auto; padding: 1em 1.5em 3em;
+      white-space: pre-wrap; overflow-wrap: anywhere;
+    }
+    .article-text mark.passage { outline: 2px solid var(--mark-edge); outline-offset: 1px; }
+    .loading { color: var(--muted); }
+    .problem { color: var(--bad); }
+
+    @media (max-width: 30em) {
+      .top, .log, .composer { padding-left: 0.8em; padding-right: 0.8em; }
+      .user { max-width: 92%; }
+      .hint { display: none; }
+      .article-text { padding: 1em; }
+    }
+  `;
+
+  const EMBED_CSS = `${SHARED_CSS}
+    :host { position: fixed; z-index: 2147483000; }
+    .launcher {
+      position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border: 0;
+      border-radius: 50%; display: grid; place-items: center; background: var(--accent);
+      color: var(--accent-fg); box-shadow: var(--shadow);
+    }
+    .launcher svg { width: 26px; height: 26px; }
+    .panel {
+      position: fixed; right: 20px; bottom: 88px; width: min(420px, calc(100vw - 40px));
+      height: min(640px, calc(100vh - 108px)); display: flex; flex-direction: column;
+      background: var(--bg); border: 1px solid var(--line); border-radius: 16px;
+      overflow: hidden; box-shadow: var(--shadow);
+    }
+    .panel[hidden] { display: none; }
+    .panel citeqa-chat { flex: 1; min-height: 0; }
+    citeqa-chat::part(header) { padding-right: 56px; }
+    .close {
+      position: absolute; top: 10px; right: 10px; z-index: 1; width: 36px; height: 36px;
+      border: 0; border-radius: 50%; display: grid; place-items: center;
+      background: var(--soft); color: var(--fg);
+    }
+    @media (max-width: 30em) {
+      .panel { inset: 0; width: auto; height: auto; border: 0; border-radius: 0; }
+      .panel:not([hidden]) ~ .launcher { display: none; }
+    }
+  `;
+
+  customElements.define("citeqa-chat", CiteqaChat);
+  customElements.define("citeqa-embed", CiteqaEmbed);
+
+  // The full page places its own <citeqa-chat>; on any other page the script adds the
+  // floating button.
+  function mountLauncher() {
+    if (!document.querySelector("citeqa-chat, citeqa-embed")) {
+      document.body.append(document.createElement("citeqa-embed"));
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", mountLauncher);
+  } else {
+    mountLauncher();
+  }
+})();

@@ -1,0 +1,40 @@
+"""Follow-up resolution: pronouns and missing subjects filled from the conversation."""
+
+from __future__ import annotations
+
+import pytest
+from citeqa.service.followup import resolve
+from citeqa.service.schemas import Turn
+
+ORDERED = Turn(question="Who ordered the killing of Qasem Soleimani?", answer="Trump")
+KILLED = Turn(question="Where was Qasem Soleimani killed?", answer="Iran")
+
+
+def test_without_history_the_question_is_unchanged() -> None:
+    assert resolve("Where was he killed?", []) == "Where was he killed?"
+
+
+def test_a_question_with_its_own_name_is_unchanged() -> None:
+    assert resolve("Where was Trump?", [ORDERED]) == "Where was Trump?"
+
+
+@pytest.mark.parametrize(
+    ("question", "resolved"),
+    [
+        ("Where was he killed?", "Where was Qasem Soleimani killed?"),
+        ("What was his role?", "What was Qasem Soleimani's role?"),
+    ],
+)
+def test_a_pronoun_takes_the_name_from_the_last_turn(question: str, resolved: str) -> None:
+    assert resolve(question, [ORDERED]) == resolved
+
+
+@pytest.mark.parametrize("question", ["When did it happen?", "Where did it take place?"])
+def test_it_standing_for_the_event_borrows_the_names(question: str) -> None:
+    # Not "When did Iran happen?": the event keeps its pronoun and the search gets the name.
+    assert resolve(question, [KILLED]) == f"{question} (Qasem Soleimani)"
+
+
+def test_it_as_an_object_still_takes_a_name() -> None:
+    history = [Turn(question="What did the Quds Force do?", answer=None)]
+    assert "Quds Force" in resolve("Who commanded it?", history)

@@ -1,0 +1,509 @@
+"""The chat widget end to end: real servers on loopback ports, headless Chromium, the page a
+person sees, and the embed on another site.
+
+The ranker is being retrained, so these tests assert structure (a bold answer, a highlight
+equal to the document slice, an error bubble, ...), never which answer comes back.
+
+Browser: one `chromium.launch()` per module, which runs on Playwright's default throwaway
+profile (a fresh temporary user-data-dir, deleted on close), and a new context per test, so
+no storage, cache or cookies carry from one test to the next. Waits are Playwright's
+auto-waiting with a generous timeout; nothing here measures time.
+
+`CITEQA_SCREENSHOTS=1 .venv/bin/pytest tests/test_widget.py` also saves the README
+screenshots to docs/widget-*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.pipeline import ingest
+from citeqa.service.components import chunker_settings, open_index
+from citeqa.service.settings import Settings
+from conftest import LiveServer, free_port
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1100, "height": 800}
+PHONE = {"width": 390, "height": 844}
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+# Generous: an answer takes well under a second here, but a loaded CI machine may not be here.
+expect.set_options(timeout=60_000)
+
+QUESTION = "Where was Trump when he decided to kill Soleimani?"
+PWNED_SCRIPT = "<script>window.__pwned=1</script>"
+PWNED_IMG = '<img src=x onerror="window.__pwned=1">'
+
+
+# -- servers and pages ---------------------------------------------------------------------
+
+
+class HostSite:
+    """A static site on its own loopback port: the other site that embeds the widget."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        handler = partial(_QuietHandler, directory=str(folder))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.origin = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> HostSite:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def page(self, name: str, script_from: str, citeqa_url: str) -> str:
+        """A news page with the embed snippet, and CSS that would wreck an unisolated widget."""
+        (self.folder / name).write_text(
+            HOST_PAGE.format(script_from=script_from, citeqa_url=citeqa_url), encoding="utf-8"
+        )
+        return f"{self.origin}/{name}"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+HOST_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>The Harbour Times</title>
+<style>
+  body {{ max-width: 40rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.6; }}
+  /* Hostile to anything it can reach: none of this may show inside the widget. */
+  * {{ font-family: Georgia, serif !important; }}
+  button {{ display: none !important; background: rgb(255, 0, 0) !important; }}
+  mark {{ background: rgb(0, 255, 0) !important; }}
+  strong {{ color: rgb(255, 0, 0) !important; }}
+</style>
+</head>
+<body>
+<h1>The Harbour Times</h1>
+<p>A regular page on another site. The citeqa chat floats over it, in the corner.</p>
+<script src="{script_from}/widget.js" data-citeqa-url="{citeqa_url}"></script>
+</body>
+</html>
+"""
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostSite]:
+    with HostSite(tmp_path_factory.mktemp("host")) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def chat_server(sample_settings: Settings, host: HostSite) -> Iterator[LiveServer]:
+    """The sample corpus, with CORS open to the host site (it is off by default)."""
+    settings = sample_settings.model_copy(update={"cors_origins": [host.origin]})
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def declining_server(sample_settings: Settings) -> Iterator[LiveServer]:
+    """The sample corpus with a no-answer threshold no score reaches. The threshold and the
+    ranker are being tuned elsewhere; this pins "no answer" so the test checks the UI."""
+    settings = sample_settings.model_copy(update={"no_answer_threshold": 1.01})
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def inert_server(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[LiveServer]:
+    """A corpus of its own whose article carries markup that must never run."""
+    folder = tmp_path_factory.mktemp("inert") / "articles"
+    folder.mkdir()
+    (folder / "prize.txt").write_text(
+        f"{PWNED_IMG} Harbour poetry prize\n\n"
+        "Ada Brightwater won the Quillfeather Prize for harbour poetry with the poem "
+        f"{PWNED_SCRIPT} and the essay {PWNED_IMG}, the jury said on Tuesday.\n\n"
+        "The jury met in the old lighthouse, as it has every year since 1921.\n",
+        encoding="utf-8",
+    )
+    (folder / "bridge.txt").write_text(
+        "Bridge reopens after repairs\n\n"
+        "The Kestrel Bridge reopened on Monday after eight months of repairs. "
+        "The city engineer, Maria Olsen, said the work cost 12 million dollars.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(index=folder.parent / "index")
+    ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def open_page(browser: Browser, **options: object) -> Iterator[Page]:
+    """A page in a fresh context; fails the test if any script error escaped the widget."""
+    context = browser.new_context(**{"viewport": DESKTOP, **options})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], "the page broke"
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with open_page(browser) as page:
+        yield page
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def screenshot(page: Page, name: str) -> None:
+    if os.environ.get("CITEQA_SCREENSHOTS"):
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=DOCS / f"{name}.png")
+
+
+def open_chat(page: Page, url: str) -> None:
+    page.goto(url)
+    # The corpus line fills in from GET /ready, so the page is wired to the server.
+    expect(page.locator("citeqa-chat .corpus")).to_contain_text(re.compile(r"\d+ articles?"))
+
+
+def question_box(page: Page) -> Locator:
+    return page.get_by_role("textbox", name="Ask a question")
+
+
+def ask(page: Page, question: str) -> dict:
+    """Type and send `question`; the /ask JSON the widget got back."""
+    with page.expect_response(lambda r: r.url.endswith("/ask")) as reply:
+        question_box(page).fill(question)
+        question_box(page).press("Enter")
+    return reply.value.json()
+
+
+def replies(page: Page) -> Locator:
+    """The bot's finished messages (not the typing indicator)."""
+    return page.locator("citeqa-chat .msg.bot:not(.typing)")
+
+
+def document_text(server: LiveServer, doc_id: str) -> str:
+    return httpx.get(f"{server.url}/documents/{doc_id}", timeout=30).json()["text"]
+
+
+def deep_focus(page: Page) -> str:
+    """The element that has focus, looking through shadow roots: `tag.class`."""
+    return page.evaluate(
+        """() => {
+            let el = document.activeElement;
+            while (el && el.shadowRoot && el.shadowRoot.activeElement) {
+                el = el.shadowRoot.activeElement;
+            }
+            return el ? `${el.localName}.${el.className}` : "";
+        }"""
+    )
+
+
+def press_until_focused(page: Page, key: str, target: str, presses: int = 40) -> None:
+    for _ in range(presses):
+        page.keyboard.press(key)
+        if deep_focus(page) == target:
+            return
+    raise AssertionError(f"{key} never reached {target}; ended on {deep_focus(page)}")
+
+
+def assert_article_at_passage(page: Page, server: LiveServer, doc_id: str, passage: dict) -> None:
+    """The open article is the whole document, with the passage marked at its exact offsets
+    (offsets count code points, as Python does)."""
+    text = document_text(server, doc_id)
+    panel = page.locator("citeqa-chat dialog.article")
+    expect(panel).to_be_visible()
+    mark = panel.locator("mark.passage")
+    expect(mark).to_be_in_viewport()
+    assert mark.evaluate("m => m.textContent") == text[passage["start"] : passage["end"]]
+    body = panel.locator(".article-text")
+    assert body.evaluate("b => b.textContent") == text
+    marked_at = body.evaluate(
+        """b => {
+            const before = document.createRange();
+            before.setStart(b, 0);
+            before.setEndBefore(b.querySelector("mark.passage"));
+            return Array.from(before.toString()).length;
+        }"""
+    )
+    assert marked_at == passage["start"]
+
+
+# -- the full page -------------------------------------------------------------------------
+
+
+def test_answer_with_highlighted_citation_opens_the_article_there(
+    page: Page, chat_server: LiveServer
+) -> None:
+    open_chat(page, chat_server.url)
+    expect(page.locator("citeqa-chat .suggestions button").first).to_be_visible()
+    screenshot(page, "widget-empty")
+
+    response = ask(page, QUESTION)
+
+    assert not response["no_answer"], "the sample corpus answers this question"
+    best = response["answers"][0]
+    card = page.locator("citeqa-chat .answer").first
+    expect(card.locator(".short strong")).to_have_text(best["text"])
+    quote = card.locator("blockquote")
+    assert quote.evaluate("q => q.textContent") == best["passage"]["text"]
+    expect(quote.locator("mark.hit")).to_have_text(best["text"])
+    expect(page.locator("citeqa-chat .user .text")).to_have_text(QUESTION)
+    expect(page.locator("citeqa-chat .suggestions")).to_have_count(0)
+    screenshot(page, "widget-answer")
+
+    card.locator("button.source").click()
+
+    assert_article_at_passage(page, chat_server, best["doc_id"], best["passage"])
+    hit = page.locator("citeqa-chat dialog.article mark.hit")
+    text = document_text(chat_server, best["doc_id"])
+    assert hit.evaluate("m => m.textContent") == text[best["start"] : best["end"]]
+    screenshot(page, "widget-article")
+    page.keyboard.press("Escape")
+    expect(page.locator("citeqa-chat dialog.article")).to_be_hidden()
+
+
+def test_follow_up_question_is_resolved_against_the_previous_turn(
+    page: Page, chat_server: LiveServer
+) -> None:
+    open_chat(page, chat_server.url)
+    first = ask(page, "Who ordered the killing of Qasem Soleimani?")
+    expect(replies(page)).to_have_count(1)
+
+    with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
+        ask(page, "Where was he killed?")
+
+    history = sent.value.post_data_json["history"]
+    assert history == [
+        {
+            "question": "Who ordered the killing of Qasem Soleimani?",
+            "answer": first["answers"][0]["text"] if first["answers"] else None,
+        }
+    ]
+    resolved = replies(page).nth(1).locator(".resolved")
+    expect(resolved).to_contain_text("Searching for:")
+    expect(resolved).to_contain_text("Soleimani")
+
+
+def test_no_answer_is_said_honestly_with_maybe_related_passages(
+    page: Page, declining_server: LiveServer
+) -> None:
+    open_chat(page, declining_server.url)
+    response = ask(page, "What is the boiling point of mercury?")
+
+    assert response["no_answer"] and response["related"]
+    reply = replies(page).first
+    expect(reply.locator(".none")).to_have_text("I couldn’t find that in the articles.")
+    expect(reply.locator(".answer")).to_have_count(0)
+    expect(reply.locator(".related .label")).to_have_text("Maybe related:")
+    expect(reply.locator(".related figure.cite")).to_have_count(len(response["related"]))
+    screenshot(page, "widget-no-answer")
+
+    reply.locator(".related button.source").first.click()
+    closest = response["related"][0]
+    assert_article_at_passage(page, declining_server, closest["doc_id"], closest["passage"])
+
+
+def test_server_errors_show_as_messages_and_the_chat_carries_on(
+    page: Page, chat_server: LiveServer
+) -> None:
+    open_chat(page, chat_server.url)
+
+    # The server cannot be reached: the request fails in the network layer.
+    page.route("**/ask", lambda route: route.abort("connectionrefused"))
+    question_box(page).fill("Who is the secretary of state?")
+    question_box(page).press("Enter")
+    error = page.locator("citeqa-chat .msg.error")
+    expect(error).to_contain_text("couldn’t reach the citeqa server")
+    expect(question_box(page)).to_be_editable()
+    page.unroute("**/ask")
+    error.get_by_role("button", name="Try again").click()
+    expect(page.locator("citeqa-chat .msg.bot .short strong").first).to_be_visible()
+    expect(error).to_have_count(0)
+
+    # Bad input: the real server's 422, its detail shown in words.
+    too_long = json.dumps({"question": "x" * 1001})
+    page.route("**/ask", lambda route: route.continue_(post_data=too_long))
+    ask(page, "Who is the secretary of state?")
+    expect(error).to_contain_text("couldn’t accept that question")
+    expect(error).to_contain_text("1000 characters")
+    page.unroute("**/ask")
+
+    # The box itself stops at the limit and says how close it is.
+    question_box(page).fill("y" * 1200)
+    assert len(question_box(page).input_value()) == 1000
+    expect(page.locator("citeqa-chat .counter")).to_contain_text("1000 / 1000")
+    expect(page.locator("citeqa-chat .user")).to_have_count(2)
+
+
+def test_keyboard_only(page: Page, chat_server: LiveServer) -> None:
+    open_chat(page, chat_server.url)
+    log = page.get_by_role("log", name="Conversation")
+    expect(log).to_have_attribute("aria-live", "polite")
+
+    press_until_focused(page, "Tab", "textarea.")
+    page.keyboard.type("Who is the secretary")
+    page.keyboard.press("Shift+Enter")
+    assert question_box(page).input_value() == "Who is the secretary\n"
+    expect(page.locator("citeqa-chat .user")).to_have_count(0)
+    page.keyboard.press("Backspace")
+    page.keyboard.type(" of state?")
+    page.keyboard.press("Enter")
+    expect(replies(page)).to_have_count(1)
+    expect(page.locator("citeqa-chat .user .text")).to_have_text("Who is the secretary of state?")
+
+    # Back from the input into the conversation, to the answer's citation.
+    press_until_focused(page, "Shift+Tab", "button.source")
+    page.keyboard.press("Enter")
+    panel = page.locator("citeqa-chat dialog.article")
+    expect(panel).to_be_visible()
+    expect(panel.locator("mark.passage")).to_be_visible()
+    assert deep_focus(page).startswith(("button.close", "div.article-text"))
+
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    assert deep_focus(page) == "button.source"
+
+
+def test_phone_width_in_dark_mode(browser: Browser, chat_server: LiveServer) -> None:
+    with open_page(browser, viewport=PHONE, color_scheme="dark", has_touch=True) as page:
+        open_chat(page, chat_server.url)
+        ask(page, "Who is the secretary of state?")
+        expect(replies(page)).to_have_count(1)
+
+        assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+        background = page.locator("citeqa-chat .chat").evaluate(
+            "e => getComputedStyle(e).backgroundColor"
+        )
+        assert _luminance(background) < 0.1, f"not a dark background: {background}"
+        screenshot(page, "widget-dark-phone")
+
+        page.locator("citeqa-chat button.source").first.click()
+        panel = page.locator("citeqa-chat dialog.article")
+        expect(panel).to_be_visible()
+        assert panel.evaluate("d => d.getBoundingClientRect().width") == PHONE["width"]
+
+
+def _luminance(css_rgb: str) -> float:
+    red, green, blue = (int(n) / 255 for n in re.findall(r"\d+", css_rgb)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_markup_in_articles_and_questions_stays_inert(page: Page, inert_server: LiveServer) -> None:
+    open_chat(page, inert_server.url)
+    ask(page, "Who won the Quillfeather Prize for harbour poetry?")
+    expect(replies(page)).to_have_count(1)
+    sneaky = f"{PWNED_IMG} What was the poem called?"
+    ask(page, sneaky)
+    expect(replies(page)).to_have_count(2)
+    expect(page.locator("citeqa-chat .user .text").nth(1)).to_have_text(sneaky)
+
+    source = page.locator("citeqa-chat button.source", has_text="Harbour poetry prize").first
+    expect(source).to_contain_text(PWNED_IMG)  # the title, shown as the characters it is
+    source.click()
+    panel = page.locator("citeqa-chat dialog.article")
+    expect(panel.locator("h2")).to_have_text(f"{PWNED_IMG} Harbour poetry prize")
+    expect(panel.locator(".article-text")).to_contain_text(PWNED_SCRIPT)
+    expect(panel.locator(".article-text")).to_contain_text(PWNED_IMG)
+
+    elements = page.evaluate(
+        """() => document.querySelector("citeqa-chat").shadowRoot
+                .querySelectorAll("script, img").length"""
+    )
+    assert elements == 0
+    assert page.evaluate("() => window.__pwned") is None
+
+
+# -- the embed on another site -------------------------------------------------------------
+
+
+def test_embed_on_another_site(page: Page, host: HostSite, chat_server: LiveServer) -> None:
+    page.goto(host.page("news.html", chat_server.url, chat_server.url))
+    launcher = page.get_by_role("button", name="Ask the articles")
+    expect(launcher).to_be_visible()  # the host's `button { display: none }` does not reach
+    assert "255, 0, 0" not in launcher.evaluate("b => getComputedStyle(b).backgroundColor")
+
+    launcher.click()
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(question_box(page)).to_be_focused()
+    expect(page.locator("citeqa-embed .corpus")).to_contain_text(re.compile(r"\d+ articles"))
+    response = ask(page, QUESTION)
+
+    answer = page.locator("citeqa-embed citeqa-chat .answer strong").first
+    expect(answer).to_have_text(response["answers"][0]["text"])
+    in_shadow = page.evaluate(
+        """() => {
+            const embed = document.querySelector("citeqa-embed").shadowRoot;
+            const chat = embed.querySelector("citeqa-chat").shadowRoot;
+            return !!chat.querySelector(".answer strong") && !document.querySelector(".answer");
+        }"""
+    )
+    assert in_shadow
+    assert "255, 0, 0" not in answer.evaluate("s => getComputedStyle(s).color")
+    assert "Georgia" not in answer.evaluate("s => getComputedStyle(s).fontFamily")
+    mark = page.locator("citeqa-embed citeqa-chat mark.hit").first
+    assert "0, 255, 0" not in mark.evaluate("m => getComputedStyle(m).backgroundColor")
+    screenshot(page, "widget-embed")
+
+    page.keyboard.press("Escape")
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(launcher).to_be_focused()
+    launcher.click()  # the conversation is still there
+    expect(answer).to_be_visible()
+
+
+def test_embed_pointing_at_a_dead_server_shows_errors(
+    page: Page, host: HostSite, chat_server: LiveServer
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    page.goto(host.page("dead.html", chat_server.url, dead))
+    page.get_by_role("button", name="Ask the articles").click()
+    expect(page.locator("citeqa-embed .corpus")).to_contain_text("unavailable")
+
+    for attempt in (1, 2):
+        question_box(page).fill("Who is the secretary of state?")
+        question_box(page).press("Enter")
+        expect(page.locator("citeqa-embed .msg.error")).to_have_count(attempt)
+    expect(page.locator("citeqa-embed .msg.error").first).to_contain_text("couldn’t reach")
+    expect(question_box(page)).to_be_editable()
