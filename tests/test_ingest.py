@@ -1,0 +1,300 @@
+"""Ingest: exact offsets, boilerplate exclusion, metadata and bad files.
+
+The offset checks are properties over everything ingest produces, for the shipped sample
+corpus and for generated article-like texts, because a citation is only as good as
+`document.text[start:end]`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citeqa.ingest.chunking import ChunkerSettings, chunk_document
+from citeqa.ingest.loaders import load_folder, make_document
+from citeqa.ingest.models import Chunk, Document, Span
+from citeqa.service.settings import sample_corpus
+
+WAPO = "000_f154d279849c0383"
+GUARDIAN = "001_25febd9801a0880a"
+NYT_FOLLOWUP = "002_fcc7f8c38549703a"
+NYT = "003_23a2317ccafacb8c"
+TRANSLATED = "004_47cea3a07981280c"
+CAPTION = (
+    "Secretary of State Mike Pompeo, left, and National Security Adviser Robert O'Brien "
+    "in the White House in Washington, Oct. 23, 2019."
+)
+
+Corpus = dict[str, tuple[Document, list[Chunk]]]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Corpus:
+    """Every sample article with the chunks ingest makes of it (chunked once per module)."""
+    loaded = load_folder(sample_corpus())
+    assert not loaded.errors
+    return {d.doc_id: (d, chunk_document(d, ChunkerSettings())) for d in loaded.documents}
+
+
+# -- offsets: properties of everything ingest produces -------------------------------------
+
+
+def assert_offsets_exact(document: Document, chunks: list[Chunk]) -> None:
+    """The invariants every chunking must keep, whatever the text."""
+    text = document.text
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before.end <= after.start, "chunks must be in order and not overlap"
+    for chunk in chunks:
+        assert chunk.doc_id == document.doc_id
+        assert 0 <= chunk.start < chunk.end <= len(text)
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.text == chunk.text.strip(), "chunks are trimmed of whitespace"
+        assert not any(_overlaps(chunk, span) for span in document.excluded)
+        for sentence in chunk.sentences:
+            assert chunk.start <= sentence.start < sentence.end <= chunk.end
+            assert text[sentence.start : sentence.end] == sentence.text
+            assert sentence.text == sentence.text.strip()
+        for before, after in zip(chunk.sentences, chunk.sentences[1:], strict=False):
+            assert before.end <= after.start, "sentences must be in order and not overlap"
+        for entity in chunk.entities:
+            assert chunk.start <= entity.start < entity.end <= chunk.end
+            # spaCy reads one line at a time, so no entity reaches across a line break.
+            assert "\n" not in text[entity.start : entity.end]
+    assert len({_normalise(c.text) for c in chunks}) == len(chunks), "a passage twice"
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def test_sample_corpus_offsets_are_exact(corpus: Corpus) -> None:
+    assert set(corpus) == {WAPO, GUARDIAN, NYT_FOLLOWUP, NYT, TRANSLATED}
+    for document, chunks in corpus.values():
+        assert chunks, f"{document.doc_id} produced no chunks"
+        assert all(c.sentences for c in chunks)
+        assert any(c.entities for c in chunks)
+        assert_offsets_exact(document, chunks)
+
+
+def test_sample_corpus_chunks_respect_chunk_size(corpus: Corpus) -> None:
+    for _, chunks in corpus.values():
+        assert max(len(c) for c in chunks) <= ChunkerSettings().chunk_size
+
+
+def test_excluded_spans_are_sorted_and_disjoint(corpus: Corpus) -> None:
+    for document, _ in corpus.values():
+        for before, after in zip(document.excluded, document.excluded[1:], strict=False):
+            assert before.end < after.start
+        for span in document.excluded:
+            assert 0 <= span.start < span.end <= len(document.text)
+
+
+# -- boilerplate ------------------------------------------------------------------------------
+
+# (document, pattern of the chrome, label) for every kind of chrome the sample corpus holds.
+CHROME = [
+    (WAPO, re.compile(r"Democracy Dies in Darkness"), "slogan"),
+    (WAPO, re.compile(r"^AD$", re.M), "ad line"),
+    (WAPO, re.compile(r"^By \*\*Missy Ryan\*\*.*$", re.M), "byline"),
+    (WAPO, re.compile(r"^Jan\. 3, 2020 at 8:16 p\.m\. EST$", re.M), "dateline"),
+    (NYT_FOLLOWUP, re.compile(r"date 2020-01-04"), "date prefix"),
+    (TRANSLATED, re.compile(r"date 2020-01-03"), "date prefix"),
+    (TRANSLATED, re.compile(r"Loading\.\.\."), "loading"),
+]
+
+
+@pytest.mark.parametrize(("doc_id", "pattern", "label"), CHROME, ids=[c[2] for c in CHROME])
+def test_chrome_is_excluded_and_never_chunked(
+    corpus: Corpus, doc_id: str, pattern: re.Pattern[str], label: str
+) -> None:
+    document, chunks = corpus[doc_id]
+    found = list(pattern.finditer(document.text))
+    assert found, f"the sample no longer holds its {label}"
+    for m in found:
+        assert _covered(document, Span(m.start(), m.end())), f"{label} at {m.start()} is content"
+    for chunk in chunks:
+        assert not pattern.search(chunk.text), f"{label} leaked into a chunk"
+
+
+def test_ad_lines_are_all_excluded(corpus: Corpus) -> None:
+    document, _ = corpus[WAPO]
+    assert len(re.findall(r"^AD$", document.text, re.M)) == 8
+    assert sum(document.text[s.start : s.end] == "AD" for s in document.excluded) == 8
+
+
+def test_second_copy_of_caption_is_excluded(corpus: Corpus) -> None:
+    document, _ = corpus[NYT]
+    copies = [m.start() for m in re.finditer(re.escape(CAPTION), document.text)]
+    assert len(copies) == 2
+    first, second = copies
+    assert not _covered(document, Span(first, first + len(CAPTION))), "one copy is content"
+    assert _covered(document, Span(second, second + len(CAPTION)))
+    reasons = [s.reason for s in document.excluded if s.start <= second < s.end]
+    assert reasons == ["duplicate"]
+
+
+def test_repeated_caption_is_in_exactly_one_chunk(corpus: Corpus) -> None:
+    _, chunks = corpus[NYT]
+    assert sum(CAPTION in c.text for c in chunks) == 1
+
+
+def _covered(document: Document, span: Span) -> bool:
+    return any(s.start <= span.start and span.end <= s.end for s in document.excluded)
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def test_metadata_of_the_washington_post_article(corpus: Corpus) -> None:
+    meta = corpus[WAPO][0].meta
+    assert meta.title == "How Trump decided to kill a top Iranian general"
+    assert meta.source == "The Washington Post"
+    assert meta.date == "2020-01-03"
+    assert meta.byline is not None and meta.byline.startswith("By ")
+    assert "Missy Ryan" in meta.byline and "John Hudson" in meta.byline
+
+
+def test_metadata_from_the_date_prefix(corpus: Corpus) -> None:
+    assert corpus[NYT_FOLLOWUP][0].meta.date == "2020-01-04"
+    assert corpus[TRANSLATED][0].meta.date == "2020-01-03"
+
+
+def test_metadata_of_the_new_york_times_article(corpus: Corpus) -> None:
+    meta = corpus[NYT][0].meta
+    assert meta.title == "As Iran reels, Trump aides clash over escalating military showdown"
+    assert meta.source == "The New York Times"  # from the photo credit glued to the caption
+    assert meta.date is None
+
+
+def test_metadata_absent_is_none_not_guessed(corpus: Corpus) -> None:
+    meta = corpus[GUARDIAN][0].meta
+    # 001 opens straight into body text: no headline, publisher, date or byline to find.
+    assert (meta.title, meta.source, meta.date, meta.byline) == (None, None, None, None)
+
+
+def test_metadata_title_is_not_the_first_body_sentence() -> None:
+    document = make_document("x", "The bridge reopened on Monday after eight months of work.\n")
+    assert document.meta.title is None
+
+
+# -- loading files ------------------------------------------------------------------------------
+
+
+def test_bad_files_are_reported_and_skipped(articles: Path) -> None:
+    (articles / "broken.txt").write_bytes(b"Caf\xc3 \xff\xfe not text")
+    (articles / "empty.txt").write_bytes(b"")
+    (articles / "blank.md").write_bytes(b"  \n\t\n")
+    (articles / "notes.pdf").write_bytes(b"%PDF-1.7")  # not an article: ignored, not an error
+    loaded = load_folder(articles)
+    assert [d.doc_id for d in loaded.documents] == ["alpha", "beta"]
+    reasons = {Path(e.path).name: e.reason for e in loaded.errors}
+    assert set(reasons) == {"broken.txt", "empty.txt", "blank.md"}
+    assert "UTF-8" in reasons["broken.txt"]
+    assert "empty" in reasons["empty.txt"] and "empty" in reasons["blank.md"]
+
+
+def test_loaded_text_is_the_file_byte_for_byte(corpus: Corpus) -> None:
+    for document, _ in corpus.values():
+        raw = (sample_corpus() / f"{document.doc_id}.txt").read_bytes()
+        assert document.text.encode("utf-8") == raw
+
+
+def test_load_folder_rejects_a_file_path(articles: Path) -> None:
+    with pytest.raises(NotADirectoryError):
+        load_folder(articles / "alpha.txt")
+
+
+# -- generated article-like texts ------------------------------------------------------------
+
+_WORDS = [
+    "the", "general", "said", "on", "Monday", "officials", "Baghdad", "U.S.", "Mr.", "12",
+    "million", "drone", "strike", "“imminent”", "‘threat’", "—", "–", "war", "café", "naïve",
+    "Iran’s", "(briefly)", "3.5%", "e.g.", "O’Brien", "Mar-a-Lago", "2020", "…", "“Yes,”",
+]  # fmt: skip
+# Whitespace a scraper leaves between words and around lines, including no-break spaces.
+_GAPS = [" ", " ", " ", "  ", "\t", "\u00a0", " \u2009"]
+_LINE_ENDS = ["\n", "\n", "\n\n", "\n\n\n", "\n \n", " \n\t\n", "\r\n", "\r\n\r\n"]
+# Chrome as it stands on a line of its own, and the text that must never reach a chunk.
+_CHROME_LINES = {
+    "AD": r"(?m)^\s*AD\s*$",
+    "Advertisement": r"Advertisement",
+    "Loading...": r"Loading\.\.\.",
+    "Democracy Dies in Darkness": r"Democracy Dies in Darkness",
+    "By Jane Q. Public": None,  # a byline with a period is kept: a sentence, not a byline
+    "By Jane Public and Tom Ng": r"Jane Public and Tom Ng",
+    "Skip to main content": r"Skip to main content",
+}
+
+
+@st.composite
+def sentences(draw: st.DrawFn) -> str:
+    words = draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=18))
+    gaps = draw(st.lists(st.sampled_from(_GAPS), min_size=len(words), max_size=len(words)))
+    body = "".join(w + g for w, g in zip(words, gaps, strict=True)).rstrip()
+    return body[:1].upper() + body[1:] + draw(st.sampled_from([".", "?", "!", ".”", ""]))
+
+
+@st.composite
+def articles_like(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """Article-like text and the chrome lines placed in it."""
+    pool = draw(st.lists(sentences(), min_size=1, max_size=6))  # small pool: repeats happen
+    blocks: list[str] = []
+    chrome: list[str] = []
+    for _ in range(draw(st.integers(1, 8))):
+        if draw(st.booleans()) and draw(st.booleans()):
+            line = draw(st.sampled_from(sorted(_CHROME_LINES)))
+            chrome.append(line)
+            blocks.append(draw(st.sampled_from(["", " ", "\t"])) + line)
+        else:
+            picked = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=8))
+            blocks.append(draw(st.sampled_from([" ", "  ", "\u00a0 "])).join(picked))
+    ends = draw(st.lists(st.sampled_from(_LINE_ENDS), min_size=len(blocks), max_size=len(blocks)))
+    text = "".join(b + e for b, e in zip(blocks, ends, strict=True))
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(["date 2020-01-03 ", " date 1999-12-31\n"])) + text
+    return draw(st.sampled_from(["", "\n", "  \n\n"])) + text, chrome
+
+
+@settings(
+    max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(article=articles_like(), chunk_size=st.sampled_from([80, 300, 1000]))
+def test_generated_articles_keep_exact_offsets(
+    article: tuple[str, list[str]], chunk_size: int
+) -> None:
+    text, chrome = article
+    document = make_document("generated", text)
+    assert document.text == text, "ingest never rewrites the text"
+    chunks = chunk_document(document, ChunkerSettings(chunk_size=chunk_size))
+    assert_offsets_exact(document, chunks)
+    assert all(len(c) <= chunk_size for c in chunks), "words are short: every piece fits"
+    for line in chrome:
+        leak = _CHROME_LINES[line]
+        if leak is not None:
+            assert not any(re.search(leak, c.text) for c in chunks), f"{line!r} was chunked"
+    if text.lstrip().startswith("date "):
+        assert document.meta.date in {"2020-01-03", "1999-12-31"}
+        assert not any("date 20" in c.text or "date 19" in c.text for c in chunks)
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(article=articles_like())
+def test_generated_articles_lose_no_content(article: tuple[str, list[str]]) -> None:
+    """Every word outside the excluded spans is in some chunk, or repeats one that is."""
+    text, _ = article
+    document = make_document("generated", text)
+    chunks = chunk_document(document, ChunkerSettings(chunk_size=80))
+    covered = [*document.excluded, *chunks]
+    kept = {_normalise(c.text) for c in chunks}
+    for m in re.finditer(r"\S+", text):
+        if not any(s.start <= m.start() < s.end for s in covered):
+            # A word left out must be part of a passage dropped as a repeat.
+            assert any(m.group().lower() in k for k in kept), f"{m.group()!r} lost"
