@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -11,6 +12,10 @@ from citeqa.ingest.models import Chunk, Document, DocumentMeta, Entity
 
 class IndexMismatchError(RuntimeError):
     """The index on disk was built by another model, format or chunker."""
+
+
+class IndexBusyError(RuntimeError):
+    """Another process is writing the index; one writer at a time."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ class IndexStats:
 
 
 class Index(Protocol):
-    """What the service needs from a store of chunks. Writes become visible on `save`."""
+    """What the service needs from a store of chunks. Writes become visible on `save`;
+    `rollback` drops them."""
 
     def add(self, documents: list[Document], chunks: list[Chunk]) -> None: ...
 
@@ -82,6 +88,10 @@ class Index(Protocol):
     ) -> list[SearchHit]: ...
 
     def save(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def term_weights(self, tokens: Iterable[str]) -> dict[str, float]: ...
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]: ...
 

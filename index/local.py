@@ -12,10 +12,13 @@ previous version whole.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +29,7 @@ import numpy as np
 from citeqa.index.base import (
     DocumentRecord,
     Filters,
+    IndexBusyError,
     IndexMismatchError,
     IndexStats,
     SearchHit,
@@ -38,6 +42,7 @@ from citeqa.ingest.models import Chunk, Document
 
 FORMAT_VERSION = 1
 _CURRENT = "CURRENT"
+_LOCK = "write.lock"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -83,6 +88,7 @@ class LocalIndex:
         self.fusion = fusion
         self._live = self._live_dir()
         self._work: Path | None = None  # the .tmp-* folder while changes are pending
+        self._lock: int | None = None  # the writer lock's descriptor while writing
         # An index with nothing saved yet reads from an empty in-memory store.
         self._store = ChunkStore(self._live / "store.sqlite" if self._live else ":memory:")
         self._dense = self._load_dense()
@@ -97,11 +103,7 @@ class LocalIndex:
         Raises IndexMismatchError when it was built with another model, format or chunker.
         """
         root.mkdir(parents=True, exist_ok=True)
-        for stale in root.glob(".tmp-*"):  # left by a crash: never live, safe to drop
-            if stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
-            else:  # a CURRENT pointer written but never renamed into place
-                stale.unlink(missing_ok=True)
+        _drop_leftovers(root)
         current = root / _CURRENT
         if current.exists():
             built = Manifest.read(root / current.read_text().strip() / "manifest.json").config
@@ -206,6 +208,19 @@ class LocalIndex:
             if s > 0
         ]
 
+    def term_weights(self, tokens: Iterable[str]) -> dict[str, float]:
+        """BM25's IDF of each token over the chunks; a token the corpus lacks is rarest."""
+        if self._bm25 is None:
+            return {t: 1.0 for t in tokens}
+        total = self._bm25_ids.size
+        indptr, vocab = self._bm25.scores["indptr"], self._bm25.vocab_dict
+        weights = {}
+        for token in tokens:
+            # Columns of bm25s's CSC matrix are tokens: non-zeros per column = document count.
+            df = int(indptr[vocab[token] + 1] - indptr[vocab[token]]) if token in vocab else 0
+            weights[token] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        return weights
+
     def _expand(self, query: str) -> list[str]:
         """Query tokens plus the corpus's own spellings of capitalised names that differ by
         one letter (Qasem/Qassem, Kataib/Khataib), which BM25 would otherwise miss."""
@@ -275,9 +290,29 @@ class LocalIndex:
         ).write(self._work / "manifest.json")  # fmt: skip
         self._publish()
 
+    def rollback(self) -> None:
+        """Drop pending changes: the live version stays as it was."""
+        if self._work is None:
+            return
+        self._store.close()
+        shutil.rmtree(self._work, ignore_errors=True)
+        self._work = None
+        self._store = ChunkStore(self._live / "store.sqlite" if self._live else ":memory:")
+        self._dense = self._load_dense()
+        self._bm25, self._bm25_ids = self._load_bm25()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = None
+
     def _begin_write(self) -> None:
         if self._work is not None:
             return
+        self._lock = _try_lock(self.root)
+        if self._lock is None:
+            raise IndexBusyError(f"Another process is writing the index at {self.root}.")
         work = self.root / f".tmp-{uuid.uuid4().hex}"
         work.mkdir()
         if self._live is not None:
@@ -312,6 +347,36 @@ class LocalIndex:
         self._store = ChunkStore(version / "store.sqlite")
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        self._release()
+
+
+def _try_lock(root: Path) -> int | None:
+    """An exclusive lock on the index's writer lock file, or None if someone holds it."""
+    handle = os.open(root / _LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        return None
+    return handle
+
+
+def _drop_leftovers(root: Path) -> None:
+    """Remove what a crashed writer left: work folders, unswapped pointers and versions
+    that never became CURRENT. Skipped while a writer holds the lock: they are its own."""
+    lock = _try_lock(root)
+    if lock is None:
+        return
+    current = root / _CURRENT
+    live = current.read_text().strip() if current.exists() else None
+    for path in [*root.glob(".tmp-*"), *root.glob("v[0-9]*")]:
+        if path.name == live:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    os.close(lock)
 
 
 def _describe(config: IndexConfig) -> str:

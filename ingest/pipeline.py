@@ -56,11 +56,28 @@ def sync_documents(
     report.unchanged = len(wanted) - len(report.added) - len(report.updated)
     if not report.changed:
         return report
-    index.delete(report.updated + report.removed)
-    todo = [wanted[i] for i in report.added + report.updated]
-    progress = tqdm(total=len(todo), unit="doc", desc="ingest", disable=len(todo) < 50)
-    for first in range(0, len(todo), _BATCH_DOCUMENTS):
-        batch = todo[first : first + _BATCH_DOCUMENTS]
+    try:
+        _write(documents=[wanted[i] for i in report.added + report.updated], index=index,
+               removed=report.updated + report.removed, embedder=embedder, chunker=chunker,
+               report=report)  # fmt: skip
+    except BaseException:
+        index.rollback()  # a failed ingest leaves the previous index live and whole
+        raise
+    return report
+
+
+def _write(
+    documents: list[Document],
+    index: Index,
+    removed: list[str],
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    report: IngestReport,
+) -> None:
+    index.delete(removed)
+    progress = tqdm(total=len(documents), unit="doc", desc="ingest", disable=len(documents) < 50)
+    for first in range(0, len(documents), _BATCH_DOCUMENTS):
+        batch = documents[first : first + _BATCH_DOCUMENTS]
         chunks = [c for d in batch for c in chunk_document(d, chunker)]
         embed_chunks(chunks, embedder)
         index.add(batch, chunks)
@@ -68,7 +85,6 @@ def sync_documents(
         progress.update(len(batch))
     progress.close()
     index.save()
-    return report
 
 
 def embed_chunks(chunks: list[Chunk], embedder: Embedder) -> None:
