@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
 from citeqa.eval.datasets import EvalQuestion, EvalSet, load_questions, load_squad
 from citeqa.eval.metrics import exact_match, f1
 from citeqa.ingest.embedding import Embedder
@@ -23,10 +27,6 @@ from citeqa.service.answering import Answerer
 from citeqa.service.components import build_answerer, chunker_settings, open_index
 from citeqa.service.ranking import SENTENCE_LABEL, Candidate, SpanRanker
 from citeqa.service.settings import Settings, sample_corpus
-from citeqa.service.spans import analyse_question
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from tqdm import tqdm
 
 RANKER_PATH = Path(__file__).resolve().parents[1] / "data" / "models" / "ranker.json"
 HOLD_OUT_EVERY = 3  # articles
@@ -53,7 +53,7 @@ def label(candidate: Candidate, golds: list[str], wants_sentence: bool) -> float
 def collect(answerer: Answerer, questions: list[EvalQuestion]) -> list[Asked]:
     asked = []
     for question in tqdm(questions, desc="candidates", unit="q"):
-        analysed = analyse_question(question.question)
+        analysed = answerer.analyse(question.question)
         _, sentences = answerer.retrieve(analysed, None)
         candidates = answerer.rank_candidates(analysed, sentences)
         labels = np.array([label(c, question.answers, analysed.wants_sentence) for c in candidates])

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
 from citeqa.ingest.models import Chunk, Document, DocumentMeta, Entity
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import bm25s
 import faiss
 import numpy as np
+
 from citeqa.index.base import (
     DocumentRecord,
     Filters,

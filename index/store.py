@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
 from citeqa.index.base import DocumentRecord, Filters, StoredChunk, StoredSentence
 from citeqa.ingest.models import Chunk, Document, DocumentMeta, Entity
 

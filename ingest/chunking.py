@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
 from citeqa.ingest.cleaning import content_regions
 from citeqa.ingest.models import Chunk, Document, Entity, Sentence, Span
 from citeqa.ingest.nlp import load_nlp
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 # Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
 # down a level when a piece is still longer than `chunk_size`.

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from citeqa.index.base import Index
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import LoadError, load_folder
 from citeqa.ingest.models import Chunk, Document
-from tqdm import tqdm
 
 _BATCH_DOCUMENTS = 256  # documents chunked and embedded together; bounds memory
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from citeqa.index.base import DocumentRecord, Filters, Index, SearchHit, StoredChunk
 from citeqa.ingest.embedding import Embedder
@@ -50,7 +50,7 @@ class AnswerSettings:
     retrieve_k: int = 30
     read_chunks: int = 8
     span_sentences: int = 6  # sentences whose spans become candidates
-    no_answer_threshold: float = 0.2
+    no_answer_threshold: float = 0.18
 
 
 class Answerer:
@@ -69,7 +69,7 @@ class Answerer:
         """`ask`, plus what eval needs to score retrieval: the documents searched, in order."""
         began = time.perf_counter()
         resolved = followup.resolve(request.question, request.history)
-        question = analyse_question(resolved)
+        question = self.analyse(resolved)
         hits, sentences = self.retrieve(question, request.filters)
         retrieved = time.perf_counter()
         candidates = self.rank_candidates(question, sentences)
@@ -91,6 +91,10 @@ class Answerer:
             took_ms=1000 * (done - began),
         )
         return Traced(response, _unique(h.doc_id for h in hits))
+
+    def analyse(self, text: str) -> Question:
+        question = analyse_question(text)
+        return replace(question, weights=self.index.term_weights(question.tokens))
 
     def retrieve(
         self, question: Question, filters: FilterModel | None

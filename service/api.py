@@ -10,6 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+
 from citeqa.service.answering import Answerer
 from citeqa.service.components import build_answerer
 from citeqa.service.schemas import (
@@ -20,9 +24,6 @@ from citeqa.service.schemas import (
     Readiness,
 )
 from citeqa.service.settings import Settings
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("citeqa")

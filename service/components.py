@@ -29,7 +29,7 @@ def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answ
     return Answerer(
         index=open_index(settings, embedder),
         embedder=embedder,
-        ranker=SpanRanker.load(),
+        ranker=SpanRanker.load(settings.ranker),
         settings=AnswerSettings(
             retrieve_k=settings.retrieve_k,
             read_chunks=settings.read_chunks,

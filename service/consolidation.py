@@ -2,8 +2,9 @@
 becomes `conflict`.
 
 Two answers agree when their normalised text matches, allowing the corpus's one-letter
-spelling variants (Qasem/Qassem). Two sources conflict when both answer a typed question
-(a date, a number, ...) from passages about the same thing, with different values.
+spelling variants (Qasem/Qassem). Two passages conflict when both answer a typed question
+(a date, a number, ...) about the same thing with different values; they may stand in
+different documents or, as with "about 30" and "Thirty-one" rockets, in one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from citeqa.service.ranking import SENTENCE_LABEL, Candidate
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’—–")
 # Passages this similar (cosine of MiniLM sentence vectors) talk about the same event.
-SAME_TOPIC = 0.6
+SAME_TOPIC = 0.5
 # A rival answer counts as a conflict only if it is at least this plausible.
 RIVAL_SHARE = 0.5
 MIN_CONFLICT_SCORE = 0.2
@@ -40,6 +41,8 @@ def group_candidates(candidates: list[Candidate]) -> list[AnswerGroup]:
     """Candidates (best first) grouped by answer; one citation per extra document."""
     groups: list[AnswerGroup] = []
     for candidate in candidates:
+        if any(_overlaps(candidate, g.best) for g in groups):
+            continue  # a longer or shorter cut of an answer already given
         key = normalise(candidate.text)
         group = next((g for g in groups if _same_answer(g.key, key)), None)
         if group is None:
@@ -47,6 +50,11 @@ def group_candidates(candidates: list[Candidate]) -> list[AnswerGroup]:
         elif candidate.sentence.chunk.doc_id not in _docs(group):
             group.others.append(candidate)
     return groups
+
+
+def _overlaps(a: Candidate, b: Candidate) -> bool:
+    same_doc = a.sentence.chunk.doc_id == b.sentence.chunk.doc_id
+    return same_doc and a.start < b.end and b.start < a.end
 
 
 def _docs(group: AnswerGroup) -> set[str]:
@@ -83,7 +91,8 @@ def find_conflict(groups: list[AnswerGroup]) -> list[AnswerGroup]:
         for g in groups[1:]
         if g.best.label in {top.label, "CARDINAL", "DATE", "TIME"} & {g.best.label}
         and g.best.features["type_match"] == 1
-        and g.best.sentence.chunk.doc_id not in _docs(groups[0])
+        # A rival from the same passage is another detail of it, not another account.
+        and g.best.sentence.sentence.start != top.sentence.sentence.start
         and g.best.score >= max(MIN_CONFLICT_SCORE, RIVAL_SHARE * top.score)
         and float(g.best.sentence.sentence.vector @ top.sentence.sentence.vector) >= SAME_TOPIC
     ]

@@ -7,9 +7,10 @@ question with no name of its own borrows the last turn's names for retrieval.
 
 from __future__ import annotations
 
+from spacy.tokens import Token
+
 from citeqa.ingest.nlp import load_nlp
 from citeqa.service.schemas import Turn
-from spacy.tokens import Token
 
 _PERSON_PRONOUNS = {"he", "him", "she", "her", "his", "hers", "they", "them", "their"}
 _THING_PRONOUNS = {"it", "its"}

@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+
 from citeqa.index.base import StoredChunk, StoredSentence
 from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.models import Entity
@@ -35,6 +36,11 @@ class ScoredSentence:
     context_lexical: float  # with the sentence before it, for pronouns ("he", "the strike")
     score: float = 0.0
     rank: int = 0
+    # How far behind the question's best sentence this one is: a pointwise ranker cannot
+    # see the other candidates, so the comparison is handed to it as features.
+    score_gap: float = 0.0
+    lexical_gap: float = 0.0
+    semantic_gap: float = 0.0
 
 
 @dataclass
@@ -64,8 +70,8 @@ def score_sentences(
                     chunk_rank=chunk_rank,
                     bm25_rank=bm25_rank,
                     semantic=float(sentence.vector @ vector),
-                    lexical=_overlap(question.tokens, tokens),
-                    context_lexical=_overlap(question.tokens, tokens | previous),
+                    lexical=_overlap(question, tokens),
+                    context_lexical=_overlap(question, tokens | previous),
                 )
             )
             previous = tokens
@@ -73,13 +79,23 @@ def score_sentences(
         s.score = 0.5 * s.semantic + 0.35 * s.lexical + 0.15 * s.context_lexical
         s.score += 0.1 / (1 + s.chunk_rank)
     scored.sort(key=lambda s: -s.score)
+    if not scored:
+        return scored
+    best_lexical = max(s.lexical for s in scored)
+    best_semantic = max(s.semantic for s in scored)
     for rank, s in enumerate(scored):
         s.rank = rank
+        s.score_gap = scored[0].score - s.score
+        s.lexical_gap = best_lexical - s.lexical
+        s.semantic_gap = best_semantic - s.semantic
     return scored
 
 
-def _overlap(question: frozenset[str], sentence: set[str]) -> float:
-    return len(question & sentence) / len(question) if question else 0.0
+def _overlap(question: Question, sentence: set[str]) -> float:
+    """The IDF-weighted share of the question's tokens that the sentence contains."""
+    total = sum(question.weights.get(t, 1.0) for t in question.tokens)
+    found = sum(question.weights.get(t, 1.0) for t in question.tokens & sentence)
+    return found / total if total else 0.0
 
 
 def candidates_for(
@@ -115,8 +131,9 @@ def _candidate(
     chunk = scored.chunk
     text = chunk.text[start - chunk.start : end - chunk.start]
     span_tokens = tokenize_one(text)
+    prefixes = {t[:4] for t in question.tokens}
     in_question = (
-        sum(t in question.tokens for t in span_tokens) / len(span_tokens) if span_tokens else 1.0
+        sum(t[:4] in prefixes for t in span_tokens) / len(span_tokens) if span_tokens else 1.0
     )
     outside = [h for h in hits if h[1] <= start or h[0] >= end]
     gap = min((max(h[0] - end, start - h[1]) for h in outside), default=200)
@@ -130,6 +147,9 @@ def _candidate(
         "sentence_rank": 1.0 / (1 + scored.rank),
         "chunk_rank": 1.0 / (1 + scored.chunk_rank),
         "bm25_top": float(scored.bm25_rank == 0),
+        "score_gap": scored.score_gap,
+        "lexical_gap": scored.lexical_gap,
+        "semantic_gap": scored.semantic_gap,
         "type_match": float(label in question.expected),
         "np_for_untyped": float(
             label == "NP" and not question.expected and not question.wants_sentence
@@ -149,6 +169,12 @@ def _candidate(
         # indicator per (wh-word, label) pair.
         f"{question.wh}:{label}": 1.0,
     }
+    # Products the linear model cannot form itself: a typed span is worth most in a
+    # sentence that matches the question, and near the words it shares with it.
+    features["type_x_lexical"] = features["type_match"] * scored.lexical
+    features["type_x_semantic"] = features["type_match"] * scored.semantic
+    features["proximity_x_lexical"] = features["proximity"] * scored.lexical
+    features["type_x_gap"] = features["type_match"] * scored.score_gap
     return Candidate(scored, start, end, text, label, features)
 
 

@@ -116,6 +116,8 @@ class Question:
     focus: str | None = None  # the noun after which/what, lowercased
     wants_sentence: bool = False
     entities: list[str] = field(default_factory=list)  # names mentioned in the question
+    # How telling each token is (IDF over the corpus), so "Kirkuk" outweighs "said".
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 def analyse_question(text: str) -> Question:

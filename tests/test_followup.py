@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from citeqa.service.followup import resolve
 from citeqa.service.schemas import Turn
 

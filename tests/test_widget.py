@@ -27,12 +27,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import LiveServer, free_port
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.pipeline import ingest
 from citeqa.service.components import chunker_settings, open_index
 from citeqa.service.settings import Settings
-from conftest import LiveServer, free_port
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -1,0 +1,241 @@
+"""Write an `EvalResult` to a folder, and compare it with an earlier report.
+
+report.json      every metric, overall and by question type, and the reliability bins
+summary.md       the headline figures, a table by type, and the kinds of failure
+questions.jsonl  one line per question, failures first (most confident first)
+calibration.png  reliability diagram of score against correctness, with ECE
+latency.png      histogram of retrieval, extraction and total latency
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window, also on machines without a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from citeqa.eval.metrics import ReliabilityBin, percentiles  # noqa: E402
+from citeqa.eval.run import EvalResult, QuestionResult  # noqa: E402
+from citeqa.eval.summary import Metrics  # noqa: E402
+
+# (label, path into report.json's "overall", scale for display) of the one-line figures.
+HEADLINE: list[tuple[str, tuple[str, ...], float]] = [
+    ("EM", ("exact_match",), 100),
+    ("F1", ("f1",), 100),
+    ("hit@1", ("hit_at_1",), 100),
+    ("hit@k", ("hit_at_k",), 100),
+    ("R@5", ("recall_at_5",), 100),
+    ("MRR", ("mrr",), 100),
+    ("noansF1", ("no_answer", "f1"), 100),
+    ("cite", ("citation_validity",), 100),
+    ("ECE", ("ece",), 100),
+    ("p50ms", ("latency", "total_ms", "p50"), 1),
+]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One headline figure, and its change when compared with a baseline."""
+
+    label: str
+    value: float | None
+    before: float | None = None
+    compared: bool = False
+
+    def __str__(self) -> str:
+        shown = f"{self.label} " + ("n/a" if self.value is None else f"{self.value:.1f}")
+        if not self.compared:
+            return shown
+        if self.before is None:
+            return f"{shown} (n/a before)"
+        if self.value is None:
+            return f"{shown} (was {self.before:.1f})"
+        return f"{shown} ({self.value - self.before:+.1f})"
+
+
+def write_report(result: EvalResult, out: Path) -> Path:
+    """All five files into `out`; returns the report.json path."""
+    out.mkdir(parents=True, exist_ok=True)
+    report = out / "report.json"
+    report.write_text(json.dumps(_report(result), indent=1) + "\n")
+    (out / "summary.md").write_text(markdown(result))
+    _write_questions(result.records, out / "questions.jsonl")
+    plot_calibration(
+        result.summary.reliability, result.summary.overall.ece, out / "calibration.png"
+    )
+    plot_latency(result.records, out / "latency.png")
+    return report
+
+
+def _report(result: EvalResult) -> dict:
+    return {
+        "name": result.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "top_k": result.top_k,
+        "no_answer_threshold": result.no_answer_threshold,
+        **asdict(result.summary),
+    }
+
+
+def _write_questions(records: list[QuestionResult], path: Path) -> None:
+    ordered = sorted(records, key=lambda r: (r.failure is None, -(r.score or 0.0)))
+    with path.open("w", encoding="utf-8") as out:
+        for record in ordered:
+            out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+
+
+def headline(report: dict) -> list[Delta]:
+    """The one-line figures of a report.json (as loaded), scaled for display."""
+    return [Delta(label, _scaled(report, path, scale)) for label, path, scale in HEADLINE]
+
+
+def compare(report: dict, baseline: dict) -> list[Delta]:
+    """The one-line figures of `report` with the change since `baseline`."""
+    return [
+        Delta(label, _scaled(report, path, scale), _scaled(baseline, path, scale), compared=True)
+        for label, path, scale in HEADLINE
+    ]
+
+
+def _scaled(report: dict, path: tuple[str, ...], scale: float) -> float | None:
+    value = report.get("overall", {})
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return None if value is None else float(value) * scale
+
+
+def markdown(result: EvalResult) -> str:
+    overall = result.summary.overall
+    lines = [
+        f"# Eval: {result.name}",
+        "",
+        f"{overall.questions} questions ({overall.answerable} answerable), top_k "
+        f"{result.top_k}, no-answer threshold {result.no_answer_threshold}.",
+        "",
+        "  ".join(str(d) for d in headline({"overall": asdict(overall)})),
+        "",
+        "| type | n | EM | F1 | hit@1 | hit@k | R@1 | R@5 | R@20 | MRR | no-ans F1 | ECE "
+        "| p50 ms |",
+        "|---|" + "---:|" * 12,
+        _row("all", overall),
+        *(_row(name, m) for name, m in result.summary.by_type.items()),
+        "",
+        f"No answer: precision {_pct(overall.no_answer.precision)}, recall "
+        f"{_pct(overall.no_answer.recall)}, F1 {_pct(overall.no_answer.f1)}; best threshold "
+        f"{_num(overall.no_answer.best_threshold, 3)} (F1 {_pct(overall.no_answer.best_f1)}).",
+        "",
+        f"Conflicts flagged: precision {_pct(overall.conflict.precision)}, recall "
+        f"{_pct(overall.conflict.recall)}, F1 {_pct(overall.conflict.f1)}.",
+        "",
+        "Latency p50 / p95 / p99 (ms): "
+        + "; ".join(
+            f"{name} {_num(p.p50)} / {_num(p.p95)} / {_num(p.p99)}"
+            for name, p in (
+                ("retrieval", overall.latency.retrieval_ms),
+                ("extraction", overall.latency.extraction_ms),
+                ("total", overall.latency.total_ms),
+            )
+        ),
+        "",
+        "## Failures",
+        "",
+        *(f"- {kind}: {count}" for kind, count in overall.failures.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _row(name: str, m: Metrics) -> str:
+    cells = [
+        name,
+        str(m.questions),
+        *(
+            _pct(x)
+            for x in (m.exact_match, m.f1, m.hit_at_1, m.hit_at_k, m.recall_at_1)
+            + (m.recall_at_5, m.recall_at_20, m.mrr, m.no_answer.f1, m.ece)
+        ),
+        _num(m.latency.total_ms.p50),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def plot_calibration(bins: list[ReliabilityBin], ece: float | None, path: Path) -> None:
+    """Accuracy against mean score per bin, beside the diagonal of perfect calibration."""
+    filled = [b for b in bins if b.count]
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    top.bar(
+        [b.low for b in filled],
+        [b.accuracy for b in filled],
+        width=[b.high - b.low for b in filled],
+        align="edge",
+        edgecolor="black",
+        alpha=0.7,
+        label="share right (exact match)",
+    )
+    top.plot(
+        [b.confidence for b in filled],
+        [b.accuracy for b in filled],
+        "o-",
+        color="C1",
+        label="at mean score",
+    )
+    top.set_ylabel("share right")
+    top.set_ylim(0, 1)
+    top.set_title(f"Calibration of the top answer's score (ECE {_pct(ece)}%)")
+    top.legend(loc="upper left", fontsize="small")
+    bottom.bar(
+        [b.low for b in bins],
+        [b.count for b in bins],
+        width=[b.high - b.low for b in bins],
+        align="edge",
+        edgecolor="black",
+    )
+    bottom.set_xlabel("score")
+    bottom.set_ylabel("questions")
+    bottom.set_xlim(0, 1)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_latency(records: list[QuestionResult], path: Path) -> None:
+    """Overlaid histograms on shared bins, with the total's p50 and p95 marked."""
+    totals = [r.total_ms for r in records]
+    bins = np.linspace(0.0, max(totals, default=1.0), 60)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for label, values in (
+        ("retrieval", [r.retrieval_ms for r in records]),
+        ("extraction", [r.extraction_ms for r in records]),
+        ("total", totals),
+    ):
+        axes.hist(values, bins=bins, alpha=0.5, label=label)
+    marks = percentiles(totals)
+    for name, value in (("p50", marks.p50), ("p95", marks.p95)):
+        if value is not None:
+            axes.axvline(value, color="black", linestyle=":", linewidth=1)
+            axes.annotate(f"total {name}", (value, 0.95), xycoords=("data", "axes fraction"))
+    axes.set_xlabel("ms")
+    axes.set_ylabel("questions")
+    axes.set_title("Latency per question")
+    axes.legend(loc="center right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
