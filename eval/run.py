@@ -8,7 +8,7 @@ best-threshold search need it, and no response field carries it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from tqdm import tqdm
 
@@ -91,12 +91,7 @@ def evaluate(
     answerer: Answerer, eval_set: EvalSet, top_k: int = 3, progress: bool = True
 ) -> EvalResult:
     """Ask every question, score it, and summarise. The index must hold the documents."""
-    probe = Answerer(
-        answerer.index,
-        answerer.embedder,
-        answerer.ranker,
-        replace(answerer.settings, no_answer_threshold=0.0),
-    )
+    probe = answerer.with_threshold(0.0)
     texts = DocumentTexts(answerer.index)
     if eval_set.questions:  # the first ask loads lazily; keep that out of the latencies
         answerer.ask(AskRequest(question=eval_set.questions[0].question, top_k=top_k))

@@ -17,14 +17,12 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
+from citeqa.eval.corpus import prepare
 from citeqa.eval.datasets import EvalQuestion, EvalSet, load_questions, load_squad
 from citeqa.eval.metrics import exact_match, f1
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.models import Document
-from citeqa.ingest.pipeline import sync_documents
 from citeqa.service.answering import Answerer
-from citeqa.service.components import build_answerer, chunker_settings, open_index
 from citeqa.service.ranking import SENTENCE_LABEL, Candidate, SpanRanker
 from citeqa.service.settings import Settings, sample_corpus
 
@@ -106,12 +104,6 @@ def report(name: str, ranker: SpanRanker, asked: list[Asked]) -> None:
     print(f"{name}: {len(answerable)} answerable  EM {em:.3f}  F1 {f:.3f}  oracle {oracle:.3f}")
 
 
-def _answerer(index: Path, documents: list[Document], embedder: Embedder) -> Answerer:
-    settings = Settings(index=index)
-    sync_documents(documents, open_index(settings, embedder), embedder, chunker_settings(settings))
-    return build_answerer(settings, embedder)
-
-
 def split(eval_set: EvalSet) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
     titles = sorted(set(eval_set.groups.values()))
     held = {t for i, t in enumerate(titles) if i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1}
@@ -135,8 +127,9 @@ def main() -> None:
     own_train, own_test = own[0::2], own[1::2]
 
     embedder = Embedder()
-    squad_qa = _answerer(args.squad_index, squad.documents, embedder)
-    sample_qa = _answerer(args.sample_index, load_folder(sample_corpus()).documents, embedder)
+    squad_qa = prepare(squad, Settings(index=args.squad_index), embedder)
+    sample = EvalSet("sample", own, load_folder(sample_corpus()).documents)
+    sample_qa = prepare(sample, Settings(index=args.sample_index), embedder)
     train = collect(squad_qa, squad_train) + collect(sample_qa, own_train)
     # Calibrate on a slice of training articles the model did not fit on.
     fit_rows, calib_rows = train[: int(len(train) * 0.8)], train[int(len(train) * 0.8) :]

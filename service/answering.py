@@ -62,6 +62,11 @@ class Answerer:
         self.ranker = ranker
         self.settings = settings
 
+    def with_threshold(self, no_answer_threshold: float) -> Answerer:
+        """The same answerer, abstaining below another confidence."""
+        settings = replace(self.settings, no_answer_threshold=no_answer_threshold)
+        return Answerer(self.index, self.embedder, self.ranker, settings)
+
     def ask(self, request: AskRequest) -> AskResponse:
         return self.ask_traced(request).response
 

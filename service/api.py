@@ -36,6 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.answerer = build_answerer(settings)
+        # One question at start-up loads spaCy and torch's kernels, so the first user
+        # does not wait for them.
+        app.state.answerer.ask(AskRequest(question="Who is this about?"))
         yield
 
     app = FastAPI(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from citeqa.ingest.embedding import Embedder
@@ -100,12 +98,7 @@ def test_sources_that_agree_become_one_answer_with_more_citations(agreeing: Answ
 def test_under_the_threshold_there_is_no_answer_but_related_passages(
     answerer: Answerer,
 ) -> None:
-    strict = Answerer(
-        answerer.index,
-        answerer.embedder,
-        answerer.ranker,
-        replace(answerer.settings, no_answer_threshold=1.01),
-    )
+    strict = answerer.with_threshold(1.01)
     response = strict.ask(AskRequest(question="Where was Soleimani killed?"))
     assert response.no_answer and not response.answers and not response.conflict
     assert response.related
