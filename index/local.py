@@ -23,8 +23,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import bm25s
-import faiss
+# faiss may be the first to load OpenMP; its spin-wait must be off before it does (see
+# ingest.embedding).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import bm25s  # noqa: E402
+import faiss  # noqa: E402
 import numpy as np
 
 from citeqa.index.base import (

@@ -14,6 +14,7 @@ import string
 from dataclasses import dataclass, field
 
 from citeqa.service.ranking import SENTENCE_LABEL, Candidate
+from citeqa.service.spans import DATE_LIKE, NUMBER_LIKE
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’—–")
@@ -22,6 +23,7 @@ SAME_TOPIC = 0.5
 # A rival answer counts as a conflict only if it is at least this plausible.
 RIVAL_SHARE = 0.5
 MIN_CONFLICT_SCORE = 0.2
+VALUE_LABELS = DATE_LIKE | NUMBER_LIKE
 
 
 def normalise(text: str) -> str:
@@ -84,12 +86,14 @@ def find_conflict(groups: list[AnswerGroup]) -> list[AnswerGroup]:
     if len(groups) < 2 or groups[0].best.label == SENTENCE_LABEL:
         return []
     top = groups[0].best
-    if top.features["type_match"] < 1:
+    # Only values can contradict each other: two people named for a "who" question are
+    # usually both right.
+    if top.features["type_match"] < 1 or top.label not in VALUE_LABELS:
         return []
     rivals = [
         g
         for g in groups[1:]
-        if g.best.label in {top.label, "CARDINAL", "DATE", "TIME"} & {g.best.label}
+        if g.best.label in VALUE_LABELS
         and g.best.features["type_match"] == 1
         # A rival from the same passage is another detail of it, not another account.
         and g.best.sentence.sentence.start != top.sentence.sentence.start
