@@ -1,7 +1,7 @@
 """What kind of answer a question wants, and the candidate spans that could be it.
 
 `analyse_question` maps the wh-word (and for which/what, the noun after it) to the spaCy
-entity labels that fit; `candidate_spans` draws entities and noun chunks from a sentence.
+entity labels that fit; `sentence_spans` draws entities and noun chunks from a sentence.
 """
 
 from __future__ import annotations
@@ -115,7 +115,6 @@ class Question:
     expected: frozenset[str]  # entity labels that fit; empty: a sentence or a noun phrase
     focus: str | None = None  # the noun after which/what, lowercased
     wants_sentence: bool = False
-    entities: list[str] = field(default_factory=list)  # names mentioned in the question
     # How telling each token is (IDF over the corpus), so "Kirkuk" outweighs "said".
     weights: dict[str, float] = field(default_factory=dict)
 
@@ -134,7 +133,6 @@ def analyse_question(text: str) -> Question:
         expected=expected,
         focus=focus,
         wants_sentence=wants_sentence,
-        entities=[e.text for e in doc.ents],
     )
 
 
