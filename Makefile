@@ -5,7 +5,7 @@ CITEQA  := .venv/bin/citeqa
 SQUAD   ?= ../shared/eval/squad-dev-v1.1-even.json
 STAMP   := .venv/.installed
 
-.PHONY: install run ingest serve test lint eval eval-squad bench train clean
+.PHONY: install run ingest serve test lint eval eval-squad bench train-reader clean
 
 install: $(STAMP)
 
@@ -39,8 +39,9 @@ bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.ingest
 
-train: install
-	$(PY) -m eval.train --squad $(SQUAD)
+# About 50 minutes on 2 cores; writes data/models/reader/ (see its README.md).
+train-reader: install
+	$(CITEQA) train-reader --squad $(SQUAD)
 
 clean:
 	rm -rf .venv reports .pytest_cache

@@ -62,11 +62,17 @@ def ingest_corpus(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> 
 def prepare(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> Answerer:
     """An answerer over `settings.index` holding the eval set's documents: a SQuAD corpus
     is ingested first, a project set's index is only checked."""
+    prepare_index(eval_set, settings, embedder)
+    return build_answerer(settings, embedder)
+
+
+def prepare_index(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> Index:
+    """`settings.index`, holding the eval set's documents (ingested, if it brings them)."""
     if eval_set.documents:
         ingest_corpus(eval_set, settings, embedder)
-    answerer = build_answerer(settings, embedder)
-    check_coverage(eval_set, answerer.index)
-    return answerer
+    index = open_index(settings, embedder)
+    check_coverage(eval_set, index)
+    return index
 
 
 def check_coverage(eval_set: EvalSet, index: Index) -> None:

@@ -40,6 +40,9 @@ class EvalQuestion:
     unanswerable: bool
     source_answers: list[SourceAnswer] = field(default_factory=list)
     conflict: bool = False  # the sources give different answers
+    # Where the gold answers stand in the document, [start, end), when the set says so
+    # (SQuAD does): what the reader trains on.
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +109,11 @@ def _squad_question(qa: dict, doc_id: str) -> EvalQuestion:
     unanswerable = bool(qa.get("is_impossible", False))
     # SQuAD repeats the same span once per annotator; one copy of each is enough.
     answers = [] if unanswerable else list(dict.fromkeys(a["text"] for a in qa["answers"]))
+    spans = (
+        []
+        if unanswerable
+        else [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in qa["answers"]]
+    )
     return EvalQuestion(
         id=qa["id"],
         question=qa["question"],
@@ -113,4 +121,49 @@ def _squad_question(qa: dict, doc_id: str) -> EvalQuestion:
         doc_ids=[doc_id],
         type=question_type(qa["question"]),
         unanswerable=unanswerable,
+        spans=list(dict.fromkeys(spans)),
     )
+
+
+@dataclass(frozen=True)
+class Split:
+    """Questions split by article, so no held-out figure comes from an article trained on."""
+
+    train: list[EvalQuestion]
+    calibration: list[EvalQuestion]  # for fitting confidence, never for the reader
+    test: list[EvalQuestion]
+
+
+SPLITS = ("train", "calibration", "test")
+
+
+def split_of(eval_set: EvalSet) -> Split:
+    """The project's fixed split of a set. A SQuAD-style set (it brings its documents)
+    holds out every third article and calibrates on every sixth of the rest; the project
+    set, with five articles, holds out every second and trains on the rest."""
+    if eval_set.documents:
+        return split_by_article(eval_set, test_every=3, calibration_every=6)
+    return split_by_article(eval_set, test_every=2)
+
+
+def split_by_article(eval_set: EvalSet, test_every: int, calibration_every: int = 0) -> Split:
+    """A fixed, reproducible split. Articles (SQuAD titles, or the project set's documents)
+    in sorted order: every `test_every`-th is held out for every reported figure, and every
+    `calibration_every`-th of the rest fits the confidence model on answers the reader never
+    trained on. Unanswerable questions cite no article and teach the reader nothing, so
+    they go by position: every `test_every`-th to test, the others to calibration."""
+    titles = sorted(
+        {eval_set.groups.get(q.doc_ids[0], q.doc_ids[0]) for q in eval_set.questions if q.doc_ids}
+    )
+    test = set(titles[test_every - 1 :: test_every])
+    rest = [t for t in titles if t not in test]
+    calibration = set(rest[::calibration_every]) if calibration_every else set()
+    parts: dict[str, list[EvalQuestion]] = {"train": [], "calibration": [], "test": []}
+    for position, question in enumerate(eval_set.questions):
+        if not question.doc_ids:
+            part = "test" if position % test_every == test_every - 1 else "calibration"
+        else:
+            title = eval_set.groups.get(question.doc_ids[0], question.doc_ids[0])
+            part = "test" if title in test else "calibration" if title in calibration else "train"
+        parts[part].append(question)
+    return Split(**parts)

@@ -17,7 +17,7 @@ from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.eval.summary import Summary, summarise
 from citeqa.index.base import Index
 from citeqa.service.answering import Answerer
-from citeqa.service.schemas import Answer, AskRequest, AskResponse, Citation, Passage
+from citeqa.service.schemas import Answer, AskRequest, AskResponse, Citation, Filters, Passage
 
 # The kinds of mistake, in the order `classify` tests them.
 INVALID_CITATION = "invalid_citation"
@@ -88,15 +88,22 @@ class DocumentTexts:
 
 
 def evaluate(
-    answerer: Answerer, eval_set: EvalSet, top_k: int = 3, progress: bool = True
+    answerer: Answerer,
+    eval_set: EvalSet,
+    top_k: int = 3,
+    progress: bool = True,
+    gold_paragraph: bool = False,
 ) -> EvalResult:
-    """Ask every question, score it, and summarise. The index must hold the documents."""
-    probe = answerer.with_threshold(0.0)
+    """Ask every question, score it, and summarise. The index must hold the documents.
+
+    With `gold_paragraph`, each question is asked of its own documents only (a `doc_ids`
+    filter, as any client may send): a figure for the reader alone, retrieval aside."""
+    probe = answerer.with_settings(no_answer_threshold=0.0)
     texts = DocumentTexts(answerer.index)
     if eval_set.questions:  # the first ask loads lazily; keep that out of the latencies
         answerer.ask(AskRequest(question=eval_set.questions[0].question, top_k=top_k))
     records = [
-        _evaluate_one(answerer, probe, texts, question, top_k)
+        _evaluate_one(answerer, probe, texts, question, top_k, gold_paragraph)
         for question in tqdm(eval_set.questions, desc=eval_set.name, unit="q", disable=not progress)
     ]
     return EvalResult(
@@ -109,9 +116,15 @@ def evaluate(
 
 
 def _evaluate_one(
-    answerer: Answerer, probe: Answerer, texts: DocumentTexts, question: EvalQuestion, top_k: int
+    answerer: Answerer,
+    probe: Answerer,
+    texts: DocumentTexts,
+    question: EvalQuestion,
+    top_k: int,
+    gold_paragraph: bool,
 ) -> QuestionResult:
-    request = AskRequest(question=question.question, top_k=top_k)
+    only = Filters(doc_ids=question.doc_ids) if gold_paragraph and question.doc_ids else None
+    request = AskRequest(question=question.question, top_k=top_k, filters=only)
     traced = answerer.ask_traced(request)
     response = traced.response
     # Answers come best first (a conflict's rivals after the top one).

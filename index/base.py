@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from citeqa.ingest.models import Chunk, Document, DocumentMeta, Entity
+from citeqa.ingest.models import Chunk, Document, DocumentMeta
 
 
 class IndexMismatchError(RuntimeError):
@@ -48,7 +48,6 @@ class StoredChunk:
     end: int
     text: str
     sentences: list[StoredSentence] = field(default_factory=list)
-    entities: list[Entity] = field(default_factory=list)
 
 
 @dataclass

@@ -45,7 +45,7 @@ from citeqa.index.store import ChunkStore
 from citeqa.index.tokens import tokenize, tokenize_one
 from citeqa.ingest.models import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CURRENT = "CURRENT"
 _LOCK = "write.lock"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"

@@ -1,4 +1,4 @@
-"""SQLite storage for documents, chunks, sentences (with their vectors) and entities.
+"""SQLite storage for documents, chunks and sentences (with their vectors).
 
 SQLite keeps memory flat as the corpus grows to millions of chunks: the service reads
 only the rows of the chunks a search returned.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.index.base import DocumentRecord, Filters, StoredChunk, StoredSentence
-from citeqa.ingest.models import Chunk, Document, DocumentMeta, Entity
+from citeqa.ingest.models import Chunk, Document, DocumentMeta
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -31,10 +31,6 @@ CREATE TABLE IF NOT EXISTS sentences (
     chunk_id INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_id);
-CREATE TABLE IF NOT EXISTS entities (
-    chunk_id INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, label TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entities_chunk ON entities(chunk_id);
 """
 # Sentence vectors are stored as float16: half the disk, and cosine scores move < 1e-3.
 _VECTOR_DTYPE = np.float16
@@ -77,10 +73,6 @@ class ChunkStore:
                 for s in chunk.sentences
             ],
         )
-        self._db.executemany(
-            "INSERT INTO entities VALUES (?, ?, ?, ?)",
-            [(chunk_id, e.start, e.end, e.label) for e in chunk.entities],
-        )
 
     def delete(self, doc_ids: list[str]) -> list[int]:
         """Remove the documents and return the ids of the chunks that went with them."""
@@ -93,7 +85,6 @@ class ChunkStore:
                 self._db.executemany(
                     "DELETE FROM sentences WHERE chunk_id = ?", [(i,) for i in ids]
                 )
-                self._db.executemany("DELETE FROM entities WHERE chunk_id = ?", [(i,) for i in ids])
                 self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
                 self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return removed
@@ -112,7 +103,7 @@ class ChunkStore:
         yield from rows
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
-        """The chunks in the order asked, with their sentences and entities."""
+        """The chunks in the order asked, with their sentences."""
         if not chunk_ids:
             return []
         marks = ",".join("?" * len(chunk_ids))
@@ -127,18 +118,12 @@ class ChunkStore:
                 "ORDER BY chunk_id, start",
                 chunk_ids,
             ).fetchall()
-            entity_rows = self._db.execute(
-                f"SELECT chunk_id, start, end, label FROM entities WHERE chunk_id IN ({marks})",
-                chunk_ids,
-            ).fetchall()
         found = {r[0]: StoredChunk(*r) for r in chunk_rows}
         for chunk_id, start, end, blob in sentence_rows:
             chunk = found[chunk_id]
             text = chunk.text[start - chunk.start : end - chunk.start]
             vector = np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)
             chunk.sentences.append(StoredSentence(start, end, text, vector))
-        for chunk_id, start, end, label in entity_rows:
-            found[chunk_id].entities.append(Entity(start, end, label))
         return [found[i] for i in chunk_ids if i in found]
 
     def document(self, doc_id: str) -> DocumentRecord | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from citeqa.ingest.cleaning import content_regions
-from citeqa.ingest.models import Chunk, Document, Entity, Sentence, Span
+from citeqa.ingest.models import Chunk, Document, Sentence, Span
 from citeqa.ingest.nlp import load_nlp
 
 # Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
@@ -39,7 +39,7 @@ class ChunkerSettings:
 
 
 def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]:
-    """Chunks of `document`'s content with their sentences and entities filled in.
+    """Chunks of `document`'s content with their sentences filled in.
 
     Raises AssertionError if any offset does not reproduce its text: a bug, never data.
     """
@@ -85,24 +85,16 @@ def _strip(text: str, span: Span) -> Span:
 
 
 def _annotate(text: str, chunks: list[Chunk]) -> None:
-    """Fill each chunk's sentences and entities. spaCy sees one line at a time so that a
-    headline never fuses with the paragraph under it."""
+    """Fill each chunk's sentences. spaCy sees one line at a time so that a headline never
+    fuses with the paragraph under it. Its entity recogniser is not needed here."""
     lines = [
         (chunk, Span(chunk.start + m.start(), chunk.start + m.end()))
         for chunk in chunks
         for m in _LINE.finditer(chunk.text)
     ]
-    docs = load_nlp().pipe(text[line.start : line.end] for _, line in lines)
+    docs = load_nlp().pipe((text[line.start : line.end] for _, line in lines), disable=["ner"])
     for (chunk, line), doc in zip(lines, docs, strict=True):
         for sent in doc.sents:
             span = _strip(text, Span(line.start + sent.start_char, line.start + sent.end_char))
             if span.end > span.start:
                 chunk.sentences.append(Sentence(span.start, span.end, text[span.start : span.end]))
-        for ent in doc.ents:
-            chunk.entities.append(
-                Entity(line.start + ent.start_char, line.start + ent.end_char, ent.label_)
-            )
-        for np_ in doc.noun_chunks:
-            chunk.entities.append(
-                Entity(line.start + np_.start_char, line.start + np_.end_char, "NP")
-            )

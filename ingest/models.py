@@ -47,13 +47,6 @@ class Document:
 
 
 @dataclass
-class Entity(Span):
-    """A spaCy entity (PERSON, DATE, ...) or a noun chunk (label "NP")."""
-
-    label: str
-
-
-@dataclass
 class Sentence(Span):
     text: str
     vector: np.ndarray | None = None
@@ -66,5 +59,4 @@ class Chunk(Span):
     doc_id: str
     text: str
     sentences: list[Sentence] = field(default_factory=list)
-    entities: list[Entity] = field(default_factory=list)
     vector: np.ndarray | None = None

@@ -1,8 +1,8 @@
 """`Answerer.ask`: the one Python API from a question to cited answers.
 
-retrieve chunks -> score their sentences -> draw candidate spans from the best sentences
--> rank them with the learned `SpanRanker` -> group agreeing sources, flag conflicting
-ones -> `AskResponse`. HTTP, the CLI and `eval` all call this.
+retrieve chunks -> score their sentences -> the reader reads windows around the best ones
+-> each span gets a calibrated confidence -> group agreeing sources, flag conflicting ones
+-> `AskResponse`. HTTP, the CLI and `eval` all call this.
 """
 
 from __future__ import annotations
@@ -12,19 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from citeqa.index.base import DocumentRecord, Filters, Index, SearchHit, StoredChunk
+from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.embedding import Embedder
 from citeqa.service import followup
+from citeqa.service.calibration import Candidate, Confidence, candidates
 from citeqa.service.consolidation import AnswerGroup, find_conflict, group_candidates
-from citeqa.service.ranking import (
-    Candidate,
-    ScoredSentence,
-    SpanRanker,
-    candidates_for,
-    score_sentences,
-)
+from citeqa.service.reading import Reader
 from citeqa.service.schemas import Answer, AskRequest, AskResponse, Citation, Passage, Timings
 from citeqa.service.schemas import Filters as FilterModel
-from citeqa.service.spans import Question, analyse_question, sentence_spans
+from citeqa.service.sentences import Question, ScoredSentence, score_sentences, windows
 
 RELATED_PASSAGES = 3
 
@@ -47,25 +43,34 @@ class Traced:
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    retrieve_k: int = 30
-    read_chunks: int = 8
-    span_sentences: int = 6  # sentences whose spans become candidates
-    no_answer_threshold: float = 0.18
+    """How much `Answerer` reads; `components.build_answerer` fills it from `Settings`."""
+
+    retrieve_k: int
+    read_chunks: int
+    read_windows: int
+    window_context: int
+    no_answer_threshold: float
 
 
 class Answerer:
     def __init__(
-        self, index: Index, embedder: Embedder, ranker: SpanRanker, settings: AnswerSettings
+        self,
+        index: Index,
+        embedder: Embedder,
+        reader: Reader,
+        confidence: Confidence,
+        settings: AnswerSettings,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.ranker = ranker
+        self.reader = reader
+        self.confidence = confidence
         self.settings = settings
 
-    def with_threshold(self, no_answer_threshold: float) -> Answerer:
-        """The same answerer, abstaining below another confidence."""
-        settings = replace(self.settings, no_answer_threshold=no_answer_threshold)
-        return Answerer(self.index, self.embedder, self.ranker, settings)
+    def with_settings(self, **changes: float | int) -> Answerer:
+        """The same answerer with other settings, e.g. abstaining below another confidence."""
+        settings = replace(self.settings, **changes)
+        return Answerer(self.index, self.embedder, self.reader, self.confidence, settings)
 
     def ask(self, request: AskRequest) -> AskResponse:
         return self.ask_traced(request).response
@@ -77,8 +82,7 @@ class Answerer:
         question = self.analyse(resolved)
         hits, sentences = self.retrieve(question, request.filters)
         retrieved = time.perf_counter()
-        candidates = self.rank_candidates(question, sentences)
-        groups = group_candidates(candidates)
+        groups = group_candidates(self.read(question, sentences))
         confident = [g for g in groups if g.best.score >= self.settings.no_answer_threshold]
         rivals = find_conflict(confident)
         chosen = ([confident[0], *rivals] if rivals else confident)[: request.top_k]
@@ -98,8 +102,8 @@ class Answerer:
         return Traced(response, _unique(h.doc_id for h in hits))
 
     def analyse(self, text: str) -> Question:
-        question = analyse_question(text)
-        return replace(question, weights=self.index.term_weights(question.tokens))
+        tokens = frozenset(tokenize_one(text))
+        return Question(text, tokens, self.index.term_weights(tokens))
 
     def retrieve(
         self, question: Question, filters: FilterModel | None
@@ -110,26 +114,20 @@ class Answerer:
         hits = self.index.search(question.text, vector, self.settings.retrieve_k, _filters(filters))
         chunks = {c.chunk_id: c for c in self.index.chunks([h.chunk_id for h in hits])}
         ranked = [RankedChunk(chunks[h.chunk_id], h) for h in hits if h.chunk_id in chunks]
-        top = [(r.chunk, r.hit.bm25_rank) for r in ranked[: self.settings.read_chunks]]
+        top = [r.chunk for r in ranked[: self.settings.read_chunks]]
         return ranked, score_sentences(question, vector, top)
 
-    def rank_candidates(
-        self, question: Question, sentences: list[ScoredSentence]
-    ) -> list[Candidate]:
-        """All candidate spans from the best sentences, scored, best first."""
-        candidates = [
-            candidate
-            for scored in sentences[: self.settings.span_sentences]
-            for candidate in candidates_for(
-                question, scored, sentence_spans(scored.chunk, scored.sentence)
-            )
-        ]
-        self.ranker.score(candidates)
-        return sorted(candidates, key=lambda c: -c.score)
+    def read(self, question: Question, sentences: list[ScoredSentence]) -> list[Candidate]:
+        """The reader's spans from windows around the best sentences, scored, best first."""
+        read = windows(sentences, self.settings.read_windows, self.settings.window_context)
+        spans = self.reader.read(question.text, [w.passage for w in read])
+        found = candidates(question, spans, read)
+        self.confidence.score(found)
+        return sorted(found, key=lambda c: -c.score)
 
     def _answer(self, group: AnswerGroup) -> Answer:
         best = group.best
-        document = self._document(best.sentence.chunk.doc_id)
+        document = self._document(best.doc_id)
         return Answer(
             text=best.text,
             score=round(best.score, 4),
@@ -137,16 +135,17 @@ class Answerer:
             title=document.meta.title,
             source=document.meta.source,
             date=document.meta.date,
-            start=best.start,
-            end=best.end,
-            passage=_passage(best.sentence),
-            also_in=[
-                _citation(c.sentence, self._document(c.sentence.chunk.doc_id)) for c in group.others
-            ],
+            start=best.span.start,
+            end=best.span.end,
+            passage=_passage(best),
+            also_in=[_citation(_passage(c), self._document(c.doc_id)) for c in group.others],
         )
 
     def _related(self, sentences: list[ScoredSentence]) -> list[Citation]:
-        return [_citation(s, self._document(s.chunk.doc_id)) for s in sentences[:RELATED_PASSAGES]]
+        return [
+            _citation(_sentence_passage(s), self._document(s.chunk.doc_id))
+            for s in sentences[:RELATED_PASSAGES]
+        ]
 
     def _document(self, doc_id: str) -> DocumentRecord:
         document = self.index.document(doc_id)
@@ -165,12 +164,21 @@ def _filters(model: FilterModel | None) -> Filters | None:
     )
 
 
-def _passage(scored: ScoredSentence) -> Passage:
+def _passage(candidate: Candidate) -> Passage:
+    """The sentences the answer stands in, cut from its window (exact in the document)."""
+    inside = candidate.sentences()
+    window = candidate.window.passage
+    start, end = inside[0].start, inside[-1].end
+    return Passage(
+        start=start, end=end, text=window.text[start - window.start : end - window.start]
+    )
+
+
+def _sentence_passage(scored: ScoredSentence) -> Passage:
     return Passage(start=scored.sentence.start, end=scored.sentence.end, text=scored.sentence.text)
 
 
-def _citation(scored: ScoredSentence, document: DocumentRecord) -> Citation:
-    passage = _passage(scored)
+def _citation(passage: Passage, document: DocumentRecord) -> Citation:
     return Citation(
         doc_id=document.doc_id,
         start=passage.start,

@@ -143,6 +143,17 @@ def eval_command(
     limit: Annotated[
         int | None, typer.Option(min=1, help="Ask only the first N questions.")
     ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this part of the fixed split by article: train, calibration "
+            "or test (held out from all training)."
+        ),  # fmt: skip
+    ] = None,
+    gold_paragraph: Annotated[
+        bool,
+        typer.Option(help="Ask each question of its own documents only: the reader alone."),
+    ] = False,
 ) -> None:
     """Score citeqa on QUESTIONS or a SQuAD file; write a report. Exits 1 when any
     citation does not quote its document exactly."""
@@ -155,10 +166,12 @@ def eval_command(
     embedder = Embedder()
 
     from citeqa.eval.corpus import CorpusError, cache_dir, prepare
-    from citeqa.eval.datasets import load_questions, load_squad
+    from citeqa.eval.datasets import SPLITS, load_questions, load_squad, split_of
     from citeqa.eval.report import compare, headline, write_report
     from citeqa.eval.run import evaluate
 
+    if split is not None and split not in SPLITS:
+        raise typer.BadParameter(f"one of {', '.join(SPLITS)}", param_hint="--split")
     settings = _settings(index)
     eval_set = load_squad(squad) if squad is not None else load_questions(questions)
     if squad is not None and index is None:
@@ -168,8 +181,13 @@ def eval_command(
             answerer = prepare(eval_set, settings, embedder)
         except CorpusError as error:
             raise typer.BadParameter(str(error), param_hint="--index") from None
+    if split is not None:
+        eval_set.questions = getattr(split_of(eval_set), split)
+        eval_set.name = f"{eval_set.name}-{split}"
+    if gold_paragraph:
+        eval_set.name += "-gold-paragraph"
     eval_set.questions = eval_set.questions[:limit]
-    result = evaluate(answerer, eval_set, top_k=top_k)
+    result = evaluate(answerer, eval_set, top_k=top_k, gold_paragraph=gold_paragraph)
     report_path = write_report(result, out or Path("reports") / eval_set.name)
     report = json.loads(report_path.read_text())
     typer.echo("  ".join(map(str, headline(report))))
@@ -186,3 +204,26 @@ def eval_command(
             err=True,
         )
         raise typer.Exit(1)
+
+
+@app.command("train-reader")
+def train_reader(
+    squad: Annotated[Path, typer.Option(help="SQuAD-format JSON to train on, split by article.")],
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="The project's question set, split by article too. Default: shipped."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where the weights go. Default: data/models/reader.")
+    ] = None,
+    work: Annotated[Path, typer.Option(help="Checkpoints and progress.log.")] = Path(
+        ".cache/train-reader"
+    ),
+    epochs: Annotated[int, typer.Option(min=1)] = 3,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 8e-5,
+) -> None:
+    """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
+    from citeqa.eval.train_reader import OWN_QUESTIONS, READER_DIR, TrainConfig, main
+
+    config = TrainConfig(epochs=epochs, learning_rate=learning_rate)
+    main(squad, questions or OWN_QUESTIONS, out or READER_DIR, work, config)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
 
 from citeqa.index.local import FusionWeights, IndexConfig, LocalIndex
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.answering import Answerer, AnswerSettings
-from citeqa.service.ranking import SpanRanker
+from citeqa.service.calibration import CONFIDENCE_FILE, Confidence
+from citeqa.service.reading import WEIGHTS_FILE, Reader, shipped_reader
 from citeqa.service.settings import Settings
 
 
@@ -26,13 +29,29 @@ def open_index(settings: Settings, embedder: Embedder) -> LocalIndex:
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
     embedder = embedder or Embedder()
+    reader, confidence = load_reader(settings.reader or shipped_reader())
     return Answerer(
         index=open_index(settings, embedder),
         embedder=embedder,
-        ranker=SpanRanker.load(settings.ranker),
-        settings=AnswerSettings(
-            retrieve_k=settings.retrieve_k,
-            read_chunks=settings.read_chunks,
-            no_answer_threshold=settings.no_answer_threshold,
-        ),
+        reader=reader,
+        confidence=confidence,
+        settings=answer_settings(settings, confidence.threshold),
+    )
+
+
+@lru_cache(maxsize=2)
+def load_reader(folder: Path) -> tuple[Reader, Confidence]:
+    """The reader in `folder` and its confidence model, loaded once per process: every
+    answerer over any index shares them (read-only at run time)."""
+    return Reader(folder / WEIGHTS_FILE), Confidence.load(folder / CONFIDENCE_FILE)
+
+
+def answer_settings(settings: Settings, fitted_threshold: float) -> AnswerSettings:
+    threshold = settings.no_answer_threshold
+    return AnswerSettings(
+        retrieve_k=settings.retrieve_k,
+        read_chunks=settings.read_chunks,
+        read_windows=settings.read_windows,
+        window_context=settings.window_context,
+        no_answer_threshold=fitted_threshold if threshold is None else threshold,
     )

@@ -2,9 +2,9 @@
 becomes `conflict`.
 
 Two answers agree when their normalised text matches, allowing the corpus's one-letter
-spelling variants (Qasem/Qassem). Two passages conflict when both answer a typed question
-(a date, a number, ...) about the same thing with different values; they may stand in
-different documents or, as with "about 30" and "Thirty-one" rockets, in one.
+spelling variants (Qasem/Qassem). Two passages conflict when the reader reads a different
+value (a number, a date, a time) in each, both confidently, about the same thing; they may
+stand in different documents or, as with "about 30" and "Thirty-one" rockets, in one.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
-from citeqa.service.ranking import SENTENCE_LABEL, Candidate
-from citeqa.service.spans import DATE_LIKE, NUMBER_LIKE
+from citeqa.service.calibration import Candidate
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’—–")
@@ -23,7 +22,24 @@ SAME_TOPIC = 0.5
 # A rival answer counts as a conflict only if it is at least this plausible.
 RIVAL_SHARE = 0.5
 MIN_CONFLICT_SCORE = 0.2
-VALUE_LABELS = DATE_LIKE | NUMBER_LIKE
+# Values that another value can contradict, by kind: a date or time against a date or
+# time, a quantity against a quantity. (Two people named for a "who" question are usually
+# both right.) Month abbreviations count only with their dot ("Jan. 2", not "Mar-a-Lago"),
+# and "may" only before a number.
+_DATE = re.compile(
+    r"\b(january|february|march|april|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|noon|midnight|dawn|"
+    r"dusk|morning|evening|night|yesterday|today|tomorrow)\b|\b(jan|feb|mar|apr|aug|sept?|"
+    r"oct|nov|dec)\.|\bmay\s+\d|\b(1[5-9]|20)\d\d\b|\d:\d\d|\b[ap]\.m\.",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?)\b",
+    re.IGNORECASE,
+)
+VALUE_WORDS = 6  # a longer answer is a clause that mentions a value, not a value
 
 
 def normalise(text: str) -> str:
@@ -49,18 +65,17 @@ def group_candidates(candidates: list[Candidate]) -> list[AnswerGroup]:
         group = next((g for g in groups if _same_answer(g.key, key)), None)
         if group is None:
             groups.append(AnswerGroup(candidate, key))
-        elif candidate.sentence.chunk.doc_id not in _docs(group):
+        elif candidate.doc_id not in _docs(group):
             group.others.append(candidate)
     return groups
 
 
 def _overlaps(a: Candidate, b: Candidate) -> bool:
-    same_doc = a.sentence.chunk.doc_id == b.sentence.chunk.doc_id
-    return same_doc and a.start < b.end and b.start < a.end
+    return a.doc_id == b.doc_id and a.span.start < b.span.end and b.span.start < a.span.end
 
 
 def _docs(group: AnswerGroup) -> set[str]:
-    return {c.sentence.chunk.doc_id for c in [group.best, *group.others]}
+    return {c.doc_id for c in [group.best, *group.others]}
 
 
 def _same_answer(a: str, b: str) -> bool:
@@ -81,23 +96,37 @@ def _one_edit_apart(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+def value_kind(text: str) -> str | None:
+    """ "date", "number", or None when `text` is not a short value."""
+    if len(text.split()) > VALUE_WORDS:
+        return None
+    if _DATE.search(text):
+        return "date"
+    return "number" if _NUMBER.search(text) else None
+
+
 def find_conflict(groups: list[AnswerGroup]) -> list[AnswerGroup]:
     """The groups that disagree with the top one, or [] when the sources agree."""
-    if len(groups) < 2 or groups[0].best.label == SENTENCE_LABEL:
+    kind = value_kind(groups[0].best.text) if groups else None
+    if len(groups) < 2 or kind is None:
         return []
     top = groups[0].best
-    # Only values can contradict each other: two people named for a "who" question are
-    # usually both right.
-    if top.features["type_match"] < 1 or top.label not in VALUE_LABELS:
-        return []
     rivals = [
         g
         for g in groups[1:]
-        if g.best.label in VALUE_LABELS
-        and g.best.features["type_match"] == 1
+        if value_kind(g.best.text) == kind
         # A rival from the same passage is another detail of it, not another account.
-        and g.best.sentence.sentence.start != top.sentence.sentence.start
+        and not set(_starts(g.best)) & set(_starts(top))
         and g.best.score >= max(MIN_CONFLICT_SCORE, RIVAL_SHARE * top.score)
-        and float(g.best.sentence.sentence.vector @ top.sentence.sentence.vector) >= SAME_TOPIC
+        and _same_topic(g.best, top)
     ]
-    return rivals[:1] and rivals
+    return rivals
+
+
+def _starts(candidate: Candidate) -> list[tuple[str, int]]:
+    return [(candidate.doc_id, s.start) for s in candidate.sentences()]
+
+
+def _same_topic(a: Candidate, b: Candidate) -> bool:
+    vectors = [s.vector for c in (a, b) for s in c.sentences()[:1]]
+    return float(vectors[0] @ vectors[1]) >= SAME_TOPIC

@@ -33,13 +33,18 @@ class Settings(BaseSettings):
     chunk_size: int = 1000
     retrieve_k: int = 30  # chunks fused from each retriever
     read_chunks: int = 8  # chunks whose sentences are scored
+    # The reader reads this many windows: the best sentences, each with `window_context`
+    # neighbours on either side. Its cost grows with every token (see bench/reader.py).
+    read_windows: int = 4
+    window_context: int = 1
     # Measured with `python -m bench.fusion` (gold-paragraph R@1 on the SQuAD half: BM25
     # alone .739, dense alone .642, 1:1 .764, 1:0.5 .755) and on the project set, where
     # dense weights above 0.5 cost EM: BM25 leads on news.
     fusion_bm25: float = 1.0
     fusion_dense: float = 0.5
-    # The span ranker's weights; the default ships in the package (see eval/train.py).
-    ranker: Path | None = None
-    # Below this calibrated confidence citeqa says it has no answer; the value that gives
-    # the best no-answer F1 on eval/questions.jsonl (`citeqa eval` reports it).
-    no_answer_threshold: float = 0.18
+    # A folder with the reader's weights and confidence model (`citeqa train-reader`);
+    # the default ships in the package, data/models/reader.
+    reader: Path | None = None
+    # Below this calibrated confidence citeqa says it has no answer. Default: the threshold
+    # fitted with the reader's confidence model (data/models/reader/confidence.json).
+    no_answer_threshold: float | None = None

@@ -1,8 +1,9 @@
 """The chat widget end to end: real servers on loopback ports, headless Chromium, the page a
 person sees, and the embed on another site.
 
-The ranker is being retrained, so these tests assert structure (a bold answer, a highlight
-equal to the document slice, an error bubble, ...), never which answer comes back.
+These tests assert what the interface shows (a bold answer, a highlight equal to the
+document slice, an error bubble, ...), never which answer comes back: answer quality is
+tested in test_answering.py and measured by `citeqa eval`.
 
 Browser: one `chromium.launch()` per module, which runs on Playwright's default throwaway
 profile (a fresh temporary user-data-dir, deleted on close), and a new context per test, so
@@ -131,8 +132,8 @@ def chat_server(sample_settings: Settings, host: HostSite) -> Iterator[LiveServe
 
 @pytest.fixture(scope="module")
 def declining_server(sample_settings: Settings) -> Iterator[LiveServer]:
-    """The sample corpus with a no-answer threshold no score reaches. The threshold and the
-    ranker are being tuned elsewhere; this pins "no answer" so the test checks the UI."""
+    """The sample corpus with a no-answer threshold no score reaches: this pins "no answer"
+    so the test checks the UI, whatever the shipped threshold is."""
     settings = sample_settings.model_copy(update={"no_answer_threshold": 1.01})
     with LiveServer(settings) as live:
         yield live
