@@ -47,8 +47,10 @@ def export(reader: Reader, folder: Path) -> tuple[Path, Path]:
     sample = encode(reader.tokenizer, ["a question?"], ["a passage to read."])
     fp32, int8 = folder / "reader.onnx", folder / "reader-int8.onnx"
     axes = {name: {0: "windows", 1: "tokens"} for name in (*INPUTS, "start", "end")}
+    # The exporter restores the module's training mode afterwards: build the wrapper in
+    # eval mode, or it would leave the reader with dropout on.
     torch.onnx.export(
-        _Logits(reader.model.eval()),
+        _Logits(reader.model).eval(),
         tuple(sample.tensors[name] for name in INPUTS),
         str(fp32),
         input_names=list(INPUTS),
@@ -58,6 +60,7 @@ def export(reader: Reader, folder: Path) -> tuple[Path, Path]:
         dynamo=False,
     )
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    assert not reader.model.training
     return fp32, int8
 
 

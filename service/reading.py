@@ -13,6 +13,7 @@ characters in the passage, and a passage's own offset in its document is exact, 
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -177,12 +178,17 @@ class Reader:
         self.weights = weights
         self.tokenizer = load_tokenizer()
         self.model = load_model(self.weights).eval()
+        # A fast tokenizer keeps its padding and truncation settings on itself, and each
+        # call sets them: two requests tokenizing at once corrupt each other's batches.
+        # Tokenizing is cheap; the forward pass, outside the lock, runs concurrently.
+        self._tokenizing = threading.Lock()
 
     def read(self, question: str, passages: list[Passage]) -> list[Span]:
         """The best spans of every passage, best first."""
         if not passages:
             return []
-        encoded = encode(self.tokenizer, [question] * len(passages), [p.text for p in passages])
+        with self._tokenizing:
+            encoded = encode(self.tokenizer, [question] * len(passages), [p.text for p in passages])
         start, end = self._forward(encoded)
         spans = [
             span

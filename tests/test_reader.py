@@ -96,3 +96,21 @@ def test_the_loss_counts_every_gold_answer() -> None:
     one = span_loss(logits, torch.tensor([[False, True, False, False]]))
     both = span_loss(logits, torch.tensor([[False, True, True, False]]))
     assert both < one  # two acceptable starts carry more probability than one
+
+
+def test_concurrent_reads_get_the_same_spans_as_one_at_a_time(reader: Reader) -> None:
+    """The service reads for several requests at once, on one shared reader."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    long = "The port opened in 1901 after a storm. " * 30
+    jobs = [
+        ("Who is the harbour master?", "The harbour master of Port Quillon is Ansel Varga."),
+        ("When did the port open?", long),
+    ] * 8
+
+    def read(job: tuple[str, str]) -> list[tuple[int, int]]:
+        return [(s.start, s.end) for s in reader.read(job[0], [Passage("d", 0, job[1])])]
+
+    alone = [read(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(read, jobs)) == alone
