@@ -57,23 +57,28 @@ def assert_cited(response: AskResponse, answerer: Answerer) -> None:
             assert other_text[other.start : other.end] == other.passage.text
 
 
-@pytest.fixture(scope="module")
-def disagreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
-    """Two reports of one attack that give different numbers of rockets."""
-    folder = tmp_path_factory.mktemp("disagree")
-    (folder / "army.txt").write_text(
-        "The base near Kirkuk came under attack on Friday night. Thirty-one rockets were "
-        "fired at the base, the army said, and two soldiers were wounded.\n",
-        encoding="utf-8",
-    )
-    (folder / "officials.txt").write_text(
-        "Officials described the attack on the Kirkuk base. About 30 rockets were fired at "
-        "the base, they said, most of them landing outside its walls.\n",
-        encoding="utf-8",
-    )
+def answerer_over(folder: Path, articles: dict[str, str], embedder: Embedder) -> Answerer:
+    """An answerer over a fresh index of `articles` (file name -> text), written to `folder`."""
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
     settings = Settings(index=folder / "index")
     ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
     return build_answerer(settings, embedder)
+
+
+@pytest.fixture(scope="module")
+def disagreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
+    """Two reports of one attack that give different numbers of rockets."""
+    army = (
+        "The base near Kirkuk came under attack on Friday night. Thirty-one rockets were "
+        "fired at the base, the army said, and two soldiers were wounded.\n"
+    )
+    officials = (
+        "Officials described the attack on the Kirkuk base. About 30 rockets were fired at "
+        "the base, they said, most of them landing outside its walls.\n"
+    )
+    folder = tmp_path_factory.mktemp("disagree")
+    return answerer_over(folder, {"army.txt": army, "officials.txt": officials}, embedder)
 
 
 def test_values_the_sources_disagree_on_are_a_conflict(disagreeing: Answerer) -> None:
@@ -107,20 +112,16 @@ def test_questions_get_the_words_that_answer(
 @pytest.fixture(scope="module")
 def agreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
     """Two articles that name the same person, one with a variant spelling."""
-    folder = tmp_path_factory.mktemp("agree")
-    (folder / "one.txt").write_text(
+    one = (
         "The new harbour bridge was opened on Saturday by Mayor Katarina Olsson, "
-        "who cut the ribbon in front of a large crowd.\n",
-        encoding="utf-8",
+        "who cut the ribbon in front of a large crowd.\n"
     )
-    (folder / "two.txt").write_text(
+    two = (
         "Crowds gathered at the waterfront. Mayor Katarina Olsson opened the harbour bridge "
-        "and thanked the engineers who built it.\n",
-        encoding="utf-8",
+        "and thanked the engineers who built it.\n"
     )
-    settings = Settings(index=folder / "index")
-    ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
-    return build_answerer(settings, embedder)
+    folder = tmp_path_factory.mktemp("agree")
+    return answerer_over(folder, {"one.txt": one, "two.txt": two}, embedder)
 
 
 def test_sources_that_agree_become_one_answer_with_more_citations(agreeing: Answerer) -> None:
