@@ -20,7 +20,7 @@ from citeqa.index.local import FORMAT_VERSION
 from citeqa.ingest.embedding import MODEL_NAME, Embedder
 from citeqa.ingest.pipeline import sync_documents
 from citeqa.service.answering import Answerer
-from citeqa.service.components import build_answerer, chunker_settings, open_index
+from citeqa.service.components import answerer_over, chunker_settings, open_index
 from citeqa.service.settings import Settings
 
 
@@ -62,8 +62,7 @@ def ingest_corpus(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> 
 def prepare(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> Answerer:
     """An answerer over `settings.index` holding the eval set's documents: a SQuAD corpus
     is ingested first, a project set's index is only checked."""
-    prepare_index(eval_set, settings, embedder)
-    return build_answerer(settings, embedder)
+    return answerer_over(prepare_index(eval_set, settings, embedder), settings, embedder)
 
 
 def prepare_index(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> Index:

@@ -152,9 +152,11 @@ def split_by_article(eval_set: EvalSet, test_every: int, calibration_every: int 
     `calibration_every`-th of the rest fits the confidence model on answers the reader never
     trained on. Unanswerable questions cite no article and teach the reader nothing, so
     they go by position: every `test_every`-th to test, the others to calibration."""
-    titles = sorted(
-        {eval_set.groups.get(q.doc_ids[0], q.doc_ids[0]) for q in eval_set.questions if q.doc_ids}
-    )
+
+    def article(question: EvalQuestion) -> str:
+        return eval_set.groups.get(question.doc_ids[0], question.doc_ids[0])
+
+    titles = sorted({article(q) for q in eval_set.questions if q.doc_ids})
     test = set(titles[test_every - 1 :: test_every])
     rest = [t for t in titles if t not in test]
     calibration = set(rest[::calibration_every]) if calibration_every else set()
@@ -163,7 +165,7 @@ def split_by_article(eval_set: EvalSet, test_every: int, calibration_every: int 
         if not question.doc_ids:
             part = "test" if position % test_every == test_every - 1 else "calibration"
         else:
-            title = eval_set.groups.get(question.doc_ids[0], question.doc_ids[0])
+            title = article(question)
             part = "test" if title in test else "calibration" if title in calibration else "train"
         parts[part].append(question)
     return Split(**parts)

@@ -275,7 +275,6 @@ def choose_threshold(confidence: Confidence, rows: list[Read]) -> float:
 
 def gold_paragraph_scores(reader: Reader, examples: list[tuple[str, str, list[str]]]) -> dict:
     """EM and F1 of the reader's best span with the gold passage given (reader-only)."""
-    reader.model.eval()
     ems, f1s = [], []
     for question, passage, golds in examples:
         spans = reader.read(question, [Passage("gold", 0, passage)])

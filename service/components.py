@@ -6,6 +6,7 @@ from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
+from citeqa.index.base import Index
 from citeqa.index.local import FusionWeights, IndexConfig, LocalIndex
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
@@ -29,9 +30,14 @@ def open_index(settings: Settings, embedder: Embedder) -> LocalIndex:
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
     embedder = embedder or Embedder()
+    return answerer_over(open_index(settings, embedder), settings, embedder)
+
+
+def answerer_over(index: Index, settings: Settings, embedder: Embedder) -> Answerer:
+    """An answerer over an index already open, with the reader `settings` name."""
     reader, confidence = load_reader(settings.reader or shipped_reader())
     return Answerer(
-        index=open_index(settings, embedder),
+        index=index,
         embedder=embedder,
         reader=reader,
         confidence=confidence,

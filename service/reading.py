@@ -100,8 +100,9 @@ class Encoded:
 def encode(tokenizer, questions: list[str], passages: list[str]) -> Encoded:
     """One batch for one forward call. Only passage tokens can hold an answer; the first
     ([CLS]) token stands for "no answer in this window"."""
+    shortened = {q: _shorten(tokenizer, q) for q in set(questions)}
     batch = tokenizer(
-        [_shorten(tokenizer, q) for q in questions],
+        [shortened[q] for q in questions],
         passages,
         truncation="only_second",
         max_length=MAX_LENGTH,
@@ -190,10 +191,11 @@ class Reader:
         with self._tokenizing:
             encoded = encode(self.tokenizer, [question] * len(passages), [p.text for p in passages])
         start, end = self._forward(encoded)
+        band = _band(start.shape[1])
         spans = [
             span
             for window in range(len(encoded.passage_of))
-            for span in _best_spans(encoded, window, start[window], end[window], passages)
+            for span in _best_spans(encoded, window, start[window], end[window], band, passages)
         ]
         return sorted(_unique(spans), key=lambda s: -s.score)
 
@@ -204,15 +206,25 @@ class Reader:
         return start.numpy(), end.numpy()
 
 
+def _band(n: int) -> np.ndarray:
+    """[start, end] pairs of n tokens that can bound a span: start <= end, at most
+    MAX_ANSWER_TOKENS long. The same for every window of a batch."""
+    rows, cols = np.indices((n, n))
+    return (cols >= rows) & (cols - rows < MAX_ANSWER_TOKENS)
+
+
 def _best_spans(
-    encoded: Encoded, window: int, start: np.ndarray, end: np.ndarray, passages: list[Passage]
+    encoded: Encoded,
+    window: int,
+    start: np.ndarray,
+    end: np.ndarray,
+    band: np.ndarray,
+    passages: list[Passage],
 ) -> list[Span]:
-    """The SPANS_PER_WINDOW best (start <= end, at most MAX_ANSWER_TOKENS) of one window."""
+    """The SPANS_PER_WINDOW best spans of one window, within `band`."""
     pairs = start[:, None] + end[None, :]
     n = len(start)
-    rows, cols = np.indices((n, n))
-    allowed = (cols >= rows) & (cols - rows < MAX_ANSWER_TOKENS)
-    allowed &= encoded.span_mask[window][:, None] & encoded.span_mask[window][None, :]
+    allowed = band & encoded.span_mask[window][:, None] & encoded.span_mask[window][None, :]
     allowed[0, :] = allowed[:, 0] = False  # [CLS] is the null answer, never part of a span
     scores = np.where(allowed, pairs, -np.inf)
     best = np.argsort(scores, axis=None)[::-1][:SPANS_PER_WINDOW]
