@@ -35,9 +35,13 @@ eval: install
 eval-squad: install
 	$(CITEQA) eval --squad $(SQUAD) --out reports/squad
 
+# The soak (32 clients, 2 minutes) and the kill tests' full form (20 kills per writer)
+# are here, not in `make test`, which runs their short forms.
 bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.ingest
+	$(PY) -m bench.soak --clients 32 --seconds 120
+	KILL_TRIALS=20 $(PY) -m pytest tests/test_kill.py
 
 # About 50 minutes on 2 cores; writes data/models/reader/ (see its README.md).
 train-reader: install

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from citeqa.eval.datasets import EvalSet
 from citeqa.index.base import Index
-from citeqa.index.local import FORMAT_VERSION
+from citeqa.index.versions import FORMAT_VERSION
 from citeqa.ingest.embedding import MODEL_NAME, Embedder
 from citeqa.ingest.pipeline import sync_documents
 from citeqa.service.answering import Answerer

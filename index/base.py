@@ -19,6 +19,11 @@ class IndexBusyError(RuntimeError):
     """Another process is writing the index; one writer at a time."""
 
 
+class IndexDamagedError(RuntimeError):
+    """A file of the index is missing, truncated or altered; the message names it and says
+    what to do. Nothing is deleted on the way."""
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrict a search; `None` means no restriction. Dates are ISO strings, inclusive."""
@@ -73,6 +78,7 @@ class IndexStats:
     chunks: int
     sentences: int
     model: str
+    version: str | None  # the saved version being read; None before the first save
 
 
 class Index(Protocol):
@@ -102,3 +108,7 @@ class Index(Protocol):
     def checksums(self) -> dict[str, str]: ...
 
     def stats(self) -> IndexStats: ...
+
+    def is_current(self) -> bool:
+        """False once another writer has saved a newer version than the one being read."""
+        ...

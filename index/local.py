@@ -1,25 +1,19 @@
 """`LocalIndex`: FAISS + bm25s + SQLite in one directory, saved atomically.
 
-Layout of an index directory:
-
-    CURRENT            name of the live version folder, replaced atomically
-    v000007/           manifest.json, store.sqlite, dense.faiss, bm25/, bm25_ids.npy
-
 Changes are made in a fresh `.tmp-*` folder (a copy of the live store) and become live
-only when `save` renames it and swaps `CURRENT`, so a crash mid-ingest leaves the
-previous version whole.
+only when `save` publishes it as a new version (`index.versions`), so a crash mid-ingest
+leaves the previous version whole. A version is checked against its manifest on load.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import math
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,39 +37,21 @@ from citeqa.index.base import (
 from citeqa.index.fusion import weighted_rrf
 from citeqa.index.store import ChunkStore
 from citeqa.index.tokens import tokenize, tokenize_one
+from citeqa.index.versions import (
+    MANIFEST,
+    IndexConfig,
+    Manifest,
+    damaged,
+    drop_leftovers,
+    fingerprints,
+    live_version,
+    publish,
+    try_lock,
+    verify,
+)
 from citeqa.ingest.models import Chunk, Document
 
-FORMAT_VERSION = 2
-_CURRENT = "CURRENT"
-_LOCK = "write.lock"
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """What an index is built with; a mismatch on load means the vectors or chunks are
-    not comparable and the index must be rebuilt."""
-
-    model: str
-    dim: int
-    chunker: dict
-    format_version: int = FORMAT_VERSION
-
-
-@dataclass
-class Manifest:
-    config: IndexConfig
-    checksums: dict[str, str] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    saved_at: str = ""
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest:
-        raw = json.loads(path.read_text())
-        return cls(IndexConfig(**raw["config"]), raw["checksums"], raw["counts"], raw["saved_at"])
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -87,17 +63,16 @@ class FusionWeights:
 class LocalIndex:
     """The single-machine `Index`. Open with `LocalIndex.open(path, config)`."""
 
-    def __init__(self, root: Path, config: IndexConfig, fusion: FusionWeights) -> None:
+    def __init__(
+        self, root: Path, config: IndexConfig, fusion: FusionWeights, live: str | None
+    ) -> None:
         self.root = root
         self.config = config
         self.fusion = fusion
-        self._live = self._live_dir()
+        self._live = root / live if live else None
         self._work: Path | None = None  # the .tmp-* folder while changes are pending
         self._lock: int | None = None  # the writer lock's descriptor while writing
-        # An index with nothing saved yet reads from an empty in-memory store.
-        self._store = ChunkStore(self._live / "store.sqlite" if self._live else ":memory:")
-        self._dense = self._load_dense()
-        self._bm25, self._bm25_ids = self._load_bm25()
+        self._load()
 
     @classmethod
     def open(
@@ -105,42 +80,55 @@ class LocalIndex:
     ) -> LocalIndex:
         """Load the index at `root`, or start an empty one there.
 
-        Raises IndexMismatchError when it was built with another model, format or chunker.
+        Raises IndexMismatchError when it was built with another model, format or chunker,
+        and IndexDamagedError when a file of it is missing or altered.
         """
         root.mkdir(parents=True, exist_ok=True)
-        _drop_leftovers(root)
-        current = root / _CURRENT
-        if current.exists():
-            built = Manifest.read(root / current.read_text().strip() / "manifest.json").config
+        drop_leftovers(root)
+        live = live_version(root)
+        if live is not None:
+            built = Manifest.read(root / live / MANIFEST).config
             if built != config:
                 raise IndexMismatchError(
                     f"The index at {root} was built with {_describe(built)}, but this citeqa "
                     f"uses {_describe(config)}. Rebuild it: delete {root} and run "
                     f"`citeqa ingest DIR --index {root}`."
                 )
-        return cls(root, config, fusion or FusionWeights())
+        return cls(root, config, fusion or FusionWeights(), live)
+
+    @property
+    def version(self) -> str | None:
+        """The saved version this index reads, e.g. "v000007"; None before the first save."""
+        return self._live.name if self._live else None
+
+    def is_current(self) -> bool:
+        return live_version(self.root) == self.version
 
     # -- reading -------------------------------------------------------------------------
 
-    @property
-    def _dir(self) -> Path:
-        return self._work or self._live or self.root / ".empty"
+    def _load(self) -> None:
+        """Read the live version (checked against its manifest), or start empty."""
+        if self._live is None:
+            # An index with nothing saved yet reads from an empty in-memory store.
+            self._store = ChunkStore(":memory:")
+            self._dense = faiss.IndexIDMap2(faiss.IndexFlatIP(self.config.dim))
+            self._bm25, self._bm25_ids = None, np.zeros(0, dtype=np.int64)
+            return
+        verify(self._live)
+        try:
+            self._store = ChunkStore(self._live / "store.sqlite", read_only=True)
+            self._dense = faiss.read_index(str(self._live / "dense.faiss"))
+            self._bm25, self._bm25_ids = self._load_bm25(self._live)
+        except (RuntimeError, OSError, ValueError, sqlite3.Error) as error:
+            # The files match their checksums, so they were saved this way: say so.
+            raise damaged(self.root, self._live, f"cannot be loaded ({error})") from None
 
-    def _live_dir(self) -> Path | None:
-        current = self.root / _CURRENT
-        return self.root / current.read_text().strip() if current.exists() else None
-
-    def _load_dense(self) -> faiss.IndexIDMap2:
-        path = self._dir / "dense.faiss"
-        if path.exists():
-            return faiss.read_index(str(path))
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.config.dim))
-
-    def _load_bm25(self) -> tuple[bm25s.BM25 | None, np.ndarray]:
-        folder = self._dir / "bm25"
-        if not folder.exists():
-            return None, np.zeros(0, dtype=np.int64)
-        return bm25s.BM25.load(folder, show_progress=False), np.load(self._dir / "bm25_ids.npy")
+    @staticmethod
+    def _load_bm25(folder: Path) -> tuple[bm25s.BM25 | None, np.ndarray]:
+        ids = np.load(folder / "bm25_ids.npy")
+        if not ids.size:
+            return None, ids
+        return bm25s.BM25.load(folder / "bm25", show_progress=False), ids
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
         return self._store.chunks(chunk_ids)
@@ -160,6 +148,7 @@ class LocalIndex:
             chunks=self._store.count("chunks"),
             sentences=self._store.count("sentences"),
             model=self.config.model,
+            version=self.version,
         )
 
     # -- searching -----------------------------------------------------------------------
@@ -285,15 +274,20 @@ class LocalIndex:
         self._store.commit()
         faiss.write_index(self._dense, str(self._work / "dense.faiss"))
         self._write_bm25()
-        checksums = self._store.checksums()
         Manifest(
             config=self.config,
-            checksums=checksums,
-            counts={"documents": len(checksums), "chunks": int(self._dense.ntotal),
+            files=fingerprints(self._work),
+            counts={"documents": self._store.count("documents"), "chunks": int(self._dense.ntotal),
                     "sentences": self._store.count("sentences")},
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        ).write(self._work / "manifest.json")  # fmt: skip
-        self._publish()
+        ).write(self._work / MANIFEST)  # fmt: skip
+        self._store.close()
+        old, self._live = self._live, self.root / publish(self.root, self._work)
+        self._work = None
+        self._store = ChunkStore(self._live / "store.sqlite", read_only=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self._release()
 
     def rollback(self) -> None:
         """Drop pending changes: the live version stays as it was."""
@@ -302,9 +296,7 @@ class LocalIndex:
         self._store.close()
         shutil.rmtree(self._work, ignore_errors=True)
         self._work = None
-        self._store = ChunkStore(self._live / "store.sqlite" if self._live else ":memory:")
-        self._dense = self._load_dense()
-        self._bm25, self._bm25_ids = self._load_bm25()
+        self._load()
         self._release()
 
     def _release(self) -> None:
@@ -315,9 +307,18 @@ class LocalIndex:
     def _begin_write(self) -> None:
         if self._work is not None:
             return
-        self._lock = _try_lock(self.root)
+        self._lock = try_lock(self.root)
         if self._lock is None:
-            raise IndexBusyError(f"Another process is writing the index at {self.root}.")
+            raise IndexBusyError(
+                f"Another process is writing the index at {self.root}. Try again when it is done."
+            )
+        if not self.is_current():
+            # Its changes were worked out against a version that is gone: redo, don't merge.
+            self._release()
+            raise IndexBusyError(
+                f"Another process saved a new version of the index at {self.root} while this "
+                "one was preparing its changes. Run it again."
+            )
         work = self.root / f".tmp-{uuid.uuid4().hex}"
         work.mkdir()
         if self._live is not None:
@@ -338,51 +339,6 @@ class LocalIndex:
         self._bm25.index(tokenize([t for _, t in rows]), show_progress=False)
         self._bm25.save(self._work / "bm25", show_progress=False)
 
-    def _publish(self) -> None:
-        assert self._work is not None
-        number = 1 + max((int(p.name[1:]) for p in self.root.glob("v[0-9]*")), default=0)
-        version = self.root / f"v{number:06d}"
-        _fsync_tree(self._work)
-        os.rename(self._work, version)
-        pointer = self.root / f".tmp-{uuid.uuid4().hex}-{_CURRENT}"
-        pointer.write_text(version.name)
-        os.replace(pointer, self.root / _CURRENT)  # the one atomic step that switches
-        old, self._live, self._work = self._live, version, None
-        self._store.close()
-        self._store = ChunkStore(version / "store.sqlite")
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        self._release()
-
-
-def _try_lock(root: Path) -> int | None:
-    """An exclusive lock on the index's writer lock file, or None if someone holds it."""
-    handle = os.open(root / _LOCK, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(handle)
-        return None
-    return handle
-
-
-def _drop_leftovers(root: Path) -> None:
-    """Remove what a crashed writer left: work folders, unswapped pointers and versions
-    that never became CURRENT. Skipped while a writer holds the lock: they are its own."""
-    lock = _try_lock(root)
-    if lock is None:
-        return
-    current = root / _CURRENT
-    live = current.read_text().strip() if current.exists() else None
-    for path in [*root.glob(".tmp-*"), *root.glob("v[0-9]*")]:
-        if path.name == live:
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    os.close(lock)
-
 
 def _describe(config: IndexConfig) -> str:
     return (
@@ -398,10 +354,3 @@ def _one_edit(word: str) -> set[str]:
     replaces = {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
     inserts = {a + c + b for a, b in splits for c in _ALPHABET}
     return (deletes | replaces | inserts) - {word}
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())

@@ -20,7 +20,7 @@ from citeqa.ingest.models import Chunk, Document, DocumentMeta
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, text TEXT NOT NULL, checksum TEXT NOT NULL,
-    title TEXT, source TEXT, date TEXT, byline TEXT, excluded TEXT NOT NULL
+    title TEXT, source TEXT, date TEXT, byline TEXT, url TEXT, excluded TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL,
@@ -37,9 +37,14 @@ _VECTOR_DTYPE = np.float16
 
 
 class ChunkStore:
-    def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(_SCHEMA)
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        """`read_only` for a saved version: it must never change once published."""
+        if read_only:
+            uri = f"{Path(path).absolute().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()  # one connection, shared by the server's threads
 
     def close(self) -> None:
@@ -54,9 +59,9 @@ class ChunkStore:
         excluded = [[s.start, s.end, s.reason] for s in document.excluded]
         with self._lock:
             self._db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (document.doc_id, document.text, document.checksum, meta.title, meta.source,
-                 meta.date, meta.byline, json.dumps(excluded)),
+                 meta.date, meta.byline, meta.url, json.dumps(excluded)),
             )  # fmt: skip
             for chunk_id, chunk in zip(chunk_ids, chunks, strict=True):
                 self._add_chunk(chunk_id, chunk)
@@ -129,7 +134,8 @@ class ChunkStore:
     def document(self, doc_id: str) -> DocumentRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT doc_id, text, title, source, date, byline FROM documents WHERE doc_id = ?",
+                "SELECT doc_id, text, title, source, date, byline, url FROM documents "
+                "WHERE doc_id = ?",
                 (doc_id,),
             ).fetchone()
         return _record(row) if row else None
@@ -137,7 +143,7 @@ class ChunkStore:
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc_id, '', title, source, date, byline FROM documents ORDER BY doc_id"
+                "SELECT doc_id, '', title, source, date, byline, url FROM documents ORDER BY doc_id"
             ).fetchall()
         return [_record(r) for r in rows]
 
@@ -174,5 +180,5 @@ class ChunkStore:
 
 
 def _record(row: tuple) -> DocumentRecord:
-    doc_id, text, title, source, date, byline = row
-    return DocumentRecord(doc_id, text, DocumentMeta(title, source, date, byline))
+    doc_id, text, title, source, date, byline, url = row
+    return DocumentRecord(doc_id, text, DocumentMeta(title, source, date, byline, url))

@@ -9,6 +9,7 @@ repeated text.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -20,7 +21,8 @@ from citeqa.ingest.nlp import load_nlp
 # Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
 # down a level when a piece is still longer than `chunk_size`.
 _SEPARATORS = [r"\n\s*\n", r"\n", r"(?<=[.!?][\"”’)])\s+|(?<=[.!?])\s+(?=[\"“‘(]?[A-Z0-9])", r"\s+"]
-_LINE = re.compile(r"[^\n]*\S[^\n]*")
+# Anchored at line starts: unanchored, every position of a blank line was a new attempt.
+_LINE = re.compile(r"^[^\n]*\S[^\n]*", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
     chunks: list[Chunk] = []
     seen: set[str] = set()
     for region in content_regions(document.text, document.excluded):
-        for span in _split(document.text, region, splitter):
+        for span in _split(document.text, region, splitter, settings.chunk_size):
             text = document.text[span.start : span.end]
             key = " ".join(text.split()).lower()
             if key in seen:  # the same passage twice in one article is indexed once
@@ -60,28 +62,38 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
     return chunks
 
 
-def _split(text: str, region: Span, splitter: RecursiveCharacterTextSplitter) -> list[Span]:
+def _split(
+    text: str, region: Span, splitter: RecursiveCharacterTextSplitter, size: int
+) -> list[Span]:
+    if len(region) <= size:  # one chunk: the splitter would only glue its pieces together
+        return [region]
     pieces = splitter.split_text(text[region.start : region.end])
     if "".join(pieces) != text[region.start : region.end]:
         # The splitter dropped or changed characters; keep the region whole rather than
         # guess where its pieces came from.
-        return [region]
+        return list(_cut(text, region, size))
     spans, cursor = [], region.start
     for piece in pieces:
-        span = _strip(text, Span(cursor, cursor + len(piece)))
+        spans.extend(_cut(text, Span(cursor, cursor + len(piece)), size))
         cursor += len(piece)
-        if span.end > span.start:
-            spans.append(span)
     return spans
 
 
+def _cut(text: str, span: Span, size: int) -> Iterator[Span]:
+    """`span` stripped, in pieces of at most `size` characters. The splitter leaves a piece
+    longer only when it holds no whitespace (a URL, a base64 blob); cut blind, it still must
+    not reach spaCy whole, which refuses a line over 1,000,000 characters and needs about
+    1 GB per 100,000."""
+    for start in range(span.start, span.end, size):
+        piece = _strip(text, Span(start, min(start + size, span.end)))
+        if piece.end > piece.start:
+            yield piece
+
+
 def _strip(text: str, span: Span) -> Span:
-    start, end = span.start, span.end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
+    piece = text[span.start : span.end]
+    start = span.end - len(piece.lstrip())
+    return Span(start, max(start, span.start + len(piece.rstrip())))
 
 
 def _annotate(text: str, chunks: list[Chunk]) -> None:

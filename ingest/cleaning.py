@@ -2,6 +2,10 @@
 
 Boilerplate (site chrome, bylines, datelines, a caption printed twice) becomes
 `ExcludedSpan`s over the original text; everything else is content. Offsets never move.
+
+Corpus files are not trusted, so every pattern runs in time linear in the text: one that
+backtracks over a long run of spaces, trying each shorter run again, turns a 20 MB file into
+hours. That is why space before a choice is matched possessively (`*+`), never given back.
 """
 
 from __future__ import annotations
@@ -9,23 +13,37 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
+from itertools import islice
 
 from citeqa.ingest.models import DocumentMeta, ExcludedSpan, Span
 
+# Characters with no glyph that editors and scrapers leave behind: control characters (NUL
+# and the like), soft hyphens, zero-width spaces, word joiners, a byte-order mark. The patterns
+# read them as spaces and metadata drops them. Zero-width (non-)joiners are not among them:
+# emoji and several scripts need them.
+_INVISIBLE_CHARS = "\x00-\x08\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+# Python's whitespace (str.isspace), spelled out: `\s` means other things in other regex
+# engines (JavaScript's lacks U+0085 and U+001C-U+001F), and this rule is also a pattern.
+_SPACE_CHARS = "\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# One character that shows: the rule for "not blank" in ingest, and, as a JSON Schema
+# pattern (a search), in the API's schema.
+VISIBLE = f"[^{_SPACE_CHARS}{_INVISIBLE_CHARS}]"
+_VISIBLE = re.compile(VISIBLE)
 # Lines that are site furniture wherever they stand on a line of their own. Space around a
 # line is matched as `[^\S\n]`, not `[ \t]`: files saved with CRLF line ends or no-break
 # spaces must not lose their boilerplate detection.
 _CHROME_LINE = re.compile(
-    r"^[^\S\n]*(?:AD|Advertisement|ADVERTISEMENT|Loading\.\.\.|Democracy Dies in Darkness|"
+    r"^[^\S\n]*+(?:AD|Advertisement|ADVERTISEMENT|Loading\.\.\.|Democracy Dies in Darkness|"
     r"Skip to main content|Story continues below advertisement|Continue reading.*|"
     r"Read more:?|Share this article|(?:Want to [^\n]*)?Sign up for [^\n]*|"
-    r"[—–-]*\s*With additional reporting by [^\n]*)[^\S\n]*$",
+    r"[—–-]*+[^\S\n]*+With additional reporting by [^\n]*)[^\S\n]*$",
     re.MULTILINE,
 )
 # Chrome that scrapers glue onto real text, so it is matched as a token, not a line.
 _CHROME_TOKEN = re.compile(r"(?<!\S)Loading\.\.\.(?!\S)")
 _DATE_PREFIX = re.compile(r"\A\s*date (\d{4}-\d{2}-\d{2})\s*")
-_BYLINE = re.compile(r"^[^\S\n]*By [^\n.]{3,200}$", re.MULTILINE)
+_BYLINE = re.compile(r"^[^\S\n]*+By [^\n.]{3,200}$", re.MULTILINE)
 _MONTHS = {
     m: i + 1
     for i, m in enumerate(
@@ -34,29 +52,36 @@ _MONTHS = {
 }
 _MONTH_WORD = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.?"
 _DATELINE = re.compile(
-    rf"^[^\S\n]*(?:Updated |Published )?({_MONTH_WORD}) (\d{{1,2}}), (\d{{4}})"
-    r"(?: at [^\n]{0,40})?[^\S\n]*$",
+    rf"^[^\S\n]*+(?:Updated |Published )?({_MONTH_WORD}) (\d{{1,2}}), (\d{{4}})"
+    r"(?: at [^\n]{0,40})?+[^\S\n]*$",
     re.MULTILINE,
 )
 _PUBLISHER = re.compile(
-    r"^[^\S\n]*(The Washington Post|The New York Times|The Guardian|Reuters|Associated Press|"
+    r"^[^\S\n]*+(The Washington Post|The New York Times|The Guardian|Reuters|Associated Press|"
     r"The Wall Street Journal|BBC News|CNN|Al Jazeera|The Atlantic|Politico)[^\S\n]*$",
     re.MULTILINE,
 )
 # A photo credit glued to the end of a caption: "...Oct. 23, 2019.Doug Mills/The New York Times"
 _CREDIT_SOURCE = re.compile(
-    r"[A-Z][a-z]+ [A-Z][a-z]+/(The [A-Z][A-Za-z ]+|Reuters|AP)[^\S\n]*$", re.M
+    r"[A-Z][a-z]+ [A-Z][a-z]+/(The [A-Z][A-Za-z ]++|Reuters|AP)[^\S\n]*$", re.M
 )
-_LINE = re.compile(r"[^\n]+")
 _MIN_DUPLICATE_LINE = 40
+# A line too short to count as a duplicate is not even looked at: normalising never lengthens.
+_LONG_LINE = re.compile(rf"^[^\n]{{{_MIN_DUPLICATE_LINE},}}", re.M)
 _TITLE_MAX_CHARS = 160
+
+
+def is_blank(text: str) -> bool:
+    """True if `text` shows nothing: only whitespace and invisible characters."""
+    return _VISIBLE.search(text) is None
 
 
 def find_excluded(text: str) -> list[ExcludedSpan]:
     """All boilerplate spans in `text`, sorted and non-overlapping."""
-    lines = _as_lines(text)
+    visible = _visible(text)
+    lines = _as_lines(visible)
     spans = [
-        *_spans(_DATE_PREFIX, text, "date-prefix"),
+        *_spans(_DATE_PREFIX, visible, "date-prefix"),
         *_spans(_CHROME_LINE, lines, "chrome"),
         *_spans(_CHROME_TOKEN, lines, "chrome"),
         *_spans(_BYLINE, lines, "byline"),
@@ -65,6 +90,12 @@ def find_excluded(text: str) -> list[ExcludedSpan]:
         *_repeated_lines(lines),
     ]
     return _merge(spans)
+
+
+def _visible(text: str) -> str:
+    """`text` with its invisible characters as spaces, same length so offsets hold: a
+    byte-order mark must not hide the first line from the patterns."""
+    return _INVISIBLE.sub(" ", text)
 
 
 def _as_lines(text: str) -> str:
@@ -78,25 +109,30 @@ def _as_lines(text: str) -> str:
     return " " * (prefix.end() - 1) + "\n" + text[prefix.end() :]
 
 
-def content_regions(text: str, excluded: list[ExcludedSpan]) -> list[Span]:
-    """The stretches of content between excluded spans, trimmed of surrounding whitespace."""
-    regions: list[Span] = []
+def content_regions(text: str, excluded: list[ExcludedSpan]) -> Iterator[Span]:
+    """The stretches of content between excluded spans, trimmed of surrounding whitespace,
+    in order: a title needs only the first few."""
     cursor = 0
     for gap in [*excluded, ExcludedSpan(len(text), len(text), "end")]:
-        found = re.search(r"\S(?:.*\S)?", text[cursor : gap.start], re.S)
-        if found:
-            regions.append(Span(cursor + found.start(), cursor + found.end()))
+        between = text[cursor : gap.start]
+        start = cursor + len(between) - len(between.lstrip())
+        end = cursor + len(between.rstrip())
+        if end > start:
+            yield Span(start, end)
         cursor = max(cursor, gap.end)
-    return regions
 
 
 def extract_meta(text: str, excluded: list[ExcludedSpan]) -> DocumentMeta:
-    lines = _as_lines(text)
+    """Title, source, date and byline found in `text`, each None when absent, never guessed.
+    They are read from the text as shown: no invisible characters (a BOM) in a title."""
+    visible = _visible(text)
+    lines = _as_lines(visible)
+    byline = _BYLINE.search(lines)
     return DocumentMeta(
-        title=_title(text, excluded),
+        title=_title(text, visible, excluded),
         source=_source(lines),
-        date=_date(text),
-        byline=_first_group(_BYLINE, lines, group=0),
+        date=_date(visible),
+        byline=_shown(text[byline.start() : byline.end()]) if byline else None,
     )
 
 
@@ -112,14 +148,29 @@ def _normalise(line: str) -> str:
 
 def _repeated_lines(text: str) -> Iterator[ExcludedSpan]:
     """A line that repeats an earlier line (or extends it, e.g. with a photo credit) is a
-    scraper's duplicate, typically a caption printed twice."""
-    seen: list[str] = []
-    for m in _LINE.finditer(text):
-        line = _normalise(m.group())
-        if len(line) >= _MIN_DUPLICATE_LINE and any(line.startswith(s) for s in seen):
-            yield ExcludedSpan(m.start(), m.end(), "duplicate")
-        elif len(line) >= _MIN_DUPLICATE_LINE:
-            seen.append(line)
+    scraper's duplicate, typically a caption printed twice. Lines shorter than
+    `_MIN_DUPLICATE_LINE` once normalised are never duplicates nor originals.
+
+    That is: some earlier line is a prefix of it. Sorted, the lines that are prefixes of a
+    line come before it and form a chain, which a stack holds with the earliest position in
+    the text along it. So it takes one sort, O(n log n) comparisons for n lines, and one
+    linear pass, the string work in C. Comparing each line with every earlier one was
+    quadratic: 6 s for 1 MB, and 20 MB did not finish."""
+    lines = [(_normalise(m.group()), m.start(), m.end()) for m in _LONG_LINE.finditer(text)]
+    lines = [line for line in lines if len(line[0]) >= _MIN_DUPLICATE_LINE]
+    duplicate = [False] * len(lines)
+    chain: list[tuple[str, int]] = []  # (line, earliest position of it and its prefixes)
+    # A stable sort: equal lines stay in text order, so the first copy is the original.
+    for i in sorted(range(len(lines)), key=lambda i: lines[i][0]):
+        key = lines[i][0]
+        while chain and not key.startswith(chain[-1][0]):
+            chain.pop()
+        earliest = min(i, chain[-1][1]) if chain else i
+        duplicate[i] = earliest < i
+        chain.append((key, earliest))
+    for (_, start, end), is_duplicate in zip(lines, duplicate, strict=True):
+        if is_duplicate:
+            yield ExcludedSpan(start, end, "duplicate")
 
 
 def _merge(spans: list[ExcludedSpan]) -> list[ExcludedSpan]:
@@ -134,18 +185,23 @@ def _merge(spans: list[ExcludedSpan]) -> list[ExcludedSpan]:
     return merged
 
 
-def _first_group(pattern: re.Pattern[str], text: str, group: int = 1) -> str | None:
+def _first_group(pattern: re.Pattern[str], text: str) -> str | None:
     m = pattern.search(text)
-    return m.group(group).strip() if m else None
+    return m.group(1).strip() if m else None
 
 
-def _title(text: str, excluded: list[ExcludedSpan]) -> str | None:
+def _title(text: str, visible: str, excluded: list[ExcludedSpan]) -> str | None:
     """The first short content line that does not read like a sentence of body text."""
-    for region in content_regions(text, excluded)[:3]:
-        line = text[region.start : region.end].split("\n", 1)[0].strip()
+    for region in islice(content_regions(visible, excluded), 3):
+        line = _shown(text[region.start : region.end].split("\n", 1)[0])
         if len(line) <= _TITLE_MAX_CHARS and not line.endswith((".", '"')):
             return line
     return None
+
+
+def _shown(raw: str) -> str:
+    """`raw` as a reader sees it, for metadata: no invisible characters, no outer space."""
+    return _INVISIBLE.sub("", raw).strip()
 
 
 def _source(text: str) -> str | None:

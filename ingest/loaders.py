@@ -1,20 +1,31 @@
 """Read a folder of article files into `Document`s, keeping each text exactly as decoded.
 
-A file that cannot be read is reported in `LoadResult.errors` and skipped; it never stops
-the rest of the corpus from loading.
+A corpus folder is not trusted. A file that cannot or must not be read is reported in
+`LoadResult.errors` with the reason and skipped; it never stops the rest of the corpus from
+loading, and nothing in the folder can make loading hang (a FIFO), read outside the folder
+(a symbolic link) or exhaust memory (a huge or growing file).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+import os
+import re
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from citeqa.ingest.cleaning import extract_meta, find_excluded
+from citeqa.ingest.cleaning import extract_meta, find_excluded, is_blank
 from citeqa.ingest.models import Document
 
 SUFFIXES = frozenset({".txt", ".md"})
-MAX_FILE_BYTES = 20_000_000
+# The largest document, as UTF-8 bytes: the one limit for files and for text sent to the API.
+MAX_DOCUMENT_BYTES = 20_000_000
+# Never follow a link, never wait: on a FIFO or a device, open() could block for ever.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -26,42 +37,153 @@ class LoadError:
 @dataclass
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # doc_ids read but, unchanged, not parsed
     errors: list[LoadError] = field(default_factory=list)
 
 
-def load_folder(folder: Path) -> LoadResult:
-    """Every .txt and .md file directly in `folder`, sorted by name."""
+def check_folder(folder: Path) -> None:
+    """Raise OSError, saying why, unless `folder` is a folder this process can list."""
+    if not folder.exists():
+        raise FileNotFoundError(f"no such folder: {folder}")
     if not folder.is_dir():
-        raise NotADirectoryError(f"{folder} is not a folder of articles")
+        raise NotADirectoryError(f"{folder} is a file, not a folder of articles")
+    with os.scandir(folder):  # PermissionError when it cannot be listed
+        pass
+
+
+def load_folder(folder: Path, known: Mapping[str, str] | None = None) -> LoadResult:
+    """Every .txt and .md file directly in `folder`, sorted by name; a file's doc_id is its
+    name without the suffix. Hidden files (editor backups and locks, macOS `._` files) and
+    other suffixes are not articles: ignored, not reported.
+
+    A file whose checksum is `known[doc_id]` (the index's checksums) goes to `unchanged`
+    without being decoded or parsed: re-reading an unchanged corpus costs a hash per file.
+    """
+    check_folder(folder)
+    known = known or {}
     result = LoadResult()
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
+    claimed: dict[str, str] = {}  # doc_id -> the file name that has it
+    for path in sorted(p for p in folder.iterdir() if _is_article(p.name)):
         try:
-            result.documents.append(load_file(path))
+            doc_id = _doc_id(path, claimed)
+            raw = read_article(path)
+            if known.get(doc_id) == checksum(raw):
+                result.unchanged.append(doc_id)
+            else:
+                result.documents.append(make_document(doc_id, _decode(raw)))
         except (OSError, ValueError) as error:
             result.errors.append(LoadError(str(path), str(error)))
     return result
 
 
-def load_file(path: Path) -> Document:
-    raw = path.read_bytes()
-    if len(raw) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+def _is_article(name: str) -> bool:
+    return not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES
+
+
+def _doc_id(path: Path, claimed: dict[str, str]) -> str:
+    """`path`'s name without its suffix, if no earlier file has it and it is text that can
+    be stored and printed: not undecodable bytes, not control characters (a terminal escape)."""
+    doc_id = path.stem
+    if _CONTROL.search(doc_id) or not _is_unicode(doc_id):
+        raise ValueError("file name is not UTF-8 text or holds control characters")
+    if doc_id in claimed:
+        raise ValueError(f"same document id as {claimed[doc_id]}: {doc_id!r}")
+    claimed[doc_id] = path.name
+    return doc_id
+
+
+def read_article(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file of at most MAX_DOCUMENT_BYTES.
+
+    The entry is checked before it is opened; the open neither follows a link nor waits,
+    and the open file is checked again, in case the entry was replaced in between. At most
+    one byte over the limit is read, so a file that grows meanwhile cannot exhaust memory.
+    """
+    _check_entry(os.lstat(path))
+    fd = os.open(path, _OPEN_FLAGS)
+    with open(fd, "rb") as file:
+        _check_entry(os.fstat(fd))
+        raw = file.read(MAX_DOCUMENT_BYTES + 1)
+    _check_size(len(raw))
+    return raw
+
+
+def _check_entry(info: os.stat_result) -> None:
+    """Every symbolic link is refused, also one to another article in the folder: it would
+    index one text under two ids, and only a link's target decides where it reads."""
+    if stat.S_ISLNK(info.st_mode):
+        raise ValueError("symbolic link, not followed: it may point outside the folder")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file (a folder, FIFO, socket or device)")
+    _check_size(info.st_size)
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"larger than {MAX_DOCUMENT_BYTES} bytes")
+
+
+def _decode(raw: bytes) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    if not text.strip():
-        raise ValueError("empty file")
-    return make_document(path.stem, text)
 
 
-def make_document(doc_id: str, text: str) -> Document:
-    """A `Document` from text that did not come from a file, e.g. a SQuAD paragraph."""
+def _is_unicode(text: str) -> bool:
+    """False if `text` holds a lone surrogate, which no UTF-8 file or index can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def checksum(data: bytes) -> str:
+    """A document's checksum: sha256 of its UTF-8 bytes, so a file is compared with the
+    index before it is decoded."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_text(text: str) -> None:
+    """Raise ValueError, saying why, when `text` cannot be a document: one that shows
+    nothing, that UTF-8 cannot encode, or over MAX_DOCUMENT_BYTES. The one rule for files
+    and for text sent to the API."""
+    if is_blank(text):
+        raise ValueError("empty: no text" if not text else "empty: only blank characters")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"contains a lone surrogate (U+{ord(text[error.start]):04X} at character "
+            f"{error.start}), which is not valid Unicode text"
+        ) from None
+    _check_size(size)
+
+
+def make_document(
+    doc_id: str,
+    text: str,
+    *,
+    title: str | None = None,
+    source: str | None = None,
+    date: str | None = None,
+    url: str | None = None,
+) -> Document:
+    """A `Document` of `text`: a file's, a SQuAD paragraph, or one sent to POST /documents.
+
+    Metadata given here replaces what would be extracted from the text, and counts in the
+    checksum: a new title is a change. Raises ValueError if `check_text` refuses the text.
+    """
+    check_text(text)
     excluded = find_excluded(text)
+    given = dict(title=title, source=source, date=date, url=url)
+    given = {k: v for k, v in given.items() if v is not None}
+    content = text if not given else text + "\0" + json.dumps(given, sort_keys=True)
     return Document(
         doc_id=doc_id,
         text=text,
-        checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        meta=extract_meta(text, excluded),
+        checksum=checksum(content.encode("utf-8")),
+        meta=replace(extract_meta(text, excluded), **given),
         excluded=excluded,
     )

@@ -35,6 +35,7 @@ class DocumentMeta:
     source: str | None = None
     date: str | None = None  # ISO 8601, YYYY-MM-DD
     byline: str | None = None
+    url: str | None = None  # the page's address, when it came with one
 
 
 @dataclass

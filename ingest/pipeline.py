@@ -1,11 +1,13 @@
 """`ingest(folder, index)`: bring an index in line with a folder of articles.
 
 Only what changed is touched: a document whose checksum is unchanged is skipped, a changed
-one is deleted and re-added, a removed one is deleted. Nothing is re-embedded needlessly.
+one is deleted and re-added, a removed one is deleted. Nothing is re-embedded needlessly,
+and an unchanged file is not even parsed: it is compared by the checksum of its bytes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,34 +39,91 @@ class IngestReport:
 def ingest(
     folder: Path, index: Index, embedder: Embedder, chunker: ChunkerSettings
 ) -> IngestReport:
-    loaded = load_folder(folder)
-    report = sync_documents(loaded.documents, index, embedder, chunker)
+    """Bring `index` in line with `folder`. Each file's bytes are hashed against the index's
+    checksums first: only new and changed files are decoded and parsed."""
+    loaded = load_folder(folder, index.checksums())
+    report = sync_documents(loaded.documents, index, embedder, chunker, unchanged=loaded.unchanged)
     report.errors = loaded.errors
     return report
 
 
 def sync_documents(
+    documents: list[Document],
+    index: Index,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    unchanged: Collection[str] = (),
+) -> IngestReport:
+    """Make `index` hold exactly `documents` (by doc_id and checksum) and the `unchanged`
+    ids, found unchanged without being loaded, as they are; then save it."""
+    wanted = {d.doc_id: d for d in documents}
+    return _apply(
+        wanted, prune=True, index=index, embedder=embedder, chunker=chunker, kept=set(unchanged)
+    )
+
+
+def upsert_documents(
     documents: list[Document], index: Index, embedder: Embedder, chunker: ChunkerSettings
 ) -> IngestReport:
-    """Make `index` hold exactly `documents` (by doc_id and checksum), then save it."""
-    known = index.checksums()
+    """Add `documents` with new ids and replace changed ones; the others stay. Saves."""
     wanted = {d.doc_id: d for d in documents}
+    return _apply(wanted, prune=False, index=index, embedder=embedder, chunker=chunker)
+
+
+def delete_documents(doc_ids: list[str], index: Index) -> IngestReport:
+    """Remove the documents (unknown ids are ignored) and save."""
+    known = index.checksums()
+    report = IngestReport(removed=sorted({i for i in doc_ids if i in known}))
+    if report.changed:
+
+        def remove() -> None:
+            index.delete(report.removed)
+            index.save()
+
+        _write_or_rollback(index, remove)
+    return report
+
+
+def _apply(
+    wanted: dict[str, Document],
+    prune: bool,
+    index: Index,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    kept: Set[str] = frozenset(),
+) -> IngestReport:
+    """Add and replace the `wanted` documents; with `prune`, remove every other one but
+    the `kept` ones, which are known to be unchanged."""
+    known = index.checksums()
+    kept = kept & known.keys()
     report = IngestReport(
         added=sorted(i for i in wanted if i not in known),
         updated=sorted(i for i in wanted if i in known and known[i] != wanted[i].checksum),
-        removed=sorted(i for i in known if i not in wanted),
+        removed=sorted(i for i in known if i not in wanted and i not in kept) if prune else [],
     )
-    report.unchanged = len(wanted) - len(report.added) - len(report.updated)
-    if not report.changed:
-        return report
-    try:
-        _write(documents=[wanted[i] for i in report.added + report.updated], index=index,
-               removed=report.updated + report.removed, embedder=embedder, chunker=chunker,
-               report=report)  # fmt: skip
-    except BaseException:
-        index.rollback()  # a failed ingest leaves the previous index live and whole
-        raise
+    report.unchanged = len(wanted) - len(report.added) - len(report.updated) + len(kept)
+    if report.changed:
+        documents = [wanted[i] for i in report.added + report.updated]
+        _write_or_rollback(
+            index,
+            lambda: _write(
+                documents=documents,
+                index=index,
+                removed=report.updated + report.removed,
+                embedder=embedder,
+                chunker=chunker,
+                report=report,
+            ),  # fmt: skip
+        )
     return report
+
+
+def _write_or_rollback(index: Index, write: Callable[[], object]) -> None:
+    try:
+        write()
+    except BaseException:
+        index.rollback()  # a failed write leaves the previous index live and whole
+        raise
 
 
 def _write(

@@ -1,44 +1,90 @@
 """FastAPI routes. All answering happens in `Answerer`; this module only speaks HTTP.
 
-Run it with `citeqa serve`, or `uvicorn --factory citeqa.service.api:create_app`.
+Run it with `citeqa serve`, or `uvicorn --factory citeqa.service.api:create_app` (without
+the server's own limits: header timeout, connections; `citeqa serve` sets them, see
+service/server.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 
+from citeqa.index.base import Index, IndexBusyError, IndexDamagedError
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.loaders import make_document
+from citeqa.ingest.pipeline import IngestReport, delete_documents, upsert_documents
+from citeqa.service.admission import Admission, OverloadedError
 from citeqa.service.answering import Answerer
-from citeqa.service.components import build_answerer
+from citeqa.service.auth import require_writer
+from citeqa.service.components import chunker_settings
+from citeqa.service.errors import validation_error
+from citeqa.service.headers import SecurityHeaders
+from citeqa.service.limits import BodyLimits, route_limits
+from citeqa.service.live import LiveAnswerer, WriterBusyError
+from citeqa.service.logs import RequestLog, note
+from citeqa.service.metrics import Metrics
 from citeqa.service.schemas import (
+    COMMON_RESPONSES,
     AskRequest,
     AskResponse,
     DocumentOut,
+    DocumentsIn,
     DocumentSummary,
+    Problem,
     Readiness,
+    WriteResult,
 )
 from citeqa.service.settings import Settings
+from citeqa.service.strict_json import StrictJSON
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("citeqa")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app; the model and index load once, when the server starts."""
+def _problem(description: str) -> dict:
+    """A `responses` entry for one of a route's own refusals: `{"detail": message}`."""
+    return {"model": Problem, "description": description}
+
+
+WRITE_RESPONSES = {
+    **COMMON_RESPONSES,
+    401: _problem("No API key, or the wrong one."),
+    403: _problem("Writes are turned off: the server has no CITEQA_API_KEY."),
+    409: _problem("Another process is writing the index; retry."),
+    429: _problem("Other writes in this server held the index over CITEQA_WRITE_WAIT_S; retry."),
+    503: _problem("The index on disk is damaged; the message names the file."),
+}
+ASK_RESPONSES = {
+    **COMMON_RESPONSES,
+    503: {
+        "model": Problem,
+        "content": {"text/plain": {}},
+        "description": "Busy: the question could not start within CITEQA_ASK_BUDGET_S (JSON), "
+        "or over CITEQA_MAX_CONNECTIONS connections (plain text, from the server).",
+    },
+}
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    """The app. The model and index load here, so a damaged index stops the server before
+    it listens (IndexDamagedError, with what to do), not at its first request."""
     settings = settings or Settings()
+    live = LiveAnswerer(settings, embedder or Embedder())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.answerer = build_answerer(settings)
         # One question at start-up loads spaCy and torch's kernels, so the first user
         # does not wait for them.
-        app.state.answerer.ask(AskRequest(question="Who is this about?"))
+        live.current().ask(AskRequest(question="Who is this about?"))
         yield
 
     app = FastAPI(
@@ -46,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Extractive answers with exact citations from a collection of articles.",
         lifespan=lifespan,
     )
+    _limit_requests(app, settings)  # inside CORS, so browsers can read its refusals
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -53,56 +100,150 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
-    app.add_exception_handler(Exception, _internal_error)
+    app.state.settings = settings
+    app.state.live = live
+    app.state.admission = Admission(settings.ask_slots, settings.ask_budget_s)
+    _observe_requests(app, settings)  # outside CORS: sees every request
     _routes(app)
     return app
 
 
-async def _internal_error(request: Request, error: Exception) -> JSONResponse:
-    # A bug, not bad input: log it, and never send a traceback to the client.
-    log.exception("unhandled error on %s", request.url.path)
-    return JSONResponse(status_code=500, content={"detail": "internal error"})
+def _limit_requests(app: FastAPI, settings: Settings) -> None:
+    """Bodies over their route's size limit (413) or that stop arriving (408), JSON that is
+    not strict JSON (422), and validation errors (422) that never echo the input."""
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(StrictJSON)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        route_bytes=route_limits(settings),
+    )
+
+
+def _observe_requests(app: FastAPI, settings: Settings) -> None:
+    """One JSON log line per request, which is also where a server error is logged, once
+    (no exception handler for Exception: RequestLog answers the 500); Prometheus metrics and
+    GET /metrics; security headers on every response."""
+    metrics = Metrics()
+
+    @app.get("/metrics", include_in_schema=False)
+    def scrape(request: Request) -> Response:
+        """Prometheus text format: requests, latency and 5xx by route; the index's size."""
+        try:
+            stats = _answerer(request).index.stats()
+        except Exception as error:  # a broken index must not hide the request counters
+            log.warning("/metrics without index stats: %s", error)
+            stats = None
+        return metrics.scrape(stats)
+
+    app.add_middleware(RequestLog, observe=metrics.observe, log_questions=settings.log_questions)
+    app.add_middleware(
+        SecurityHeaders, docs=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    )
+
+
+def _live(request: Request) -> LiveAnswerer:
+    return request.app.state.live
 
 
 def _answerer(request: Request) -> Answerer:
-    return request.app.state.answerer
+    """The answerer over the newest index version; a request keeps it to its end."""
+    return _live(request).current()
+
+
+Current = Annotated[Answerer, Depends(_answerer)]
+Live = Annotated[LiveAnswerer, Depends(_live)]
 
 
 def _routes(app: FastAPI) -> None:
     # Handlers are plain `def`: FastAPI runs them in its thread pool, so requests are
     # served concurrently while the model works.
-    @app.post("/ask", response_model=AskResponse)
-    def ask(body: AskRequest, request: Request) -> AskResponse:
+    @app.post("/ask", response_model=AskResponse, responses=ASK_RESPONSES)
+    def ask(body: AskRequest, answerer: Current, request: Request) -> AskResponse:
         """Answer a question with verbatim spans from the articles and their citations."""
-        return _answerer(request).ask(body)
+        try:
+            response = request.app.state.admission.run(lambda: answerer.ask(body))
+        except OverloadedError as error:
+            raise HTTPException(
+                status_code=503, detail=str(error), headers={"Retry-After": "1"}
+            ) from None
+        note(request, question=body.question, answers=len(response.answers),
+             no_answer=response.no_answer)  # fmt: skip
+        return response
 
-    @app.get("/documents", response_model=list[DocumentSummary])
-    def list_documents(request: Request) -> list[DocumentSummary]:
+    @app.get("/documents", response_model=list[DocumentSummary], responses=COMMON_RESPONSES)
+    def list_documents(answerer: Current) -> list[DocumentSummary]:
         return [
-            DocumentSummary(doc_id=d.doc_id, **vars(d.meta))
-            for d in _answerer(request).index.documents()
+            DocumentSummary(doc_id=d.doc_id, **vars(d.meta)) for d in answerer.index.documents()
         ]
 
-    @app.get("/documents/{doc_id}", response_model=DocumentOut)
-    def get_document(doc_id: str, request: Request) -> DocumentOut:
+    @app.get(
+        "/documents/{doc_id}",
+        response_model=DocumentOut,
+        responses={**COMMON_RESPONSES, 404: _problem("No document with that id.")},
+    )
+    def get_document(doc_id: str, answerer: Current) -> DocumentOut:
         """The original text that every citation's offsets point into."""
-        document = _answerer(request).index.document(doc_id)
+        document = answerer.index.document(doc_id)
         if document is None:
             raise HTTPException(status_code=404, detail=f"No document with id {doc_id!r}.")
         return DocumentOut(doc_id=document.doc_id, text=document.text, **vars(document.meta))
 
-    @app.get("/health")
+    @app.post(
+        "/documents",
+        response_model=WriteResult,
+        dependencies=[Depends(require_writer)],
+        responses=WRITE_RESPONSES,
+    )
+    def put_documents(body: DocumentsIn, live: Live, request: Request) -> WriteResult:
+        """Add documents, or replace those whose doc_id exists, with the same cleaning and
+        chunking as `citeqa ingest`. When this returns, /ask already sees the change."""
+        documents = [
+            make_document(d.doc_id, d.text, title=d.title, source=d.source, url=d.url,
+                          date=d.date.isoformat() if d.date else None)
+            for d in body.documents
+        ]  # fmt: skip
+        embedder, chunker = live.embedder, chunker_settings(request.app.state.settings)
+        return _write(live, lambda index: upsert_documents(documents, index, embedder, chunker))
+
+    @app.delete(
+        "/documents/{doc_id}",
+        response_model=WriteResult,
+        dependencies=[Depends(require_writer)],
+        responses={**WRITE_RESPONSES, 404: _problem("No document with that id.")},
+    )
+    def delete_document(doc_id: str, live: Live) -> WriteResult:
+        """Remove a document and its chunks from the index."""
+        result = _write(live, lambda index: delete_documents([doc_id], index))
+        if not result.removed:
+            raise HTTPException(status_code=404, detail=f"No document with id {doc_id!r}.")
+        return result
+
+    @app.get("/health", responses=COMMON_RESPONSES)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", response_model=Readiness)
-    def ready(request: Request) -> Readiness:
-        stats = _answerer(request).index.stats()
+    @app.get(
+        "/ready",
+        response_model=Readiness,
+        responses={
+            **COMMON_RESPONSES,
+            503: {"model": Readiness, "description": "Not ready; `problem` says why."},
+        },
+    )
+    def ready(live: Live, response: Response) -> Readiness:
+        """200 when answering from the newest index version, 503 otherwise."""
+        stats = live.current().index.stats()
+        problem = live.problem or (None if stats.chunks else "The index is empty: ingest first.")
+        response.status_code = 503 if problem else 200
         return Readiness(
-            ready=stats.chunks > 0,
+            ready=problem is None,
             documents=stats.documents,
             chunks=stats.chunks,
             model=stats.model,
+            version=stats.version,
+            problem=problem,
         )
 
     @app.get("/", include_in_schema=False)
@@ -112,3 +253,27 @@ def _routes(app: FastAPI) -> None:
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> FileResponse:
         return FileResponse(STATIC / "widget.js", media_type="text/javascript")
+
+
+def _write(live: LiveAnswerer, change: Callable[[Index], IngestReport]) -> WriteResult:
+    """Run a write and say what changed, or turn the reason it could not run into HTTP."""
+    try:
+        report = live.write(change)
+    except WriterBusyError as error:
+        raise HTTPException(
+            status_code=429, detail=str(error), headers={"Retry-After": "5"}
+        ) from None
+    except IndexBusyError as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    except IndexDamagedError as error:
+        raise HTTPException(status_code=503, detail=str(error)) from None
+    stats = live.current().index.stats()
+    return WriteResult(
+        added=report.added,
+        updated=report.updated,
+        removed=report.removed,
+        unchanged=report.unchanged,
+        version=stats.version,
+        documents=stats.documents,
+        chunks=stats.chunks,
+    )

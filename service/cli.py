@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from citeqa.index.base import IndexBusyError, IndexMismatchError
+from citeqa.index.base import IndexBusyError, IndexDamagedError, IndexMismatchError
 from citeqa.service.settings import Settings, sample_corpus
 
 app = typer.Typer(help="Extractive, cited question answering over your articles.")
@@ -28,11 +28,11 @@ def _settings(index: Path | None) -> Settings:
 
 @contextmanager
 def _index_errors() -> Iterator[None]:
-    """An index built by another model, or busy with another writer, is the user's to fix,
-    so they get the message that says how, not a traceback."""
+    """An index built by another model, damaged, or busy with another writer is the user's
+    to fix, so they get the message that says how, not a traceback."""
     try:
         yield
-    except (IndexMismatchError, IndexBusyError) as error:
+    except (IndexMismatchError, IndexBusyError, IndexDamagedError) as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
 
@@ -46,11 +46,17 @@ def ingest(
 ) -> None:
     """Bring the index in line with FOLDER: add, update and remove changed documents."""
     from citeqa.ingest.embedding import Embedder
+    from citeqa.ingest.loaders import check_folder
     from citeqa.ingest.pipeline import ingest as run_ingest
     from citeqa.service.components import chunker_settings, open_index
 
     settings = _settings(index)
     folder = folder or sample_corpus()
+    try:
+        check_folder(folder)  # before the model loads and before the index is opened
+    except OSError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
     embedder = Embedder()
     with _index_errors():
         report = run_ingest(
@@ -108,12 +114,24 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Default: $CITEQA_PORT or 8000")] = None,
 ) -> None:
     """Serve the HTTP API and the chat widget."""
+    import logging.config
+
     import uvicorn
 
     from citeqa.service.api import create_app
+    from citeqa.service.logs import logging_config
+    from citeqa.service.server import uvicorn_config
 
     settings = _settings(index)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    with _index_errors():
+        app = create_app(settings)
+    # JSON lines on stderr from here on; an index that cannot load was said in plain words.
+    logging.config.dictConfig(logging_config())
+    host, port = host or settings.host, port or settings.port
+    server = uvicorn.Server(uvicorn_config(app, settings, host, port, log_config=None))
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: the server could not start (e.g. port in use)
 
 
 @app.command("eval")

@@ -7,7 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from citeqa.index.base import Index
-from citeqa.index.local import FusionWeights, IndexConfig, LocalIndex
+from citeqa.index.local import FusionWeights, LocalIndex
+from citeqa.index.versions import IndexConfig
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.answering import Answerer, AnswerSettings

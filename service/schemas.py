@@ -7,17 +7,60 @@ returns: `text == document[start:end]`, and the same for every passage.
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from citeqa.ingest.cleaning import VISIBLE, is_blank
+from citeqa.ingest.loaders import check_text
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
 MAX_HISTORY_TURNS = 10
+MAX_DOCUMENTS_PER_WRITE = 100  # one POST /documents; larger batches are split by the client
+MAX_DOC_ID_CHARS = 200
+MAX_META_CHARS = 2000
+MAX_FILTER_VALUES = 1000  # each of filters.sources and filters.doc_ids
+MAX_JSON_DEPTH = 32  # nesting of any JSON body (service/strict_json.py)
+# Body sizes and timeouts are settings (service/settings.py): they depend on the deployment.
+
+
+# The schema states what the validators enforce: at least one visible character.
+NOT_BLANK = {"pattern": VISIBLE}
+
+
+def _a_number(value: object) -> object:
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number, not text or true/false")
+    return value
+
+
+# JSON Schema's "integer" includes 16.0, so the API takes it as 16; 16.5, "16" and true
+# are refused.
+WholeNumber = Annotated[int, BeforeValidator(_a_number)]
+
+
+def _a_date_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be a date as text, YYYY-MM-DD")
+    return value
+
+
+# A YYYY-MM-DD string; pydantic's lax dates also take numbers, as seconds since 1970.
+IsoDate = Annotated[date, BeforeValidator(_a_date_string)]
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or only whitespace")
+    if is_blank(value):
+        raise ValueError("must not be empty or only blank characters")
     return value.strip()
 
 
@@ -26,10 +69,18 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[StrictStr] | None = Field(None, examples=[["The Washington Post"]])
-    date_from: date | None = Field(None, description="Inclusive, YYYY-MM-DD.")
-    date_to: date | None = Field(None, description="Inclusive, YYYY-MM-DD.")
-    doc_ids: list[StrictStr] | None = None
+    sources: list[StrictStr] | None = Field(
+        None, max_length=MAX_FILTER_VALUES, examples=[["The Washington Post"]]
+    )
+    date_from: IsoDate | None = Field(None, description="Inclusive, YYYY-MM-DD.")
+    date_to: IsoDate | None = Field(None, description="Inclusive, YYYY-MM-DD.")
+    doc_ids: list[StrictStr] | None = Field(None, max_length=MAX_FILTER_VALUES)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Filters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must be on or before date_to")
+        return self
 
 
 class Turn(BaseModel):
@@ -47,8 +98,9 @@ class AskRequest(BaseModel):
         },
     )
 
-    question: StrictStr = Field(max_length=MAX_QUESTION_CHARS)
-    top_k: StrictInt = Field(3, ge=1, le=MAX_TOP_K)
+    # The pattern says in the schema what the validator below enforces: some non-space.
+    question: StrictStr = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=NOT_BLANK)
+    top_k: WholeNumber = Field(3, ge=1, le=MAX_TOP_K)
     filters: Filters | None = None
     history: list[Turn] = Field([], max_length=MAX_HISTORY_TURNS)
 
@@ -143,6 +195,7 @@ class DocumentSummary(BaseModel):
     source: str | None
     date: str | None
     byline: str | None
+    url: str | None = None
 
 
 class DocumentOut(DocumentSummary):
@@ -154,3 +207,107 @@ class Readiness(BaseModel):
     documents: int
     chunks: int
     model: str
+    version: str | None = Field(description="The index version being served.")
+    problem: str | None = Field(None, description="Why it is not ready, when it is not.")
+
+
+class DocumentIn(BaseModel):
+    """One article to add, or to replace when its `doc_id` is already in the index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A doc_id is part of the URL /documents/{doc_id}: no slashes, no control characters.
+    doc_id: StrictStr = Field(
+        min_length=1, max_length=MAX_DOC_ID_CHARS, pattern=r"^[^/\x00-\x1f\x7f]+$"
+    )
+    text: StrictStr = Field(
+        json_schema_extra=NOT_BLANK,
+        description="The article, stored exactly; citations point into it.",
+    )
+    title: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
+    source: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
+    date: IsoDate | None = Field(None, description="YYYY-MM-DD.")
+    url: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
+
+    @field_validator("text")
+    @classmethod
+    def _text_is_a_document(cls, value: str) -> str:
+        check_text(value)  # the same rule as `citeqa ingest`: not empty, not too large
+        return value
+
+
+class DocumentsIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "documents": [
+                        {
+                            "doc_id": "harbour-2026-11-26",
+                            "text": "Port Quillon's harbour master, Ansel Varga, retired.",
+                            "source": "The Harbour Times",
+                            "date": "2026-11-26",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_DOCUMENTS_PER_WRITE)
+
+    @field_validator("documents")
+    @classmethod
+    def _ids_are_unique(cls, value: list[DocumentIn]) -> list[DocumentIn]:
+        ids = [d.doc_id for d in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each doc_id may appear once per request")
+        return value
+
+
+class WriteResult(BaseModel):
+    """What a write changed, and the index version that now holds it."""
+
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: int
+    version: str | None = Field(description="The live index version after the write.")
+    documents: int
+    chunks: int
+
+
+class Problem(BaseModel):
+    """An error, with a message for people."""
+
+    detail: str
+
+
+def _problem(description: str, *, text: bool = False) -> dict[str, Any]:
+    """A `responses` entry: JSON `{"detail": str}`, or plain text from uvicorn itself."""
+    if text:
+        return {"description": description, "content": {"text/plain": {}}}
+    return {"model": Problem, "description": description}
+
+
+# What any route can answer before or around its own code: the server (uvicorn) and the
+# middleware (service/limits.py, service/api.py). Spread it into a route's `responses`:
+# `responses={404: ..., **COMMON_RESPONSES}`; a route's own entry for a status goes after.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem(
+        "Malformed HTTP: a bad request line or headers, or headers over CITEQA_MAX_HEADER_BYTES "
+        "(plain text, from the server).",
+        text=True,
+    ),
+    408: _problem("The request body stopped arriving for CITEQA_BODY_TIMEOUT_S seconds."),
+    413: _problem(
+        "The request body is over CITEQA_MAX_BODY_BYTES (CITEQA_MAX_WRITE_BYTES for "
+        "POST /documents); refused before it is read."
+    ),
+    500: _problem("A bug: logged with the request id (X-Request-ID), never shown."),
+    503: _problem(
+        "More than CITEQA_MAX_CONNECTIONS open connections (plain text, from the server).",
+        text=True,
+    ),
+}

@@ -7,7 +7,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,30 @@ class Settings(BaseSettings):
     port: int = 8000
     # Allowed origins for embedding the widget on other sites; empty means CORS is off.
     cors_origins: list[str] = []
+    # Bearer key for the write endpoints (POST /documents, DELETE /documents/{id}); unset
+    # turns them off. Reads never need it.
+    api_key: SecretStr | None = None
+    # How long a write waits behind another write in this server before a 429. Writing
+    # the 5 sample articles takes ~3 s on 2 cores; a batch of 100 large ones, far longer.
+    write_wait_s: float = 30.0
+    # Questions computed at once (service/admission.py), and how long one may queue for a
+    # slot before a 503. See README "Serving" for the measurements behind the default.
+    ask_slots: int = Field(2, ge=1)
+    ask_budget_s: float = Field(10.0, gt=0)
+
+    # Limits on each request (README "Limits and hardening"): past one, an error status
+    # at once, never a stalled server. Bodies: service/limits.py; the rest: uvicorn, as
+    # service/server.py configures it.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)  # 413 above
+    # POST /documents; default: ingest's largest document (loaders) plus 1 MiB of JSON.
+    max_write_bytes: int | None = Field(None, gt=0)  # 413 above
+    body_timeout_s: float = Field(10.0, gt=0)  # longest wait for the next piece of a body: 408
+    header_timeout_s: float = Field(10.0, gt=0)  # from connecting to the end of the headers
+    keep_alive_timeout_s: int = Field(5, gt=0)  # an idle connection between requests
+    max_connections: int | None = Field(100, gt=0)  # 503 above (uvicorn's limit_concurrency)
+    max_header_bytes: int = Field(16 * 1024, gt=0)  # request line + headers; 400 above
+    # Log each /ask question in the request log; off, only its length and answers are logged.
+    log_questions: bool = False
 
     chunk_size: int = 1000
     retrieve_k: int = 30  # chunks fused from each retriever

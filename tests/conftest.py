@@ -15,12 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.pipeline import ingest
 from citeqa.service.answering import Answerer
 from citeqa.service.api import create_app
 from citeqa.service.components import build_answerer, chunker_settings, open_index
+from citeqa.service.server import uvicorn_config
 from citeqa.service.settings import Settings, sample_corpus
 
 
@@ -49,13 +51,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn serving `create_app(settings)` on a loopback port, in a background thread."""
+    """uvicorn serving `app` (default `create_app(settings)`) on a loopback port, in a
+    background thread, configured as `citeqa serve` configures it, with the limits in
+    `settings`; the test process's logging is left as pytest set it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app: FastAPI | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        app = app or create_app(settings)
+        config = uvicorn_config(
+            app, settings, "127.0.0.1", self.port, log_config=None, log_level="warning"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

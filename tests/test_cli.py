@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from citeqa.index.local import IndexConfig, LocalIndex
+from citeqa.index.local import LocalIndex
+from citeqa.index.versions import IndexConfig
 from citeqa.ingest.loaders import make_document
 from citeqa.service.schemas import AskResponse
 

@@ -1,13 +1,14 @@
 """Ingest: exact offsets, boilerplate exclusion, metadata and bad files.
 
 The offset checks are properties over everything ingest produces, for the shipped sample
-corpus and for generated article-like texts, because a citation is only as good as
-`document.text[start:end]`.
+corpus, for generated article-like texts and for hostile file contents, because a citation
+is only as good as `document.text[start:end]`.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.loaders import load_folder, make_document
+from citeqa.ingest.cleaning import is_blank
+from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, load_folder, make_document
 from citeqa.ingest.models import Chunk, Document, Span
 from citeqa.service.settings import sample_corpus
 
@@ -183,6 +185,27 @@ def test_metadata_title_is_not_the_first_body_sentence() -> None:
     assert document.meta.title is None
 
 
+def test_metadata_holds_no_invisible_characters_and_the_text_keeps_them() -> None:
+    text = (
+        "\ufeffThe Guardian\n\nBridge reopens\u2060 after\u200b repairs\n\n"
+        "By Maria\u200b Olsen\n\nThe bridge reopened on Monday after eight months of work.\n"
+    )
+    document = make_document("x", text)
+    meta = document.meta
+    # Before, the BOM hid the publisher line and stayed in whatever was read from it.
+    assert (meta.source, meta.title) == ("The Guardian", "Bridge reopens after repairs")
+    assert meta.byline == "By Maria Olsen"
+    assert document.text == text, "the text itself keeps every character: offsets never move"
+    assert_offsets_exact(document, chunk_document(document, ChunkerSettings()))
+
+
+def test_a_bom_does_not_hide_the_date_prefix() -> None:
+    document = make_document("x", "\ufeffdate 2020-01-03 Storm closes the harbour\n\nIt did.\n")
+    assert (document.meta.date, document.meta.title) == ("2020-01-03", "Storm closes the harbour")
+    chunks = chunk_document(document, ChunkerSettings())
+    assert not any("date 2020" in c.text for c in chunks)
+
+
 # -- loading files ------------------------------------------------------------------------------
 
 
@@ -296,3 +319,101 @@ def test_generated_articles_lose_no_content(article: tuple[str, list[str]]) -> N
         if not any(s.start <= m.start() < s.end for s in covered):
             # A word left out must be part of a passage dropped as a repeat.
             assert any(m.group().lower() in k for k in kept), f"{m.group()!r} lost"
+
+
+# -- hostile file contents -------------------------------------------------------------------
+
+_MB = 1_000_000
+_CAPTION = "Officials at the harbour in Northport on Monday, during the storm."
+
+
+def hostile_text() -> str:
+    """Nearly 20 MB of what made cleaning crawl or hang: runs of blanks with no line break
+    after them, near matches that patterns backtracked over, tens of thousands of distinct
+    long lines (quadratic duplicate search), lines extending earlier ones, unbroken runs
+    that spaCy refuses whole. All of it boilerplate, blank or repeats, so that little is
+    left to chunk and the test stays fast."""
+    return "".join(
+        [
+            "\ufeffdate 2020-01-03 Storm closes the harbour\n\n",
+            " " * (3 * _MB) + "\t\n",
+            "\r" * _MB + "\n",
+            "Xx Yy/The Harbour" + " " * _MB + "!\n",
+            "Jan. 3, 2020 at " + " " * _MB + "x\n",
+            "By " * (_MB // 3) + "\n",
+            " \n" * (_MB // 2),
+            *(f"Sign up for the Harbour newsletter, edition {i:07d}\n" for i in range(40_000)),
+            *(_CAPTION + " Photo" * i + "\n" for i in range(600)),
+            "a" * (6 * _MB) + "\n",
+            "\x00" * _MB + "\n",
+            "—" * (_MB // 2) + "\n",
+            "\n\nThe harbour reopened on Tuesday. Ferries sailed again at noon.\n",
+        ]
+    )
+
+
+def test_a_20_mb_hostile_file_is_loaded_cleaned_and_chunked(tmp_path: Path) -> None:
+    text = hostile_text()
+    assert 19 * _MB < len(text.encode("utf-8")) <= MAX_DOCUMENT_BYTES
+    (tmp_path / "hostile.txt").write_text(text, encoding="utf-8", newline="")
+    loaded = load_folder(tmp_path)
+    assert loaded.errors == []
+    [document] = loaded.documents
+    assert document.text == text
+    assert (document.meta.date, document.meta.title) == ("2020-01-03", "Storm closes the harbour")
+    duplicates = [s for s in document.excluded if s.reason == "duplicate"]
+    assert len(duplicates) == 599, "every caption but the first extends an earlier one"
+    assert sum(document.text[s.start : s.end].startswith("Sign up") for s in document.excluded) == (
+        40_000
+    )
+    chunks = chunk_document(document, ChunkerSettings())
+    assert_offsets_exact(document, chunks)
+    assert max(len(c) for c in chunks) <= ChunkerSettings().chunk_size
+    assert any(c.text.startswith(_CAPTION) for c in chunks), "the first copy is content"
+    assert any("Ferries sailed again at noon." in s.text for c in chunks for s in c.sentences)
+
+
+# Pieces of files as found in the wild, and worse.
+_HOSTILE_PIECES = [
+    "\r\n", "\r", "\n", "\n\n", "\ufeff", "\x00", "\u200b", "\u2060", "\t", " ", "\u00a0",
+    "😀", "👨‍👩‍👧", "e\u0301", "—", "AD", "By Jane Public", "date 2020-01-03 ", "Loading...",
+    ".", "Word", "Doug Mills/The New York Times",
+]  # fmt: skip
+
+
+@st.composite
+def hostile_files(draw: st.DrawFn) -> str:
+    """CRLF and lone CRs, BOMs, NUL bytes, emoji, very long lines, lines repeated."""
+    line = st.lists(
+        st.one_of(st.sampled_from(_HOSTILE_PIECES), sentences(), st.text(max_size=12)),
+        max_size=10,
+    ).map("".join)
+    long_line = st.builds(
+        lambda piece, n: piece * n, st.sampled_from(["x", "ab ", "\u00a0", "😀", "\r"]),
+        st.integers(900, 2500),
+    )  # fmt: skip
+    pool = draw(st.lists(line, min_size=1, max_size=4))  # small pool: repeated lines
+    lines = draw(st.lists(st.one_of(st.sampled_from(pool), line, long_line), max_size=10))
+    ends = draw(st.lists(st.sampled_from(["\n", "\r\n", "\r", ""]), min_size=len(lines),
+                         max_size=len(lines)))  # fmt: skip
+    return "".join(line + end for line, end in zip(lines, ends, strict=True))
+
+
+@settings(
+    max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(text=hostile_files(), chunk_size=st.sampled_from([80, 1000]))
+def test_hostile_files_keep_exact_offsets(text: str, chunk_size: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "hostile.txt").write_bytes(text.encode("utf-8"))
+        loaded = load_folder(Path(folder))
+    if is_blank(text):
+        assert [e.reason.split(":")[0] for e in loaded.errors] == ["empty"]
+        return
+    [document] = loaded.documents
+    assert document.text == text, "the file's text exactly as decoded"
+    chunks = chunk_document(document, ChunkerSettings(chunk_size=chunk_size))
+    assert_offsets_exact(document, chunks)
+    assert all(len(c) <= chunk_size for c in chunks), "even a line with no space in it"
+    for value in (document.meta.title, document.meta.byline):
+        assert value is None or not re.search("[\ufeff\u200b\u2060\x00]", value)

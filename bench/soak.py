@@ -1,0 +1,245 @@
+"""A bounded soak: many clients against one `citeqa serve`, mixing questions, bad requests
+and document writes, then every acknowledged write read back.
+
+    python -m bench.soak [--clients 32] [--seconds 120]
+
+The server runs in its own process, so its memory (RSS, from /proc) is its own. Reports:
+requests by status, 5xx (must be 0), /ask p50 and p99, writes acknowledged and checked,
+and RSS at the end against RSS once warm (must stay within 10%). Exits 1 on any failure.
+`tests/test_soak.py` runs a short form of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.common import Timing
+from citeqa.service.settings import sample_corpus
+
+CITEQA = Path(sys.executable).with_name("citeqa")
+QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+KEY = "soak-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+# Raw bodies that once gave 500s or stalled the server (issue 10), and plain bad input.
+BAD_BODIES: list[bytes] = [
+    b'{"question": "Who?", "top_k": NaN}',
+    b'{"question": "Who?", "top_k": Infinity}',
+    b'{"question": "\\ud800"}',
+    b'{"question": "Who?", "history": [{"question": "\\udfff"}]}',
+    b'{"question": ',
+    b'{"question": ""}',
+    b'{"question": "Who?", "top_k": 999}',
+    b'{"question": "Who?", "filters": {"date_from": "2020-03-01", "date_to": "2020-01-01"}}',
+    b"[" * 100_000,
+    b'{"question": "' + b"x" * 2_000_000 + b'"}',
+]
+# What a client does, by weight: mostly questions, as a real load would be.
+ACTIONS = {"ask": 70, "bad": 15, "read": 10, "write": 5}
+RSS_TOLERANCE = 0.10  # issue 10: "RSS flat within 10%"
+
+
+@dataclass
+class Tally:
+    """What every client saw; shared, so appended under a lock."""
+
+    statuses: Counter = field(default_factory=Counter)
+    ask_ms: list[float] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)  # acknowledged: doc_id -> text
+    deleted: set[str] = field(default_factory=set)
+    refused_writes: int = 0  # 409/429: told to retry, which is allowed
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ServerProcess:
+    """`citeqa serve` on a free loopback port, in its own process, with writes on."""
+
+    def __init__(self, index: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+        env |= {"CITEQA_API_KEY": KEY, **(extra_env or {})}
+        self.process = subprocess.Popen(
+            [str(CITEQA), "serve", "--index", str(index), "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def __enter__(self) -> ServerProcess:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("citeqa serve did not become ready")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+        return int(kib) / 1024
+
+
+def questions() -> list[str]:
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def client(url: str, n: int, until: float, tally: Tally, asked: list[str]) -> None:
+    """One client's loop; its writes use its own doc_ids, so they never collide."""
+    rng = random.Random(n)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(sample_corpus().glob("*.txt"))]
+    mine: list[str] = []
+    with httpx.Client(base_url=url, timeout=120) as http:
+        while time.monotonic() < until:
+            action = rng.choices(list(ACTIONS), weights=list(ACTIONS.values()))[0]
+            if action == "ask":
+                began = time.perf_counter()
+                response = http.post("/ask", json={"question": rng.choice(asked)})
+                with tally.lock:
+                    tally.ask_ms.append(1000 * (time.perf_counter() - began))
+            elif action == "bad":
+                response = http.post("/ask", content=rng.choice(BAD_BODIES),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+            elif action == "read":
+                response = http.get(rng.choice(["/documents", "/documents/no-such-id", "/ready"]))
+            else:
+                response = write(http, rng, n, mine, texts, tally)
+            with tally.lock:
+                tally.statuses[response.status_code] += 1
+
+
+def write(
+    http: httpx.Client, rng: random.Random, n: int, mine: list[str], texts: list[str], tally: Tally
+) -> httpx.Response:
+    """Add a document of this client's, or delete one it added."""
+    if mine and rng.random() < 0.3:
+        doc_id = mine.pop(rng.randrange(len(mine)))
+        response = http.delete(f"/documents/{doc_id}", headers=AUTH)
+        if response.status_code == 200:
+            with tally.lock:
+                tally.deleted.add(doc_id)
+                del tally.written[doc_id]
+        else:
+            mine.append(doc_id)
+    else:
+        doc_id = f"soak-{n}-{len(tally.statuses)}-{rng.randrange(10**9)}"
+        text = rng.choice(texts) + f"\nSoak note {doc_id}.\n"
+        body = {"documents": [{"doc_id": doc_id, "text": text}]}
+        response = http.post("/documents", json=body, headers=AUTH)
+        if response.status_code == 200:
+            mine.append(doc_id)
+            with tally.lock:
+                tally.written[doc_id] = text
+    if response.status_code in (409, 429):
+        with tally.lock:
+            tally.refused_writes += 1
+    return response
+
+
+def read_back(url: str, tally: Tally) -> list[str]:
+    """Every acknowledged write as the server holds it now; the problems found."""
+    problems = []
+    with httpx.Client(base_url=url, timeout=120) as http:
+        held = {d["doc_id"] for d in http.get("/documents").json()}
+        for doc_id, text in tally.written.items():
+            got = http.get(f"/documents/{doc_id}")
+            if got.status_code != 200 or got.json()["text"] != text:
+                problems.append(f"lost or changed: {doc_id}")
+        problems += [f"deleted but present: {d}" for d in tally.deleted if d in held]
+        soaked = {d for d in held if d.startswith("soak-")}
+        problems += [f"never acknowledged: {d}" for d in soaked - set(tally.written)]
+    return problems
+
+
+@dataclass
+class SoakResult:
+    clients: int
+    seconds: float
+    requests: int
+    statuses: dict[int, int]
+    server_errors: int
+    ask_p50_ms: float
+    ask_p99_ms: float
+    writes_checked: int
+    deletes_checked: int
+    refused_writes: int
+    rss_warm_mb: float
+    rss_end_mb: float
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def soak(server: ServerProcess, clients: int, seconds: float) -> SoakResult:
+    tally = Tally()
+    asked = questions()
+    until = time.monotonic() + seconds
+    threads = [
+        threading.Thread(target=client, args=(server.url, n, until, tally, asked))
+        for n in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(min(30.0, seconds / 3))  # warm: every client connected, the first writes in
+    rss_warm = server.rss_mb()
+    for thread in threads:
+        thread.join()
+    rss_end = server.rss_mb()
+    problems = read_back(server.url, tally)
+    errors = sum(c for s, c in tally.statuses.items() if s >= 500)
+    if errors:
+        problems.append(f"{errors} responses were 5xx")
+    if rss_end > rss_warm * (1 + RSS_TOLERANCE):
+        problems.append(f"RSS grew from {rss_warm:.0f} MB to {rss_end:.0f} MB")
+    timing = Timing("ask", tally.ask_ms or [0.0])
+    return SoakResult(
+        clients=clients, seconds=seconds, requests=sum(tally.statuses.values()),
+        statuses=dict(sorted(tally.statuses.items())), server_errors=errors,
+        ask_p50_ms=timing.p50, ask_p99_ms=timing.percentile(99),
+        writes_checked=len(tally.written), deletes_checked=len(tally.deleted),
+        refused_writes=tally.refused_writes, rss_warm_mb=rss_warm, rss_end_mb=rss_end,
+        problems=problems,
+    )  # fmt: skip
+
+
+def sample_index(root: Path) -> None:
+    subprocess.run([str(CITEQA), "ingest", "--index", str(root)], check=True,
+                   capture_output=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="citeqa-soak-") as tmp:
+        sample_index(Path(tmp) / "index")
+        with ServerProcess(Path(tmp) / "index", args.port) as server:
+            result = soak(server, args.clients, args.seconds)
+    print(json.dumps({**vars(result), "ok": result.ok}, indent=1))
+    sys.exit(0 if result.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""SIGKILL during writes: after every kill the index loads, answers, and holds exactly the
+old or the new set of documents, never a mix.
+
+The writers are the real ones in their own processes: `citeqa ingest`, and `citeqa serve`
+taking a POST /documents. Kill times are spread over the whole run (imports, embedding,
+saving, publishing) from a fixed seed. CI runs KILL_TRIALS=2 of each; `make bench` runs
+the full form, 20 of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from conftest import free_port
+
+from citeqa.ingest.embedding import Embedder
+from citeqa.service.components import build_answerer
+from citeqa.service.schemas import AskRequest
+from citeqa.service.settings import Settings, sample_corpus
+
+TRIALS = int(os.environ.get("KILL_TRIALS", "2"))
+SEED = 20261126
+CITEQA = Path(sys.executable).with_name("citeqa")
+KEY = "kill-test-key"
+
+
+def env() -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    return {**clean, "CITEQA_API_KEY": KEY}
+
+
+def held(root: Path, embedder: Embedder) -> dict[str, str]:
+    """The documents the index holds (doc_id -> checksum), after proving it answers."""
+    answerer = build_answerer(Settings(index=root), embedder)
+    response = answerer.ask(AskRequest(question="Who killed Soleimani?"))
+    assert response.answers or response.no_answer
+    return answerer.index.checksums()
+
+
+def corpus(folder: Path, variant: int) -> None:
+    """Two different corpora from the sample articles: variant 1 edits two of them, drops
+    one and adds copies, so a switch between them adds, updates and removes."""
+    folder.mkdir(exist_ok=True)
+    for path in folder.iterdir():
+        path.unlink()
+    articles = sorted(sample_corpus().glob("*.txt"))
+    for n, path in enumerate(articles):
+        text = path.read_text(encoding="utf-8")
+        if variant and n == 0:
+            continue
+        if variant and n < 3:
+            text += f"\nUpdated in edition {variant}.\n"
+        (folder / path.name).write_text(text, encoding="utf-8")
+    for n in range(6 * variant):
+        (folder / f"copy{n}.txt").write_text(articles[n % 5].read_text(encoding="utf-8"))
+
+
+def ingest(folder: Path, root: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(CITEQA), "ingest", str(folder), "--index", str(root)],
+        env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_sigkill_during_ingest_leaves_old_or_new(tmp_path: Path, embedder: Embedder) -> None:
+    root, folder = tmp_path / "index", tmp_path / "articles"
+    states = {}
+    began = time.monotonic()
+    for variant in (0, 1):  # both states, timed: kills land anywhere in such a run
+        corpus(folder, variant)
+        assert ingest(folder, root).wait(timeout=600) == 0
+        states[variant] = held(root, embedder)
+    duration = (time.monotonic() - began) / 2
+    rng = random.Random(SEED)
+    kills = 0
+    now = 1
+    for _ in range(TRIALS):
+        target = 1 - now
+        corpus(folder, target)
+        process = ingest(folder, root)
+        time.sleep(rng.uniform(0.3, 1.1) * duration)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=60)
+        found = held(root, embedder)
+        assert found in (states[now], states[target]), "a mix of two versions"
+        now = target if found == states[target] else now
+    assert kills >= TRIALS // 2, "the runs ended before the kills: widen the window"
+
+
+class Server:
+    """`citeqa serve` in its own process, with writes on."""
+
+    def __init__(self, root: Path) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        port = self.url.rsplit(":", 1)[1]
+        self.process = subprocess.Popen(
+            [str(CITEQA), "serve", "--index", str(root), "--port", port],
+            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+
+    def write(self, documents: list[dict]) -> None:
+        with contextlib.suppress(httpx.TransportError):  # killed mid-request
+            httpx.post(f"{self.url}/documents", json={"documents": documents},
+                       headers={"Authorization": f"Bearer {KEY}"}, timeout=600)  # fmt: skip
+
+
+def batch(trial: int) -> list[dict]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(sample_corpus().glob("*.txt"))]
+    return [{"doc_id": f"t{trial}-{n}", "text": texts[n % 5]} for n in range(8)]
+
+
+def test_sigkill_during_a_post_leaves_old_or_new(tmp_path: Path, embedder: Embedder) -> None:
+    root = tmp_path / "index"
+    server = Server(root)
+    try:
+        began = time.monotonic()
+        server.write(batch(-1))  # timed, unkilled
+        duration = time.monotonic() - began
+    finally:
+        server.process.kill()
+        server.process.wait()
+    rng = random.Random(SEED)
+    before = held(root, embedder)
+    for trial in range(TRIALS):
+        server = Server(root)
+        try:
+            writer = threading.Thread(target=server.write, args=(batch(trial),))
+            writer.start()
+            time.sleep(rng.uniform(0.0, 1.1) * duration)
+        finally:
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(timeout=60)
+        writer.join(timeout=60)
+        found = held(root, embedder)
+        written = {d["doc_id"] for d in batch(trial)}
+        assert {k: v for k, v in found.items() if k not in written} == before
+        assert written & set(found) in (set(), written), "a mix of two versions"
+        before = found

@@ -1,0 +1,233 @@
+"""Live corpus updates: POST and DELETE /documents, the API key, read-your-writes, a
+re-ingest by another process, and reads in flight while writes land.
+
+Each server here is a real uvicorn on a loopback port over a small index of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import LiveServer
+
+from citeqa.index.versions import try_lock
+from citeqa.ingest.chunking import ChunkerSettings
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.pipeline import ingest
+from citeqa.service.components import open_index
+from citeqa.service.schemas import MAX_DOCUMENTS_PER_WRITE as MAX_WRITE
+from citeqa.service.settings import Settings
+
+KEY = "test-key-0f3a"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+LIGHTHOUSE = {
+    "doc_id": "lighthouse",
+    "text": "The Harbour Times\n\nLighthouse relit\n\n"
+    "The Quillon lighthouse was relit on Friday by the harbour master, Ansel Varga. "
+    "Its new lamp can be seen from 40 kilometres away.\n",
+    "source": "The Harbour Times",
+    "date": "2026-11-20",
+    "url": "https://example.org/lighthouse",
+}
+
+
+def write_server(root: Path, articles: Path, embedder: Embedder, **settings) -> LiveServer:
+    """A server with writes on, over an index of the two `articles`."""
+    ingest(articles, open_index(Settings(index=root), embedder), embedder, ChunkerSettings())
+    return LiveServer(Settings(index=root, api_key=KEY, **settings))
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def http(root: Path, articles: Path, embedder: Embedder) -> Iterator[httpx.Client]:
+    with (
+        write_server(root, articles, embedder) as server,
+        httpx.Client(base_url=server.url, timeout=60) as client,
+    ):
+        yield client
+
+
+def doc_ids(http: httpx.Client) -> set[str]:
+    return {d["doc_id"] for d in http.get("/documents").json()}
+
+
+def test_writes_are_off_without_a_key(client: httpx.Client) -> None:
+    for response in (
+        client.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH),
+        client.delete("/documents/anything", headers=AUTH),
+    ):
+        assert response.status_code == 403
+        assert "CITEQA_API_KEY" in response.json()["detail"]
+
+
+BAD_KEYS = [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY},
+            {"Authorization": "Basic eDp5"}]  # fmt: skip
+
+
+@pytest.mark.parametrize("headers", BAD_KEYS)
+def test_a_missing_or_wrong_key_is_401(http: httpx.Client, headers: dict) -> None:
+    before = doc_ids(http)
+    for response in (
+        http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=headers),
+        http.delete("/documents/alpha", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert doc_ids(http) == before
+
+
+def test_a_write_is_seen_by_the_next_read(http: httpx.Client) -> None:
+    written = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+    assert written.status_code == 200, written.text
+    result = written.json()
+    assert result["added"] == ["lighthouse"] and result["documents"] == 3
+    assert result["version"] == "v000002"
+    assert doc_ids(http) == {"alpha", "beta", "lighthouse"}
+    stored = http.get("/documents/lighthouse").json()
+    assert stored["text"] == LIGHTHOUSE["text"], "stored exactly"
+    assert (stored["source"], stored["date"]) == ("The Harbour Times", "2026-11-20")
+    asked = http.post("/ask", json={"question": "Who relit the Quillon lighthouse?"}).json()
+    best = asked["answers"][0]
+    assert best["doc_id"] == "lighthouse" and "Ansel Varga" in best["text"]
+    assert stored["text"][best["start"] : best["end"]] == best["text"]
+
+
+def test_a_known_id_is_replaced_and_an_unchanged_one_left(http: httpx.Client) -> None:
+    http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+    changed = {**LIGHTHOUSE, "text": LIGHTHOUSE["text"].replace("40", "55")}
+    again = http.post("/documents", json={"documents": [changed]}, headers=AUTH).json()
+    assert (again["added"], again["updated"], again["unchanged"]) == ([], ["lighthouse"], 0)
+    assert "55 kilometres" in http.get("/documents/lighthouse").json()["text"]
+    same = http.post("/documents", json={"documents": [changed]}, headers=AUTH).json()
+    assert (same["updated"], same["unchanged"], same["version"]) == ([], 1, again["version"])
+
+
+def test_delete_removes_a_document_from_answers(http: httpx.Client) -> None:
+    question = {"question": "How much did the bridge repairs cost?"}
+    assert http.post("/ask", json=question).json()["answers"][0]["doc_id"] == "alpha"
+    deleted = http.delete("/documents/alpha", headers=AUTH)
+    assert deleted.status_code == 200 and deleted.json()["removed"] == ["alpha"]
+    assert http.get("/documents/alpha").status_code == 404
+    answers = http.post("/ask", json=question).json()["answers"]
+    assert all(a["doc_id"] != "alpha" for a in answers)
+    again = http.delete("/documents/alpha", headers=AUTH)
+    assert again.status_code == 404 and "alpha" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"documents": []},
+        {"documents": [{**LIGHTHOUSE, "text": "   \n"}]},
+        {"documents": [{**LIGHTHOUSE, "doc_id": "a/b"}]},
+        {"documents": [{**LIGHTHOUSE, "doc_id": ""}]},
+        {"documents": [{**LIGHTHOUSE, "date": "yesterday"}]},
+        {"documents": [{**LIGHTHOUSE, "extra": 1}]},
+        {"documents": [LIGHTHOUSE, LIGHTHOUSE]},
+        {"documents": [{**LIGHTHOUSE, "doc_id": f"d{i}"} for i in range(MAX_WRITE + 1)]},
+    ],
+    ids=["none", "blank text", "slash in id", "empty id", "bad date", "unknown field",
+         "duplicate ids", "too many"],
+)  # fmt: skip
+def test_bad_documents_are_422_and_change_nothing(http: httpx.Client, body: dict) -> None:
+    before = doc_ids(http)
+    response = http.post("/documents", json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]
+    assert doc_ids(http) == before
+
+
+def test_another_writer_process_gets_409(http: httpx.Client, root: Path) -> None:
+    lock = try_lock(root)  # what a `citeqa ingest` running elsewhere holds
+    try:
+        response = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+    finally:
+        os.close(lock)
+    assert response.status_code == 409 and "Another process" in response.json()["detail"]
+    assert "lighthouse" not in doc_ids(http)
+
+
+def test_concurrent_writes_are_serialised_or_told_to_retry(
+    root: Path, articles: Path, embedder: Embedder
+) -> None:
+    # No waiting behind another write: the loser of two overlapping writes gets 429.
+    with (
+        write_server(root, articles, embedder, write_wait_s=0) as server,
+        httpx.Client(base_url=server.url, timeout=120) as http,
+    ):
+        big = [{**LIGHTHOUSE, "doc_id": f"bulk{i}", "text": LIGHTHOUSE["text"] * 20}
+               for i in range(60)]  # fmt: skip
+        started = threading.Event()
+
+        def bulk() -> httpx.Response:
+            started.set()
+            return http.post("/documents", json={"documents": big}, headers=AUTH)
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(bulk)
+            started.wait()
+            threading.Event().wait(0.5)
+            second = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+            assert first.result().status_code == 200
+        assert second.status_code == 429 and second.headers["retry-after"]
+        assert doc_ids(http) == {"alpha", "beta"} | {d["doc_id"] for d in big}
+
+
+def test_reads_in_flight_never_see_half_a_write(http: httpx.Client) -> None:
+    """Each write adds two documents at once: every listing has both or neither."""
+    pairs = [[{**LIGHTHOUSE, "doc_id": f"p{n}a"}, {**LIGHTHOUSE, "doc_id": f"p{n}b"}]
+             for n in range(4)]  # fmt: skip
+    done = threading.Event()
+    seen: list[set[str]] = []
+    statuses: list[int] = []
+
+    def read() -> None:
+        while not done.is_set():
+            listing = http.get("/documents")
+            asked = http.post("/ask", json={"question": "Who relit the lighthouse?"})
+            statuses.extend([listing.status_code, asked.status_code])
+            seen.append({d["doc_id"] for d in listing.json()})
+
+    with ThreadPoolExecutor(3) as pool:
+        readers = [pool.submit(read) for _ in range(3)]
+        for pair in pairs:
+            response = http.post("/documents", json={"documents": pair}, headers=AUTH)
+            assert response.status_code == 200
+        done.set()
+        for reader in readers:
+            reader.result()
+    assert set(statuses) == {200}
+    for ids in seen:
+        for n in range(4):
+            assert (f"p{n}a" in ids) == (f"p{n}b" in ids), ids
+
+
+def test_a_running_server_sees_a_reingest_by_another_process(
+    http: httpx.Client, root: Path, articles: Path
+) -> None:
+    (articles / "gamma.txt").write_text(
+        "The Eastham ferry will run twice a day from June, the port authority said.\n"
+    )
+    citeqa = Path(sys.executable).with_name("citeqa")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    result = subprocess.run(
+        [str(citeqa), "ingest", str(articles), "--index", str(root)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "gamma" in doc_ids(http)
+    asked = http.post("/ask", json={"question": "How often will the Eastham ferry run?"})
+    assert asked.json()["answers"][0]["doc_id"] == "gamma"
+    assert http.get("/ready").json()["version"] == "v000002"
