@@ -40,6 +40,7 @@ eval-squad: install
 bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.ingest
+	$(PY) -m bench.serving
 	$(PY) -m bench.soak --clients 32 --seconds 120
 	KILL_TRIALS=20 $(PY) -m pytest tests/test_kill.py
 
