@@ -36,11 +36,14 @@ eval-squad: install
 	$(CITEQA) eval --squad $(SQUAD) --out reports/squad
 
 # The soak (32 clients, 2 minutes) and the kill tests' full form (20 kills per writer)
-# are here, not in `make test`, which runs their short forms.
+# are here, not in `make test`, which runs their short forms. bench.peer builds Haystack
+# in bench/peers/.venv on its first run. Results: bench/README.md.
 bench: install
 	$(PY) -m bench.latency
 	$(PY) -m bench.ingest
 	$(PY) -m bench.serving
+	$(PY) -m bench.peer
+	$(PY) -m bench.peer --squad $(SQUAD) --queries 1000
 	$(PY) -m bench.soak --clients 32 --seconds 120
 	KILL_TRIALS=20 $(PY) -m pytest tests/test_kill.py
 

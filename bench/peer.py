@@ -1,0 +1,152 @@
+"""citeqa beside Haystack: the same chunks, model, questions and top-k, timed in one run.
+
+    python -m bench.peer [--squad FILE] [--queries N] [--top-k 5]
+
+Without --squad the corpus is the sample articles with eval/questions.jsonl; with it, the
+SQuAD paragraphs and their questions. citeqa ingests the corpus from scratch (timed), and
+its chunks, exactly, become Haystack's documents, so both search the same passages.
+Haystack runs in its own virtual environment (`bench/peers/make-venv`, created on first
+use) as three pipelines: BM25, dense, and both joined by reciprocal rank fusion.
+
+Reported for both: indexing time, query p50/p99, and recall@k (a chunk of a gold document
+among the top k). For citeqa also the whole `Answerer.ask`: the reader included.
+Results go to bench/results/peer-<corpus>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import Timing, print_table, time_calls
+from citeqa.eval.datasets import EvalSet, load_questions, load_squad
+from citeqa.index.base import Index
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.loaders import load_folder
+from citeqa.ingest.pipeline import sync_documents
+from citeqa.service.components import answerer_over, chunker_settings, open_index
+from citeqa.service.schemas import AskRequest
+from citeqa.service.settings import Settings, sample_corpus
+
+PEERS = Path(__file__).parent / "peers"
+RESULTS = Path(__file__).parent / "results"
+QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+
+
+def corpus(squad: Path | None) -> EvalSet:
+    """The eval set with its documents: SQuAD paragraphs, or the sample articles."""
+    if squad is not None:
+        return load_squad(squad)
+    eval_set = load_questions(QUESTIONS)
+    eval_set.documents = load_folder(sample_corpus()).documents
+    return eval_set
+
+
+def chunk_documents(index: Index) -> list[tuple[str, str, str]]:
+    """Every chunk of a freshly built index (ids 0..n-1), as (chunk id, doc_id, text)."""
+    ids = list(range(index.stats().chunks))
+    chunks = [c for first in range(0, len(ids), 10_000)
+              for c in index.chunks(ids[first : first + 10_000])]  # fmt: skip
+    return [(f"{c.doc_id}#{c.chunk_id}", c.doc_id, c.text) for c in chunks]
+
+
+def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int) -> dict:
+    """Haystack's figures for the same chunks and questions (its venv made on first use)."""
+    subprocess.run([str(PEERS / "make-venv")], check=True)
+    by_doc: dict[str, list[str]] = {}
+    for chunk_id, doc_id, _ in chunks:
+        by_doc.setdefault(doc_id, []).append(chunk_id)
+    payload = {
+        "documents": [{"id": chunk_id, "text": text} for chunk_id, _, text in chunks],
+        "questions": [
+            {"question": q.question, "gold": [c for d in q.doc_ids for c in by_doc.get(d, [])]}
+            for q in eval_set.questions
+        ],
+    }
+    with tempfile.TemporaryDirectory(prefix="citeqa-peer-") as tmp:
+        source, out = Path(tmp) / "corpus.json", Path(tmp) / "result.json"
+        source.write_text(json.dumps(payload), encoding="utf-8")
+        subprocess.run(
+            [str(PEERS / ".venv" / "bin" / "python"), str(PEERS / "haystack_retrieval.py"),
+             "--corpus", str(source), "--out", str(out), "--top-k", str(top_k)],
+            check=True,
+        )  # fmt: skip
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def run_citeqa(eval_set: EvalSet, root: Path, top_k: int) -> tuple[dict, Index]:
+    """citeqa's figures: ingest from scratch, hybrid retrieval alone, and the whole ask."""
+    embedder = Embedder()
+    settings = Settings(index=root)
+    began = time.perf_counter()
+    index = open_index(settings, embedder)
+    sync_documents(eval_set.documents, index, embedder, chunker_settings(settings))
+    index_s = time.perf_counter() - began
+    asked = [q for q in eval_set.questions if q.doc_ids]
+
+    def retrieve(i: int) -> set[str]:
+        question = asked[i % len(asked)].question
+        hits = index.search(question, embedder.encode([question])[0], top_k)
+        return {c.doc_id for c in index.chunks([h.chunk_id for h in hits])}
+
+    # Timed after 5 untimed calls, as Haystack's side is; recall from one more pass.
+    retrieval = time_calls("retrieval", retrieve, len(asked))
+    recall = sum(bool(retrieve(i) & set(q.doc_ids)) for i, q in enumerate(asked)) / len(asked)
+    answerer = answerer_over(index, settings, embedder)
+    ask = time_calls(
+        "ask", lambda i: answerer.ask(AskRequest(question=asked[i].question)), len(asked)
+    )
+    return {
+        "system": "citeqa",
+        "index_s": index_s,
+        "pipelines": {"hybrid": _summary(retrieval, recall)},
+        "ask": _summary(ask, None),
+    }, index
+
+
+def _summary(timing: Timing, recall: float | None) -> dict:
+    return {"p50_ms": timing.p50, "p99_ms": timing.percentile(99), "mean_ms": timing.mean,
+            "recall_at_k": recall}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--squad", type=Path, help="SQuAD JSON; default: the sample corpus")
+    parser.add_argument("--queries", type=int, help="ask only the first N questions")
+    parser.add_argument("--top-k", type=int, default=5)
+    args = parser.parse_args()
+    eval_set = corpus(args.squad)
+    eval_set.questions = eval_set.questions[: args.queries]
+    with tempfile.TemporaryDirectory(prefix="citeqa-peer-") as tmp:
+        ours, index = run_citeqa(eval_set, Path(tmp) / "index", args.top_k)
+        peer = run_peer(eval_set, chunk_documents(index), args.top_k)
+    name = "squad" if args.squad else "sample"
+    report = {
+        "corpus": name, "chunks": index.stats().chunks, "questions": len(eval_set.questions),
+        "top_k": args.top_k, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "citeqa": ours, "haystack": peer,
+    }  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"peer-{name}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    rows = [["citeqa index", ours["index_s"], "", "", ""],
+            ["haystack index", peer["index_s"], "", "", ""]]  # fmt: skip
+    for system, figures in (("citeqa", ours), ("haystack", peer)):
+        for pipeline, row in figures["pipelines"].items():
+            rows.append([f"{system} {pipeline}", "", row["p50_ms"], row["p99_ms"],
+                         row["recall_at_k"]])  # fmt: skip
+    rows.append(["citeqa whole ask", "", ours["ask"]["p50_ms"], ours["ask"]["p99_ms"], ""])
+    print(f"\n{name}: {report['chunks']} chunks, {report['questions']} questions, "
+          f"top {args.top_k}\n")  # fmt: skip
+    print_table(["what", "seconds", "p50 ms", "p99 ms", f"recall@{args.top_k}"], rows)
+
+
+if __name__ == "__main__":
+    main()
