@@ -76,10 +76,12 @@ class ServerProcess:
         )  # fmt: skip
 
     def __enter__(self) -> ServerProcess:
+        # The app loads the index and warms the model before it listens: a /health that
+        # answers means a server that can answer (even over an empty index, not /ready).
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

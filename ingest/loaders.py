@@ -84,7 +84,7 @@ def _doc_id(path: Path, claimed: dict[str, str]) -> str:
     """`path`'s name without its suffix, if no earlier file has it and it is text that can
     be stored and printed: not undecodable bytes, not control characters (a terminal escape)."""
     doc_id = path.stem
-    if _CONTROL.search(doc_id) or not _is_unicode(doc_id):
+    if _CONTROL.search(doc_id) or not is_unicode(doc_id):
         raise ValueError("file name is not UTF-8 text or holds control characters")
     if doc_id in claimed:
         raise ValueError(f"same document id as {claimed[doc_id]}: {doc_id!r}")
@@ -130,8 +130,10 @@ def _decode(raw: bytes) -> str:
         raise ValueError(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
-def _is_unicode(text: str) -> bool:
+def is_unicode(text: str) -> bool:
     """False if `text` holds a lone surrogate, which no UTF-8 file or index can hold."""
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

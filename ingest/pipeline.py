@@ -7,7 +7,8 @@ and an unchanged file is not even parsed: it is compared by the checksum of its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Set
+from collections.abc import Collection, Iterator, Set
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,12 +76,9 @@ def delete_documents(doc_ids: list[str], index: Index) -> IngestReport:
     known = index.checksums()
     report = IngestReport(removed=sorted({i for i in doc_ids if i in known}))
     if report.changed:
-
-        def remove() -> None:
+        with _rollback_on_failure(index):
             index.delete(report.removed)
             index.save()
-
-        _write_or_rollback(index, remove)
     return report
 
 
@@ -103,24 +101,17 @@ def _apply(
     )
     report.unchanged = len(wanted) - len(report.added) - len(report.updated) + len(kept)
     if report.changed:
-        documents = [wanted[i] for i in report.added + report.updated]
-        _write_or_rollback(
-            index,
-            lambda: _write(
-                documents=documents,
-                index=index,
-                removed=report.updated + report.removed,
-                embedder=embedder,
-                chunker=chunker,
-                report=report,
-            ),  # fmt: skip
-        )
+        with _rollback_on_failure(index):
+            _write(documents=[wanted[i] for i in report.added + report.updated], index=index,
+                   removed=report.updated + report.removed, embedder=embedder, chunker=chunker,
+                   report=report)  # fmt: skip
     return report
 
 
-def _write_or_rollback(index: Index, write: Callable[[], object]) -> None:
+@contextmanager
+def _rollback_on_failure(index: Index) -> Iterator[None]:
     try:
-        write()
+        yield
     except BaseException:
         index.rollback()  # a failed write leaves the previous index live and whole
         raise

@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from citeqa.ingest.loaders import is_unicode
 from citeqa.service.errors import send_problem
 from citeqa.service.limits import replay
 from citeqa.service.schemas import MAX_JSON_DEPTH
@@ -85,12 +86,8 @@ def _check_value(value: Any) -> None:
 
 
 def _check_text(text: str) -> None:
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidJSON("a string contains a lone surrogate (\\ud800-\\udfff)") from None
+    if not is_unicode(text):
+        raise InvalidJSON("a string contains a lone surrogate (\\ud800-\\udfff)")
 
 
 def is_json(scope: Scope) -> bool:

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import httpx
 from conftest import free_port
 
+from bench.soak import AUTH, CITEQA, ServerProcess
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.components import build_answerer
 from citeqa.service.schemas import AskRequest
@@ -29,13 +29,10 @@ from citeqa.service.settings import Settings, sample_corpus
 
 TRIALS = int(os.environ.get("KILL_TRIALS", "2"))
 SEED = 20261126
-CITEQA = Path(sys.executable).with_name("citeqa")
-KEY = "kill-test-key"
 
 
 def env() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    return {**clean, "CITEQA_API_KEY": KEY}
+    return {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
 
 
 def held(root: Path, embedder: Embedder) -> dict[str, str]:
@@ -98,30 +95,10 @@ def test_sigkill_during_ingest_leaves_old_or_new(tmp_path: Path, embedder: Embed
     assert kills >= TRIALS // 2, "the runs ended before the kills: widen the window"
 
 
-class Server:
-    """`citeqa serve` in its own process, with writes on."""
-
-    def __init__(self, root: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        port = self.url.rsplit(":", 1)[1]
-        self.process = subprocess.Popen(
-            [str(CITEQA), "serve", "--index", str(root), "--port", port],
-            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-
-    def write(self, documents: list[dict]) -> None:
-        with contextlib.suppress(httpx.TransportError):  # killed mid-request
-            httpx.post(f"{self.url}/documents", json={"documents": documents},
-                       headers={"Authorization": f"Bearer {KEY}"}, timeout=600)  # fmt: skip
+def write(server: ServerProcess, documents: list[dict]) -> None:
+    with contextlib.suppress(httpx.TransportError):  # killed mid-request
+        httpx.post(f"{server.url}/documents", json={"documents": documents}, headers=AUTH,
+                   timeout=600)  # fmt: skip
 
 
 def batch(trial: int) -> list[dict]:
@@ -131,23 +108,17 @@ def batch(trial: int) -> list[dict]:
 
 def test_sigkill_during_a_post_leaves_old_or_new(tmp_path: Path, embedder: Embedder) -> None:
     root = tmp_path / "index"
-    server = Server(root)
-    try:
+    with ServerProcess(root, free_port()) as server:
         began = time.monotonic()
-        server.write(batch(-1))  # timed, unkilled
+        write(server, batch(-1))  # timed, unkilled
         duration = time.monotonic() - began
-    finally:
-        server.process.kill()
-        server.process.wait()
     rng = random.Random(SEED)
     before = held(root, embedder)
     for trial in range(TRIALS):
-        server = Server(root)
-        try:
-            writer = threading.Thread(target=server.write, args=(batch(trial),))
+        with ServerProcess(root, free_port()) as server:
+            writer = threading.Thread(target=write, args=(server, batch(trial)))
             writer.start()
             time.sleep(rng.uniform(0.0, 1.1) * duration)
-        finally:
             server.process.send_signal(signal.SIGKILL)
             server.process.wait(timeout=60)
         writer.join(timeout=60)
