@@ -1,13 +1,15 @@
-"""`LocalIndex`: FAISS + bm25s + SQLite in one directory, saved atomically.
+"""`LocalIndex`: FAISS + BM25 + SQLite in one directory, in immutable segments.
 
-Changes are made in a fresh `.tmp-*` folder (a copy of the live store) and become live
-only when `save` publishes it as a new version (`index.versions`), so a crash mid-ingest
-leaves the previous version whole. A version is checked against its manifest on load.
+The index is a list of segments (`index.segment`) plus the documents deleted from them.
+A write builds one new segment in a fresh `.tmp-*` folder, hard-links the unchanged
+segments beside it, records its deletions in the manifest and publishes the folder as a
+new version (`index.versions`): nothing is copied or rebuilt but the new rows and, now and
+then, a merge of small segments. A crash mid-write leaves the previous version whole, and
+a version is checked against its manifest on load.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import sqlite3
@@ -17,12 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-# faiss may be the first to load OpenMP; its spin-wait must be off before it does (see
-# ingest.embedding).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import bm25s  # noqa: E402
-import faiss  # noqa: E402
 import numpy as np
 
 from citeqa.index.base import (
@@ -35,8 +31,17 @@ from citeqa.index.base import (
     StoredChunk,
 )
 from citeqa.index.fusion import weighted_rrf
+from citeqa.index.lexical import BM25, LiveTerms
+from citeqa.index.segment import (
+    MAX_DELETED_SHARE,
+    Segment,
+    SegmentInfo,
+    SegmentWriter,
+    link_into,
+    merge_plan,
+)
 from citeqa.index.store import ChunkStore
-from citeqa.index.tokens import tokenize, tokenize_one
+from citeqa.index.tokens import tokenize_one
 from citeqa.index.versions import (
     MANIFEST,
     IndexConfig,
@@ -52,6 +57,7 @@ from citeqa.index.versions import (
 from citeqa.ingest.models import Chunk, Document
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+COUNTED = ("documents", "chunks", "sentences")
 
 
 @dataclass(frozen=True)
@@ -60,11 +66,24 @@ class FusionWeights:
     dense: float = 1.0
 
 
+@dataclass(frozen=True)
+class _Source:
+    """A store to read documents from, and the documents of it that no longer count."""
+
+    store: ChunkStore
+    deleted: frozenset[str]
+
+
 class LocalIndex:
     """The single-machine `Index`. Open with `LocalIndex.open(path, config)`."""
 
     def __init__(
-        self, root: Path, config: IndexConfig, fusion: FusionWeights, live: str | None
+        self,
+        root: Path,
+        config: IndexConfig,
+        fusion: FusionWeights,
+        live: str | None,
+        reuse: dict[str, Segment],
     ) -> None:
         self.root = root
         self.config = config
@@ -72,13 +91,21 @@ class LocalIndex:
         self._live = root / live if live else None
         self._work: Path | None = None  # the .tmp-* folder while changes are pending
         self._lock: int | None = None  # the writer lock's descriptor while writing
-        self._load()
+        self._writer: SegmentWriter | None = None  # the new segment, once a write adds
+        self._pending: dict[str, set[str]] = {}  # segment -> doc_ids this write deletes
+        self._load(reuse)
 
     @classmethod
     def open(
-        cls, root: Path, config: IndexConfig, fusion: FusionWeights | None = None
+        cls,
+        root: Path,
+        config: IndexConfig,
+        fusion: FusionWeights | None = None,
+        reuse: LocalIndex | None = None,
     ) -> LocalIndex:
-        """Load the index at `root`, or start an empty one there.
+        """Load the index at `root`, or start an empty one there. Segments that `reuse`
+        (an index opened earlier on the same root) already holds are shared, not loaded
+        and checked again: they never change.
 
         Raises IndexMismatchError when it was built with another model, format or chunker,
         and IndexDamagedError when a file of it is missing or altered.
@@ -94,7 +121,9 @@ class LocalIndex:
                     f"uses {_describe(config)}. Rebuild it: delete {root} and run "
                     f"`citeqa ingest DIR --index {root}`."
                 )
-        return cls(root, config, fusion or FusionWeights(), live)
+        held = reuse._segments if isinstance(reuse, LocalIndex) and reuse.root == root else []
+        shared = {s.name: s for s in held}
+        return cls(root, config, fusion or FusionWeights(), live, shared)
 
     @property
     def version(self) -> str | None:
@@ -106,50 +135,97 @@ class LocalIndex:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _load(self) -> None:
+    def _load(self, reuse: dict[str, Segment]) -> None:
         """Read the live version (checked against its manifest), or start empty."""
         if self._live is None:
-            # An index with nothing saved yet reads from an empty in-memory store.
-            self._store = ChunkStore(":memory:")
-            self._dense = faiss.IndexIDMap2(faiss.IndexFlatIP(self.config.dim))
-            self._bm25, self._bm25_ids = None, np.zeros(0, dtype=np.int64)
+            self._manifest = Manifest(self.config, counts=dict.fromkeys(COUNTED, 0))
+            self._read_from([], {})
             return
-        verify(self._live)
-        try:
-            self._store = ChunkStore(self._live / "store.sqlite", read_only=True)
-            self._dense = faiss.read_index(str(self._live / "dense.faiss"))
-            self._bm25, self._bm25_ids = self._load_bm25(self._live)
-        except (RuntimeError, OSError, ValueError, sqlite3.Error) as error:
-            # The files match their checksums, so they were saved this way: say so.
-            raise damaged(self.root, self._live, f"cannot be loaded ({error})") from None
+        self._manifest = verify(self._live, trusted=reuse.keys())
+        segments = []
+        for raw in self._manifest.segments:
+            info = SegmentInfo.from_dict(raw)
+            segments.append(reuse.get(info.name) or self._open_segment(info))
+        self._read_from(segments, {k: frozenset(v) for k, v in self._manifest.deleted.items()})
 
-    @staticmethod
-    def _load_bm25(folder: Path) -> tuple[bm25s.BM25 | None, np.ndarray]:
-        ids = np.load(folder / "bm25_ids.npy")
-        if not ids.size:
-            return None, ids
-        return bm25s.BM25.load(folder / "bm25", show_progress=False), ids
+    def _open_segment(self, info: SegmentInfo) -> Segment:
+        assert self._live is not None
+        try:
+            return Segment(self._live / info.name, info)
+        except (RuntimeError, OSError, ValueError, KeyError, sqlite3.Error) as error:
+            # The files match their checksums, so they were saved this way: say so.
+            problem = f"cannot be loaded ({error})"
+            raise damaged(self.root, self._live / info.name, problem) from None
+
+    def _read_from(self, segments: list[Segment], deleted: dict[str, frozenset[str]]) -> None:
+        """Read from `segments`, less the `deleted` documents of each."""
+        self._segments = segments
+        self._deleted = deleted
+        self._alive = [_live_rows(s, deleted.get(s.name, frozenset())) for s in segments]
+        parts = zip(segments, self._alive, strict=True)
+        self._bm25 = BM25([LiveTerms(s.terms, alive) for s, alive in parts])
+
+    def _sources(self) -> list[_Source]:
+        """Every store with documents this index holds, pending changes included; newest
+        first, so that a document replaced in this write is read from its new segment."""
+        sources = [
+            _Source(
+                s.store, self._deleted.get(s.name, frozenset()) | self._pending.get(s.name, set())
+            )
+            for s in self._segments
+        ]
+        if self._writer is not None:
+            sources.append(_Source(self._writer.store, frozenset()))
+        return sources[::-1]
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
-        return self._store.chunks(chunk_ids)
+        wanted = np.array(chunk_ids, dtype=np.int64)
+        found: dict[int, StoredChunk] = {}
+        for segment in self._segments:
+            rows = segment.rows_of(wanted)
+            if rows.size:
+                chunks = segment.store.chunks(segment.ids[rows].tolist())
+                found.update((c.chunk_id, c) for c in chunks)
+        return [found[i] for i in chunk_ids if i in found]
 
     def document(self, doc_id: str) -> DocumentRecord | None:
-        return self._store.document(doc_id)
+        for source in self._sources():
+            if doc_id not in source.deleted and (record := source.store.document(doc_id)):
+                return record
+        return None
 
     def documents(self) -> list[DocumentRecord]:
-        return self._store.documents()
+        records = [
+            r for s in self._sources() for r in s.store.documents() if r.doc_id not in s.deleted
+        ]
+        return sorted(records, key=lambda r: r.doc_id)
 
     def checksums(self) -> dict[str, str]:
-        return self._store.checksums()
+        return {
+            doc_id: checksum
+            for s in self._sources()
+            for doc_id, checksum in s.store.checksums().items()
+            if doc_id not in s.deleted
+        }
 
     def stats(self) -> IndexStats:
-        return IndexStats(
-            documents=self._store.count("documents"),
-            chunks=self._store.count("chunks"),
-            sentences=self._store.count("sentences"),
-            model=self.config.model,
-            version=self.version,
-        )
+        counts = self._counts()
+        return IndexStats(**{k: counts[k] for k in COUNTED}, model=self.config.model,
+                          version=self.version)  # fmt: skip
+
+    def _counts(self) -> dict[str, int]:
+        """The saved counts, less what this write deletes, plus what it adds."""
+        counts = dict(self._manifest.counts)
+        stores = {s.name: s.store for s in self._segments}
+        for name, doc_ids in self._pending.items():
+            gone = sorted(doc_ids)
+            counts["documents"] -= len(gone)
+            counts["chunks"] -= len(stores[name].chunk_ids(gone))
+            counts["sentences"] -= stores[name].sentence_count(gone)
+        if self._writer is not None:
+            for key in COUNTED:
+                counts[key] += self._writer.store.count(key)
+        return counts
 
     # -- searching -----------------------------------------------------------------------
 
@@ -158,13 +234,10 @@ class LocalIndex:
     ) -> list[SearchHit]:
         """The `k` best chunks for `query`, fused from BM25 and dense rankings. Filters
         restrict both rankings before fusion, so a filter never empties the top k."""
-        allowed = (
-            None
-            if filters is None or filters.is_empty()
-            else self._store.allowed_chunk_ids(filters)
-        )
-        if allowed is not None and allowed.size == 0:
+        allowed = self._allowed(filters)
+        if allowed is not None and not any(a.any() for a in allowed):
             return []
+        allowed = allowed or [None] * len(self._segments)
         lexical = self._search_bm25(query, k, allowed)
         dense = self._search_dense(vector, k, allowed)
         fused = weighted_rrf(
@@ -180,123 +253,153 @@ class LocalIndex:
             hits[i].dense_rank, hits[i].dense_score = rank, score
         return sorted(hits.values(), key=lambda h: -h.score)[:k]
 
+    def _allowed(self, filters: Filters | None) -> list[np.ndarray] | None:
+        """Per segment, a mask of the rows whose document passes `filters`; None: all."""
+        if filters is None or filters.is_empty():
+            return None
+        masks = []
+        for segment in self._segments:
+            mask = np.zeros(len(segment.ids), dtype=bool)
+            mask[segment.rows_of(segment.store.allowed_chunk_ids(filters))] = True
+            masks.append(mask)
+        return masks
+
     def _search_bm25(
-        self, query: str, k: int, allowed: np.ndarray | None
+        self, query: str, k: int, allowed: list[np.ndarray | None]
     ) -> list[tuple[int, float]]:
-        if self._bm25 is None or not self._bm25_ids.size:
-            return []
         tokens = self._expand(query)
-        if not tokens:
-            return []
-        mask = None if allowed is None else np.isin(self._bm25_ids, allowed).astype(np.float32)
-        rows, scores = self._bm25.retrieve(
-            [tokens],
-            k=min(k, self._bm25_ids.size),
-            show_progress=False,
-            weight_mask=mask,
-            n_threads=1,
-        )
         return [
-            (int(self._bm25_ids[r]), float(s))
-            for r, s in zip(rows[0], scores[0], strict=True)
-            if s > 0
+            (int(self._segments[part].ids[row]), score)
+            for part, row, score in self._bm25.top(tokens, k, allowed)
         ]
 
     def term_weights(self, tokens: Iterable[str]) -> dict[str, float]:
         """BM25's IDF of each token over the chunks; a token the corpus lacks is rarest."""
-        if self._bm25 is None:
+        if not self._bm25.total:
             return {t: 1.0 for t in tokens}
-        total = self._bm25_ids.size
-        indptr, vocab = self._bm25.scores["indptr"], self._bm25.vocab_dict
-        weights = {}
-        for token in tokens:
-            # Columns of bm25s's CSC matrix are tokens: non-zeros per column = document count.
-            df = int(indptr[vocab[token] + 1] - indptr[vocab[token]]) if token in vocab else 0
-            weights[token] = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        return weights
+        return {t: self._bm25.idf(t) for t in tokens}
 
     def _expand(self, query: str) -> list[str]:
         """Query tokens plus the corpus's own spellings of capitalised names that differ by
         one letter (Qasem/Qassem, Kataib/Khataib), which BM25 would otherwise miss."""
         tokens = tokenize_one(query)
-        vocab = self._bm25.vocab_dict
         names = set(tokenize_one(" ".join(w for w in query.split() if w[:1].isupper())))
         extra = [
             variant
             for token in tokens
             if token in names and len(token) >= 5
             for variant in _one_edit(token)
-            if variant in vocab and variant not in tokens
+            if variant not in tokens and self._bm25.has(variant)
         ]
-        return [t for t in tokens if t in vocab] + extra
+        return [t for t in tokens if self._bm25.has(t)] + extra
 
     def _search_dense(
-        self, vector: np.ndarray, k: int, allowed: np.ndarray | None
+        self, vector: np.ndarray, k: int, allowed: list[np.ndarray | None]
     ) -> list[tuple[int, float]]:
-        if self._dense.ntotal == 0:
-            return []
-        params = (
-            None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        )
-        scores, ids = self._dense.search(
-            vector.reshape(1, -1), min(k, self._dense.ntotal), params=params
-        )
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        found: list[tuple[int, float]] = []
+        for segment, alive, mask in zip(self._segments, self._alive, allowed, strict=True):
+            if mask is not None:
+                mask = mask & alive
+            elif not alive.all():
+                mask = alive
+            rows, scores = segment.dense.search(vector, k, mask)
+            found += zip(segment.ids[rows].tolist(), scores.tolist(), strict=True)
+        return sorted(found, key=lambda hit: -hit[1])[:k]
 
     # -- writing -------------------------------------------------------------------------
 
     def add(self, documents: list[Document], chunks: list[Chunk]) -> None:
         """Add documents and their embedded chunks. Replaces nothing: delete first."""
-        self._begin_write()
-        next_id = self._store.next_chunk_id()
+        writer = self._begin_write()
         by_doc: dict[str, list[Chunk]] = {d.doc_id: [] for d in documents}
         for chunk in chunks:
             by_doc[chunk.doc_id].append(chunk)
         for document in documents:
-            doc_chunks = by_doc[document.doc_id]
-            ids = list(range(next_id, next_id + len(doc_chunks)))
-            next_id += len(doc_chunks)
-            self._store.add(document, doc_chunks, ids)
-            if doc_chunks:
-                vectors = np.stack([c.vector for c in doc_chunks]).astype(np.float32)
-                self._dense.add_with_ids(vectors, np.array(ids, dtype=np.int64))
+            writer.add(document, by_doc[document.doc_id])
 
     def delete(self, doc_ids: list[str]) -> None:
-        self._begin_write()
-        removed = self._store.delete(doc_ids)
-        if removed:
-            self._dense.remove_ids(np.array(removed, dtype=np.int64))
+        writer = self._begin_write()
+        for segment in self._segments:
+            gone = self._deleted.get(segment.name, frozenset())
+            held = segment.store.held(doc_ids) - gone
+            if held:
+                self._pending.setdefault(segment.name, set()).update(held)
+        writer.delete(doc_ids)
 
     def save(self) -> None:
         """Make pending changes live atomically. A no-op when nothing changed."""
-        if self._work is None:
+        if self._writer is None:
             return
-        self._store.commit()
-        faiss.write_index(self._dense, str(self._work / "dense.faiss"))
-        self._write_bm25()
+        counts = self._counts()  # before merging, which moves rows but changes no count
+        deleted = {name: set(docs) for name, docs in self._deleted.items()}
+        for name, docs in self._pending.items():
+            deleted.setdefault(name, set()).update(docs)
+        kept = self._compact(deleted)
+        infos = [s.info for s in kept]
+        if self._writer.store.count("documents"):
+            infos.append(self._writer.finish())
+        else:
+            self._writer.abandon()
+            shutil.rmtree(self._writer.folder)
+        for segment in kept:
+            link_into(self._live / segment.name, self._work / segment.name)
+        self._publish(infos, {s.name: sorted(deleted[s.name]) for s in kept if deleted.get(s.name)},
+                      counts)  # fmt: skip
+
+    def _compact(self, deleted: dict[str, set[str]]) -> list[Segment]:
+        """Fold into the new segment the old ones worth rewriting: those mostly deleted,
+        and those `merge_plan` picks. Returns the old segments that stay as they are."""
+        writer = self._writer
+        assert writer is not None
+        kept = []
+        for segment in self._segments:
+            gone = deleted.get(segment.name, set())
+            alive = _live_rows(segment, frozenset(gone))
+            if not alive.any():
+                continue  # nothing left in it: dropped
+            if 1 - alive.mean() >= MAX_DELETED_SHARE:
+                writer.copy_live(segment, self._live / segment.name, alive, gone)
+            else:
+                kept.append((segment, alive))
+        absorb = max(merge_plan([int(a.sum()) for _, a in kept] + [writer.rows]) - 1, 0)
+        for segment, alive in kept[len(kept) - absorb :] if absorb else []:
+            gone = deleted.get(segment.name, set())
+            writer.copy_live(segment, self._live / segment.name, alive, gone)
+        return [segment for segment, _ in kept[: len(kept) - absorb]]
+
+    def _publish(
+        self, infos: list[SegmentInfo], deleted: dict[str, list[str]], counts: dict[str, int]
+    ) -> None:
+        assert self._work is not None and self._writer is not None
+        old = self._manifest
+        linked = {i.name for i in infos} & {s.name for s in self._segments}
+        files = {p: f for p, f in old.files.items() if p.split("/")[0] in linked}
+        for info in infos:
+            if info.name not in linked:  # new: fingerprint it (linked ones are unchanged)
+                found = fingerprints(self._work / info.name)
+                files.update({f"{info.name}/{p}": f for p, f in found.items()})
         Manifest(
-            config=self.config,
-            files=fingerprints(self._work),
-            counts={"documents": self._store.count("documents"), "chunks": int(self._dense.ntotal),
-                    "sentences": self._store.count("sentences")},
+            config=self.config, files=files, counts=counts,
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            segments=[i.as_dict() for i in infos], deleted=deleted,
+            next_chunk_id=self._writer.next_chunk_id, next_segment=old.next_segment + 1,
         ).write(self._work / MANIFEST)  # fmt: skip
-        self._store.close()
-        old, self._live = self._live, self.root / publish(self.root, self._work)
-        self._work = None
-        self._store = ChunkStore(self._live / "store.sqlite", read_only=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        previous = self._live
+        reuse = {s.name: s for s in self._segments if s.name in linked}
+        self._live = self.root / publish(self.root, self._work)
+        self._work, self._writer, self._pending = None, None, {}
+        self._load(reuse)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
         self._release()
 
     def rollback(self) -> None:
         """Drop pending changes: the live version stays as it was."""
-        if self._work is None:
+        if self._writer is None:
             return
-        self._store.close()
+        self._writer.abandon()
         shutil.rmtree(self._work, ignore_errors=True)
-        self._work = None
-        self._load()
+        self._work, self._writer, self._pending = None, None, {}
         self._release()
 
     def _release(self) -> None:
@@ -304,9 +407,9 @@ class LocalIndex:
             os.close(self._lock)  # closing the descriptor releases the lock
             self._lock = None
 
-    def _begin_write(self) -> None:
-        if self._work is not None:
-            return
+    def _begin_write(self) -> SegmentWriter:
+        if self._writer is not None:
+            return self._writer
         self._lock = try_lock(self.root)
         if self._lock is None:
             raise IndexBusyError(
@@ -319,25 +422,20 @@ class LocalIndex:
                 f"Another process saved a new version of the index at {self.root} while this "
                 "one was preparing its changes. Run it again."
             )
-        work = self.root / f".tmp-{uuid.uuid4().hex}"
-        work.mkdir()
-        if self._live is not None:
-            shutil.copy2(self._live / "store.sqlite", work / "store.sqlite")
-        self._store.close()
-        self._work = work
-        self._store = ChunkStore(work / "store.sqlite")
+        self._work = self.root / f".tmp-{uuid.uuid4().hex}"
+        self._work.mkdir()
+        name = f"s{self._manifest.next_segment:06d}"
+        first_id = self._manifest.next_chunk_id
+        self._writer = SegmentWriter(self._work / name, self.config.dim, first_id)
+        return self._writer
 
-    def _write_bm25(self) -> None:
-        assert self._work is not None
-        rows = list(self._store.chunk_texts())
-        self._bm25_ids = np.array([i for i, _ in rows], dtype=np.int64)
-        np.save(self._work / "bm25_ids.npy", self._bm25_ids)
-        if not rows:
-            self._bm25 = None
-            return
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(tokenize([t for _, t in rows]), show_progress=False)
-        self._bm25.save(self._work / "bm25", show_progress=False)
+
+def _live_rows(segment: Segment, deleted: frozenset[str]) -> np.ndarray:
+    """A mask of the segment's rows whose document is not `deleted`."""
+    alive = np.ones(len(segment.ids), dtype=bool)
+    if deleted:
+        alive[segment.rows_of(segment.store.chunk_ids(sorted(deleted)))] = False
+    return alive
 
 
 def _describe(config: IndexConfig) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,18 +31,27 @@ CREATE TABLE IF NOT EXISTS sentences (
 );
 CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_id);
 """
+# Rows of an attached store `other`, but those of the documents left out.
+_COPY = {
+    "documents": "SELECT * FROM other.documents WHERE doc_id NOT IN ({})",
+    "chunks": "SELECT * FROM other.chunks WHERE doc_id NOT IN ({})",
+    "sentences": "SELECT s.* FROM other.sentences s JOIN other.chunks c USING (chunk_id) "
+    "WHERE c.doc_id NOT IN ({})",
+}
 # Sentence vectors are stored as float16: half the disk, and cosine scores move < 1e-3.
 _VECTOR_DTYPE = np.float16
 
 
 class ChunkStore:
-    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         """`read_only` for a saved version: it must never change once published."""
         if read_only:
             uri = f"{Path(path).absolute().as_uri()}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
-            self._db = sqlite3.connect(path, check_same_thread=False)
+            # As a URI, so that `copy_from` can attach another store read-only.
+            uri = Path(path).absolute().as_uri()
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()  # one connection, shared by the server's threads
 
@@ -94,18 +102,48 @@ class ChunkStore:
                 self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return removed
 
-    def next_chunk_id(self) -> int:
+    def copy_from(self, other: Path, skip: list[str]) -> None:
+        """Every document of the store at `other`, with its chunks and sentences, but
+        those in `skip`: SQLite copies the rows itself (when segments merge)."""
+        marks = ",".join("?" * len(skip))
         with self._lock:
-            (top,) = self._db.execute("SELECT MAX(chunk_id) FROM chunks").fetchone()
-        return 0 if top is None else top + 1
+            self._db.commit()  # ATTACH cannot run inside a transaction
+            uri = f"{other.absolute().as_uri()}?mode=ro"
+            self._db.execute("ATTACH DATABASE ? AS other", (uri,))
+            try:
+                for table, select in _COPY.items():
+                    self._db.execute(f"INSERT INTO {table} {select.format(marks)}", skip)
+                self._db.commit()
+            finally:
+                self._db.execute("DETACH DATABASE other")
 
-    def chunk_texts(self) -> Iterator[tuple[int, str]]:
-        """Every chunk as (chunk_id, text), in chunk_id order."""
+    def chunk_ids(self, doc_ids: list[str] | None = None) -> np.ndarray:
+        """The ids of every chunk, or of those of `doc_ids`, ascending."""
+        sql, args = "SELECT chunk_id FROM chunks", []
+        if doc_ids is not None:
+            sql += f" WHERE doc_id IN ({','.join('?' * len(doc_ids))})"
+            args = doc_ids
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY chunk_id", args).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def held(self, doc_ids: list[str]) -> set[str]:
+        """Which of `doc_ids` this store holds."""
+        marks = ",".join("?" * len(doc_ids))
         with self._lock:
             rows = self._db.execute(
-                "SELECT chunk_id, text FROM chunks ORDER BY chunk_id"
+                f"SELECT doc_id FROM documents WHERE doc_id IN ({marks})", doc_ids
             ).fetchall()
-        yield from rows
+        return {r[0] for r in rows}
+
+    def sentence_count(self, doc_ids: list[str]) -> int:
+        marks = ",".join("?" * len(doc_ids))
+        with self._lock:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM sentences WHERE chunk_id IN "
+                f"(SELECT chunk_id FROM chunks WHERE doc_id IN ({marks}))",
+                doc_ids,
+            ).fetchone()[0]
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
         """The chunks in the order asked, with their sentences."""

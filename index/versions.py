@@ -22,12 +22,13 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from citeqa.index.base import IndexDamagedError
 
-FORMAT_VERSION = 3  # 3: the manifest fingerprints every file
+FORMAT_VERSION = 4  # 3: the manifest fingerprints every file; 4: segments
 CURRENT = "CURRENT"
 LOCK = "write.lock"
 MANIFEST = "manifest.json"
@@ -56,12 +57,16 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # path in the version -> fingerprint
     counts: dict[str, int] = field(default_factory=dict)
     saved_at: str = ""
+    segments: list[dict] = field(default_factory=list)  # index.segment.SegmentInfo, oldest first
+    deleted: dict[str, list[str]] = field(default_factory=dict)  # segment -> its deleted doc_ids
+    next_chunk_id: int = 0
+    next_segment: int = 1
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(IndexConfig(**raw["config"]), raw["files"], raw["counts"], raw["saved_at"])
+            return cls(**{**raw, "config": IndexConfig(**raw["config"])})
         except FileNotFoundError:
             raise damaged(path.parent.parent, path, "is missing") from None
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -128,10 +133,13 @@ def fingerprints(folder: Path) -> dict[str, str]:
     }
 
 
-def verify(folder: Path) -> Manifest:
-    """The version's manifest, after checking every file it lists is there and unchanged."""
+def verify(folder: Path, trusted: Collection[str] = ()) -> Manifest:
+    """The version's manifest, after checking every file it lists is there and unchanged,
+    but those in the `trusted` subfolders (segments already checked and loaded)."""
     manifest = Manifest.read(folder / MANIFEST)
     for name, expected in manifest.files.items():
+        if name.split("/")[0] in trusted:
+            continue
         path = folder / name
         if not path.is_file():
             raise damaged(folder.parent, path, "is missing")

@@ -16,7 +16,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from citeqa.ingest.cleaning import content_regions
 from citeqa.ingest.models import Chunk, Document, Sentence, Span
-from citeqa.ingest.nlp import load_nlp
+from citeqa.ingest.nlp import load_sentencizer
 
 # Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
 # down a level when a piece is still longer than `chunk_size`.
@@ -98,13 +98,13 @@ def _strip(text: str, span: Span) -> Span:
 
 def _annotate(text: str, chunks: list[Chunk]) -> None:
     """Fill each chunk's sentences. spaCy sees one line at a time so that a headline never
-    fuses with the paragraph under it. Its entity recogniser is not needed here."""
+    fuses with the paragraph under it."""
     lines = [
         (chunk, Span(chunk.start + m.start(), chunk.start + m.end()))
         for chunk in chunks
         for m in _LINE.finditer(chunk.text)
     ]
-    docs = load_nlp().pipe((text[line.start : line.end] for _, line in lines), disable=["ner"])
+    docs = load_sentencizer().pipe(text[line.start : line.end] for _, line in lines)
     for (chunk, line), doc in zip(lines, docs, strict=True):
         for sent in doc.sents:
             span = _strip(text, Span(line.start + sent.start_char, line.start + sent.end_char))

@@ -21,12 +21,16 @@ def chunker_settings(settings: Settings) -> ChunkerSettings:
     return ChunkerSettings(chunk_size=settings.chunk_size)
 
 
-def open_index(settings: Settings, embedder: Embedder) -> LocalIndex:
+def open_index(
+    settings: Settings, embedder: Embedder, reuse: LocalIndex | None = None
+) -> LocalIndex:
+    """The index `settings` name; `reuse`, an index open earlier, lends it the segments
+    both share."""
     config = IndexConfig(
         model=embedder.name, dim=embedder.dim, chunker=asdict(chunker_settings(settings))
     )
     fusion = FusionWeights(bm25=settings.fusion_bm25, dense=settings.fusion_dense)
-    return LocalIndex.open(settings.index, config, fusion)
+    return LocalIndex.open(settings.index, config, fusion, reuse)
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:

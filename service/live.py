@@ -52,9 +52,9 @@ class LiveAnswerer:
         # Why the newest version is not being served, when it is not; /ready reports it.
         self.problem: str | None = None
 
-    def _open(self) -> Answerer:
-        return answerer_over(open_index(self._settings, self.embedder), self._settings,
-                             self.embedder)  # fmt: skip
+    def _open(self, reuse: Index | None = None) -> Answerer:
+        index = open_index(self._settings, self.embedder, reuse)
+        return answerer_over(index, self._settings, self.embedder)
 
     def current(self) -> Answerer:
         """The answerer over the newest version that loads."""
@@ -72,7 +72,7 @@ class LiveAnswerer:
             if self._answerer is not seen or time.monotonic() < self._retry_at:
                 return self._answerer  # another request reloaded, or a reload just failed
             try:
-                self._answerer = self._open()
+                self._answerer = self._open(reuse=seen.index)
                 self.problem = None
             except (IndexDamagedError, IndexMismatchError) as error:
                 self._fail(error)
@@ -98,7 +98,7 @@ class LiveAnswerer:
             ) from None
 
     def _write(self, change: Callable[[Index], T]) -> T:
-        index = open_index(self._settings, self.embedder)
+        index = open_index(self._settings, self.embedder, reuse=self._answerer.index)
         result = change(index)
         _return_free_memory()
         # The writer's index now reads the version it saved: serve it from now on.

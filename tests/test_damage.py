@@ -45,6 +45,7 @@ def built(articles: Path, tmp_path: Path, embedder: Embedder) -> Path:
     (articles / "gamma.txt").write_text("Tolls on the Kestrel Bridge rise in May.\n")
     run_ingest(articles, root, embedder)
     assert (root / "CURRENT").read_text() == "v000002"
+    assert sorted(p.name for p in live(root).glob("s*")) == ["s000001", "s000002"]
     return root
 
 
@@ -83,13 +84,20 @@ def test_a_damaged_pointer_deletes_nothing_and_says_what_to_do(
     assert "citeqa ingest" in message
 
 
+def newest_segment(root: Path) -> Path:
+    return max(live(root).glob("s*"))
+
+
+# `built` has two segments: s000001 (alpha, beta) and s000002 (gamma).
 FILE_DAMAGE = {
-    "dense missing": ("dense.faiss", lambda p: p.unlink()),
-    "dense garbled": ("dense.faiss", corrupt),
-    "bm25 missing": ("bm25", lambda p: [f.unlink() for f in p.iterdir()] and p.rmdir()),
-    "bm25 ids truncated": ("bm25_ids.npy", lambda p: p.write_bytes(p.read_bytes()[:20])),
-    "store emptied": ("store.sqlite", lambda p: p.write_bytes(b"")),
-    "store garbled": ("store.sqlite", corrupt),
+    "vectors missing": ("s000001/vectors.npy", lambda p: p.unlink()),
+    "vectors garbled": ("s000002/vectors.npy", corrupt),
+    "vocabulary missing": ("s000001/vocab.json", lambda p: p.unlink()),
+    "term counts garbled": ("s000002/terms.npz", corrupt),
+    "ids truncated": ("s000001/ids.npy", lambda p: p.write_bytes(p.read_bytes()[:20])),
+    "store emptied": ("s000001/store.sqlite", lambda p: p.write_bytes(b"")),
+    "store garbled": ("s000002/store.sqlite", corrupt),
+    "segment missing": ("s000002", lambda p: [f.unlink() for f in p.iterdir()] and p.rmdir()),
     "manifest truncated": ("manifest.json", lambda p: p.write_text(p.read_text()[:30])),
     "manifest missing": ("manifest.json", lambda p: p.unlink()),
 }
@@ -108,11 +116,11 @@ def test_a_damaged_file_is_named_not_served(
 
 
 def test_the_cli_reports_damage_without_a_traceback(built: Path) -> None:
-    (live(built) / "dense.faiss").unlink()
+    (live(built) / "s000001" / "vectors.npy").unlink()
     for args in (["ask", "Who repaired the bridge?"], ["serve"], ["ingest"]):
         result = CliRunner().invoke(cli, [*args, "--index", str(built)])
         assert result.exit_code == 2, result.output
-        assert "dense.faiss" in result.output and "Traceback" not in result.output
+        assert "vectors.npy" in result.output and "Traceback" not in result.output
 
 
 def test_a_writer_that_lost_a_race_is_told_to_retry(
@@ -145,10 +153,11 @@ def test_ready_is_503_when_the_newest_version_is_damaged(built: Path, embedder: 
         # Another process publishes a version whose vector file then rots.
         document = make_document("delta", "The ferry to Eastham returns in June.\n")
         upsert_documents([document], open_at(built, embedder), embedder, ChunkerSettings())
-        corrupt(live(built) / "dense.faiss")
+        damaged = newest_segment(built) / "vectors.npy"  # new: the server has not loaded it
+        corrupt(damaged)
         ready = http.get("/ready")
         assert ready.status_code == 503
-        assert "dense.faiss" in ready.json()["problem"]
+        assert str(damaged.relative_to(live(built))) in ready.json()["problem"]
         # It keeps answering from the last version that loaded.
         asked = http.post("/ask", json={"question": "When did the bridge reopen?"})
         assert asked.status_code == 200 and asked.json()["answers"]

@@ -8,7 +8,6 @@ index of the sample corpus.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ NYT_FOLLOWUP = "002_fcc7f8c38549703a"
 NYT = "003_23a2317ccafacb8c"
 TRANSLATED = "004_47cea3a07981280c"
 ALL_CHUNKS = 10_000  # a k larger than any test corpus: "every chunk that passes"
+SEGMENT_FILES = ("store.sqlite", "ids.npy", "vectors.npy", "terms.npz", "vocab.json")
 
 
 def open_at(root: Path, embedder: Embedder) -> LocalIndex:
@@ -259,9 +259,9 @@ def test_each_save_replaces_the_live_version(
     current, entries = live_state(root)
     assert current == "v000002"
     assert entries == ["CURRENT", "v000002", "write.lock"], "the old version is dropped"
-    assert set(os.listdir(root / current)) >= {
-        "manifest.json", "store.sqlite", "dense.faiss", "bm25", "bm25_ids.npy"
-    }  # fmt: skip
+    layouts = [{p.name for p in s.iterdir()} for s in (root / current).iterdir() if s.is_dir()]
+    # Small segments are searched exactly: no ANN file.
+    assert layouts and all(files == {*SEGMENT_FILES} for files in layouts)
 
 
 # -- manifest ---------------------------------------------------------------------------------
@@ -302,9 +302,11 @@ def test_the_manifest_records_the_config(articles: Path, root: Path, embedder: E
         "chunker": {"chunk_size": 1000},
         "format_version": FORMAT_VERSION,
     }
-    assert set(raw["files"]) == {"store.sqlite", "dense.faiss", "bm25_ids.npy"} | {
-        f"bm25/{p.name}" for p in (root / live_state(root)[0] / "bm25").iterdir()
-    }
+    assert raw["segments"] == [
+        {"name": "s000001", "rows": raw["counts"]["chunks"], "dense": {
+            "kind": "exact", "nlist": 0, "nprobe": 0, "recall_at_10": None}}
+    ]  # fmt: skip
+    assert set(raw["files"]) == {f"s000001/{name}" for name in SEGMENT_FILES}
 
 
 def test_a_matching_index_opens(articles: Path, root: Path, embedder: Embedder) -> None:

@@ -1,0 +1,157 @@
+"""Segments: the immutable pieces a local index is made of.
+
+A write adds one new segment (the documents it added) and records deletions against the
+old ones; it never rewrites them. A segment is a folder:
+
+    store.sqlite   its documents, chunks and sentences (index.store)
+    ids.npy        the chunk id of each row, ascending
+    vectors.npy    each row's chunk vector; ann.faiss when large (index.dense)
+    terms.npz, vocab.json   each row's term counts, for BM25 (index.lexical)
+
+Once published a segment's files never change, so a new version of the index hard-links
+them instead of copying. `merge_plan` keeps the count of segments logarithmic in the
+corpus, as Lucene's tiered merges do: a write rewrites only segments of similar size.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from citeqa.index.dense import DenseIndex, DenseSpec
+from citeqa.index.lexical import Terms
+from citeqa.index.store import ChunkStore
+from citeqa.index.tokens import tokenize
+from citeqa.ingest.models import Chunk, Document
+
+STORE_FILE = "store.sqlite"
+IDS_FILE = "ids.npy"
+# Rewrite a segment, dropping its deleted rows, once at least this share of it is deleted:
+# Lucene's default (TieredMergePolicy's deletesPctAllowed is 20-50%).
+MAX_DELETED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """What the manifest records of a segment."""
+
+    name: str
+    rows: int
+    dense: DenseSpec
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "rows": self.rows, "dense": self.dense.as_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SegmentInfo:
+        return cls(raw["name"], raw["rows"], DenseSpec(**raw["dense"]))
+
+
+class Segment:
+    """A published segment, open for reading. Its rows are chunks, in chunk id order."""
+
+    def __init__(self, folder: Path, info: SegmentInfo) -> None:
+        self.info = info
+        self.store = ChunkStore(folder / STORE_FILE, read_only=True)
+        self.ids = np.load(folder / IDS_FILE)
+        self.dense = DenseIndex.load(folder, info.dense)
+        self.terms = Terms.load(folder)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def rows_of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The rows of those `chunk_ids` that are in this segment."""
+        at = np.searchsorted(self.ids, chunk_ids)
+        inside = at < len(self.ids)
+        at = at[inside]
+        return at[self.ids[at] == chunk_ids[inside]]
+
+    def holds(self, chunk_id: int) -> bool:
+        return bool(len(self.ids)) and self.ids[0] <= chunk_id <= self.ids[-1]
+
+
+class SegmentWriter:
+    """Builds a new segment in `folder`, from new documents or from live rows of others."""
+
+    def __init__(self, folder: Path, dim: int, next_chunk_id: int) -> None:
+        folder.mkdir()
+        self.folder = folder
+        self.dim = dim
+        self.next_chunk_id = next_chunk_id  # chunk ids are never reused
+        self.store = ChunkStore(folder / STORE_FILE)
+        self._ids: list[np.ndarray] = []
+        self._vectors: list[np.ndarray] = []
+        self._terms: list[Terms] = []
+
+    def add(self, document: Document, chunks: list[Chunk]) -> None:
+        chunk_ids = list(range(self.next_chunk_id, self.next_chunk_id + len(chunks)))
+        self.next_chunk_id += len(chunks)
+        self.store.add(document, chunks, chunk_ids)
+        if chunks:
+            self._ids.append(np.array(chunk_ids, dtype=np.int64))
+            self._vectors.append(np.stack([c.vector for c in chunks]).astype(np.float32))
+            self._terms.append(Terms.from_tokens(tokenize([c.text for c in chunks])))
+
+    def copy_live(
+        self, segment: Segment, folder: Path, live: np.ndarray, deleted: set[str]
+    ) -> None:
+        """The rows of `segment` (published in `folder`) that are `live`, with their
+        documents, but the `deleted` ones."""
+        self.store.copy_from(folder / STORE_FILE, sorted(deleted))
+        rows = np.flatnonzero(live)
+        self._ids.append(segment.ids[rows])
+        self._vectors.append(np.asarray(segment.dense.vectors[rows], dtype=np.float32))
+        self._terms.append(segment.terms.select(rows))
+
+    def delete(self, doc_ids: list[str]) -> None:
+        """Drop documents added to this writer earlier (the pipeline replaces by delete +
+        add, so this is rare): their rows go when the segment is finished."""
+        self.store.delete(doc_ids)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(ids) for ids in self._ids)
+
+    def finish(self) -> SegmentInfo:
+        """Write the segment's files; it is read-only from here on."""
+        ids = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
+        kept = np.isin(ids, self.store.chunk_ids())  # rows of documents deleted since: out
+        order = np.argsort(ids[kept], kind="stable")
+        ids = ids[kept][order]
+        vectors = (
+            np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
+        )
+        np.save(self.folder / IDS_FILE, ids)
+        dense = DenseIndex.build(vectors[kept][order], self.folder)
+        Terms.concat(self._terms).select(np.flatnonzero(kept)[order]).save(self.folder)
+        self.store.commit()
+        self.store.close()
+        return SegmentInfo(self.folder.name, len(ids), dense.spec)
+
+    def abandon(self) -> None:
+        self.store.close()
+
+
+def link_into(source: Path, target: Path) -> None:
+    """Hard-link a published segment's files into another version: no copying, and each
+    file is freed when the last version using it is removed."""
+    target.mkdir()
+    for path in source.iterdir():
+        os.link(path, target / path.name)
+
+
+def merge_plan(sizes: list[int]) -> int:
+    """How many of the newest segments to merge into one (0: none), given the live rows
+    of each, oldest first. Newer segments are merged while the one before them is no
+    larger than all of them together, so sizes halve at least from each segment to the
+    next and there are at most log2(corpus) segments; each row is rewritten only when
+    its segment doubles."""
+    count = 1
+    while count < len(sizes) and sizes[-count - 1] <= sum(sizes[-count:]):
+        count += 1
+    return count if count > 1 else 0

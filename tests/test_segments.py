@@ -1,0 +1,234 @@
+"""Segments: a write adds one and leaves the others' files alone; BM25 and dense scores
+over segments with deletions equal those of one index built from scratch; merges keep the
+segments few; large segments search by IVF within the recall target.
+
+The sample articles are chunked and embedded once (real model); each test writes them into
+fresh indexes under tmp_path.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from citeqa.index import dense
+from citeqa.index.base import Filters
+from citeqa.index.dense import DenseIndex
+from citeqa.index.lexical import BM25, LiveTerms, Terms
+from citeqa.index.local import LocalIndex
+from citeqa.index.segment import merge_plan
+from citeqa.index.tokens import tokenize, tokenize_one
+from citeqa.index.versions import Manifest
+from citeqa.ingest.chunking import ChunkerSettings, chunk_document
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.loaders import load_folder, make_document
+from citeqa.ingest.models import Chunk, Document
+from citeqa.ingest.pipeline import embed_chunks
+from citeqa.service.components import open_index
+from citeqa.service.settings import Settings, sample_corpus
+
+QUESTIONS = [
+    "Who killed Qassem Soleimani?",
+    "Where was the drone strike?",
+    "What did Soleimani lead?",
+    "Which militia was attacked after the rocket attack in Kirkuk?",
+    "What did Trump say at Mar-a-Lago?",
+]
+
+Embedded = dict[str, tuple[Document, list[Chunk]]]
+
+
+@pytest.fixture(scope="module")
+def embedded(embedder: Embedder) -> Embedded:
+    """Every sample article with its chunks, embedded once for the whole module."""
+    out = {}
+    for document in load_folder(sample_corpus(), {}).documents:
+        chunks = chunk_document(document, ChunkerSettings())
+        embed_chunks(chunks, embedder)
+        out[document.doc_id] = (document, chunks)
+    return out
+
+
+def write(index: LocalIndex, embedded: Embedded, add: list[str], delete: list[str] = ()) -> None:
+    """One write, as the pipeline makes it: delete, add, save."""
+    index.delete(list(delete))
+    for doc_id in add:
+        index.add([embedded[doc_id][0]], embedded[doc_id][1])
+    index.save()
+
+
+def open_at(root: Path, embedder: Embedder) -> LocalIndex:
+    return open_index(Settings(index=root), embedder)
+
+
+def live_manifest(root: Path) -> Manifest:
+    return Manifest.read(root / (root / "CURRENT").read_text() / "manifest.json")
+
+
+def ranking(index: LocalIndex, embedder: Embedder, question: str) -> list[tuple]:
+    """Each hit as (doc_id, start, BM25 score, dense score): chunk ids differ by history."""
+    hits = index.search(question, embedder.encode([question])[0], 20)
+    chunks = {c.chunk_id: c for c in index.chunks([h.chunk_id for h in hits])}
+    return [
+        (chunks[h.chunk_id].doc_id, chunks[h.chunk_id].start,
+         round(h.bm25_score, 4), round(h.dense_score, 4), h.bm25_rank, h.dense_rank)
+        for h in hits
+    ]  # fmt: skip
+
+
+def test_a_segmented_index_ranks_as_one_built_from_scratch(
+    embedded: Embedded, embedder: Embedder, tmp_path: Path
+) -> None:
+    ids = sorted(embedded)
+    segmented = open_at(tmp_path / "segmented", embedder)
+    write(segmented, embedded, ids[:3])
+    write(segmented, embedded, ids[3:4])
+    write(segmented, embedded, ids[4:], delete=[ids[1]])  # a deletion in an old segment
+    assert len(live_manifest(tmp_path / "segmented").segments) == 3
+    assert live_manifest(tmp_path / "segmented").deleted == {"s000001": [ids[1]]}
+    scratch = open_at(tmp_path / "scratch", embedder)
+    write(scratch, embedded, [i for i in ids if i != ids[1]])
+    for question in QUESTIONS:
+        assert ranking(segmented, embedder, question) == ranking(scratch, embedder, question)
+    assert segmented.stats().chunks == scratch.stats().chunks
+    assert segmented.stats().sentences == scratch.stats().sentences
+
+
+def test_bm25_over_segments_with_deletions_equals_bm25s_over_the_live_rows(
+    embedded: Embedded,
+) -> None:
+    texts = [c.text for _, chunks in embedded.values() for c in chunks]
+    tokens = tokenize(texts)
+    rng = np.random.default_rng(0)
+    alive = rng.random(len(texts)) > 0.2
+    cut = [0, len(texts) // 3, len(texts) // 2, len(texts)]
+    parts = [LiveTerms(Terms.from_tokens(tokens[a:b]), alive[a:b]) for a, b in pairs(cut)]
+    segmented = BM25(parts)
+    live_rows = np.flatnonzero(alive)
+    reference = bm25s.BM25()  # the library citeqa's scores must agree with
+    reference.index([tokens[i] for i in live_rows], show_progress=False)
+    for question in QUESTIONS:
+        query = [t for t in tokenize_one(question) if t in reference.vocab_dict]
+        rows, scores = reference.retrieve([query], k=10, show_progress=False)
+        ours = segmented.top(query, 10, [None] * len(parts))
+        found = [(int(live_rows[r]), float(s)) for r, s in zip(rows[0], scores[0], strict=True)]
+        expected = {r: s for r, s in found if s > 0}
+        got = {cut[part] + row: score for part, row, score in ours}
+        assert got.keys() == expected.keys(), question
+        assert all(math.isclose(got[r], expected[r], rel_tol=1e-5) for r in got), question
+
+
+def pairs(cut: list[int]) -> list[tuple[int, int]]:
+    return list(zip(cut, cut[1:], strict=False))
+
+
+def test_a_write_adds_a_segment_and_links_the_old_ones(
+    embedded: Embedded, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "index"
+    index = open_at(root, embedder)
+    ids = sorted(embedded)
+    write(index, embedded, ids[:4])
+    first = root / (root / "CURRENT").read_text() / "s000001"
+    inodes = {p.name: p.stat().st_ino for p in first.iterdir()}
+    note = make_document("note", "The Kestrel Bridge reopened on Monday, said Ana Ruiz.\n")
+    chunks = chunk_document(note, ChunkerSettings())
+    embed_chunks(chunks, embedder)
+    index.add([note], chunks)
+    index.save()
+    version = root / (root / "CURRENT").read_text()
+    assert sorted(p.name for p in version.glob("s*")) == ["s000001", "s000002"]
+    after = {p.name: p.stat().st_ino for p in (version / "s000001").iterdir()}
+    assert after == inodes, "the old segment's files are the same files: linked, not copied"
+    assert open_at(root, embedder).document("note").text == note.text
+
+
+def test_many_small_writes_leave_few_segments(embedder: Embedder, tmp_path: Path) -> None:
+    root = tmp_path / "index"
+    index = open_at(root, embedder)
+    for i in range(12):
+        note = make_document(f"note{i:02d}", f"Ferry number {i} leaves Northport at {i} am.\n")
+        chunks = chunk_document(note, ChunkerSettings())
+        embed_chunks(chunks, embedder)
+        index.add([note], chunks)
+        index.save()
+    manifest = live_manifest(root)
+    assert len(manifest.segments) <= math.floor(math.log2(12)) + 1
+    assert sum(s["rows"] for s in manifest.segments) == manifest.counts["chunks"] == 12
+    reopened = open_at(root, embedder)
+    assert len(reopened.documents()) == 12
+    hits = reopened.search("ferry number 7", embedder.encode(["ferry number 7"])[0], 12)
+    assert len(hits) == 12
+
+
+def test_merge_plan_halves_sizes_from_each_segment_to_the_next() -> None:
+    sizes: list[int] = []
+    for _ in range(1000):
+        sizes.append(1)
+        merged = merge_plan(sizes)
+        if merged:
+            sizes[-merged:] = [sum(sizes[-merged:])]
+        assert all(a > b for a, b in pairs(sizes)), sizes
+    assert len(sizes) <= math.log2(1000) + 1
+
+
+def test_a_mostly_deleted_segment_is_rewritten_without_its_dead_rows(
+    embedded: Embedded, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "index"
+    index = open_at(root, embedder)
+    ids = sorted(embedded)
+    write(index, embedded, ids)
+    write(index, embedded, [], delete=ids[:4])
+    manifest = live_manifest(root)
+    assert manifest.deleted == {}, "the dead rows are gone, not just marked"
+    assert [s["rows"] for s in manifest.segments] == [len(embedded[ids[4]][1])]
+    assert [d.doc_id for d in open_at(root, embedder).documents()] == [ids[4]]
+
+
+def test_a_large_segment_searches_by_ivf_within_the_recall_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real threshold is 100,000 rows (index.dense): too slow to build in a test.
+    monkeypatch.setattr(dense, "ANN_MIN_ROWS", 4000)
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(40, 384))
+    vectors = centres[rng.integers(0, 40, 6000)] + rng.normal(scale=0.6, size=(6000, 384))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    built = DenseIndex.build(vectors, tmp_path)
+    assert built.spec.kind == "ivf" and built.spec.recall_at_10 >= dense.TARGET_RECALL
+    loaded = DenseIndex.load(tmp_path, built.spec)
+    queries = vectors[:50] + rng.normal(scale=0.05, size=(50, 384)).astype(np.float32)
+    recall = []
+    for query in queries:
+        exact = set(np.argsort(-(vectors @ query))[:10].tolist())
+        recall.append(len(exact & set(loaded.search(query, 10, None)[0].tolist())) / 10)
+    assert np.mean(recall) >= dense.TARGET_RECALL
+    # A narrow filter is searched exactly: the best allowed rows, never fewer than asked.
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[rng.choice(len(vectors), 30, replace=False)] = True
+    rows, _ = loaded.search(queries[0], 10, allowed)
+    best = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ queries[0]))[:10]]
+    assert rows.tolist() == best.tolist()
+
+
+def test_filters_and_deletions_hold_across_segments(
+    embedded: Embedded, embedder: Embedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "index"
+    index = open_at(root, embedder)
+    ids = sorted(embedded)
+    write(index, embedded, ids[:3])
+    write(index, embedded, ids[3:])
+    write(index, embedded, [], delete=[ids[1]])
+    assert len(live_manifest(root).segments) == 2 and live_manifest(root).deleted
+    vector = embedder.encode(["Soleimani"])[0]
+    everything = index.search("Soleimani", vector, 1000)
+    found = {c.doc_id for c in index.chunks([h.chunk_id for h in everything])}
+    assert found == set(ids) - {ids[1]}
+    only = index.search("Soleimani", vector, 1000, Filters(doc_ids=[ids[0], ids[1]]))
+    assert {c.doc_id for c in index.chunks([h.chunk_id for h in only])} == {ids[0]}
