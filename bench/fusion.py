@@ -32,7 +32,7 @@ def main() -> None:
 
     eval_set = load_squad(args.squad)
     settings = Settings(index=args.index or cache_dir(args.squad, Settings()))
-    embedder = Embedder()
+    embedder = Embedder(settings.cache)
     index = prepare(eval_set, settings, embedder).index
     questions = eval_set.questions[:: max(1, len(eval_set.questions) // args.limit)]
     vectors = embedder.encode([q.question for q in questions])

@@ -20,7 +20,7 @@ from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
 from citeqa.ingest.nlp import load_nlp
-from citeqa.service.settings import sample_corpus
+from citeqa.service.settings import Settings, sample_corpus
 
 
 def seconds(since: float) -> float:
@@ -34,7 +34,7 @@ def main() -> None:
 
     rss_start = peak_rss_mb()
     began = time.perf_counter()
-    embedder = Embedder()
+    embedder = Embedder(Settings().cache)
     load_nlp()
     model_load = seconds(began)
     rss_models = peak_rss_mb()

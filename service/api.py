@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     """The app. The model and index load here, so a damaged index stops the server before
     it listens (IndexDamagedError, with what to do), not at its first request."""
     settings = settings or Settings()
-    live = LiveAnswerer(settings, embedder or Embedder())
+    live = LiveAnswerer(settings, embedder or Embedder(settings.cache))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -160,7 +160,7 @@ def _routes(app: FastAPI) -> None:
     # Handlers are plain `def`: FastAPI runs them in its thread pool, so requests are
     # served concurrently while the model works.
     @app.post("/ask", response_model=AskResponse, responses=ASK_RESPONSES)
-    def ask(body: AskRequest, answerer: Current, request: Request) -> AskResponse:
+    def ask(body: AskRequest, answerer: Current, request: Request) -> Response:
         """Answer a question with verbatim spans from the articles and their citations."""
         try:
             response = request.app.state.admission.run(lambda: answerer.ask(body))
@@ -170,7 +170,9 @@ def _routes(app: FastAPI) -> None:
             ) from None
         note(request, question=body.question, answers=len(response.answers),
              no_answer=response.no_answer)  # fmt: skip
-        return response
+        # Serialised here, once: FastAPI would validate the model again and build the JSON
+        # through dicts, ~1.5 ms a question (bench/README.md, "/ask on ONNX Runtime": profile).
+        return Response(response.model_dump_json(), media_type="application/json")
 
     @app.get("/documents", response_model=list[DocumentSummary], responses=COMMON_RESPONSES)
     def list_documents(answerer: Current) -> list[DocumentSummary]:

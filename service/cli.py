@@ -57,7 +57,7 @@ def ingest(
     except OSError as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
-    embedder = Embedder()
+    embedder = Embedder(settings.cache)
     with _index_errors():
         report = run_ingest(
             folder, open_index(settings, embedder), embedder, chunker_settings(settings)
@@ -177,11 +177,12 @@ def eval_command(
     citation does not quote its document exactly."""
     if (questions is None) == (squad is None):
         raise typer.BadParameter("give either QUESTIONS or --squad FILE, not both or neither")
-    # Embedding before faiss: it sets OpenMP's wait policy, which holds only if set before
-    # the first OpenMP runtime loads; with faiss first, a question takes ~25% longer.
+    # Embedding before faiss: it sets OpenMP's wait policy (runtime/threads.py), which holds
+    # only if set before the first OpenMP runtime loads.
     from citeqa.ingest.embedding import Embedder
 
-    embedder = Embedder()
+    settings = _settings(index)
+    embedder = Embedder(settings.cache)
 
     from citeqa.eval.corpus import CorpusError, cache_dir, prepare
     from citeqa.eval.datasets import SPLITS, load_questions, load_squad, split_of
@@ -190,7 +191,6 @@ def eval_command(
 
     if split is not None and split not in SPLITS:
         raise typer.BadParameter(f"one of {', '.join(SPLITS)}", param_hint="--split")
-    settings = _settings(index)
     eval_set = load_squad(squad) if squad is not None else load_questions(questions)
     if squad is not None and index is None:
         settings = settings.model_copy(update={"index": cache_dir(squad, settings)})

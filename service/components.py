@@ -34,13 +34,13 @@ def open_index(
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
-    embedder = embedder or Embedder()
+    embedder = embedder or Embedder(settings.cache)
     return answerer_over(open_index(settings, embedder), settings, embedder)
 
 
 def answerer_over(index: Index, settings: Settings, embedder: Embedder) -> Answerer:
     """An answerer over an index already open, with the reader `settings` name."""
-    reader, confidence = load_reader(settings.reader or shipped_reader())
+    reader, confidence = load_reader(settings.reader or shipped_reader(), settings.cache)
     return Answerer(
         index=index,
         embedder=embedder,
@@ -51,10 +51,10 @@ def answerer_over(index: Index, settings: Settings, embedder: Embedder) -> Answe
 
 
 @lru_cache(maxsize=2)
-def load_reader(folder: Path) -> tuple[Reader, Confidence]:
+def load_reader(folder: Path, cache: Path) -> tuple[Reader, Confidence]:
     """The reader in `folder` and its confidence model, loaded once per process: every
     answerer over any index shares them (read-only at run time)."""
-    return Reader(folder / WEIGHTS_FILE), Confidence.load(folder / CONFIDENCE_FILE)
+    return Reader(folder / WEIGHTS_FILE, cache), Confidence.load(folder / CONFIDENCE_FILE)
 
 
 def answer_settings(settings: Settings, fitted_threshold: float) -> AnswerSettings:

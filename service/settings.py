@@ -16,6 +16,11 @@ def _default_index() -> Path:
     return data_home / "citeqa" / "index"
 
 
+def _default_cache() -> Path:
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache_home / "citeqa"
+
+
 def sample_corpus() -> Path:
     """The five shipped articles, inside the installed package."""
     return Path(str(files("citeqa.data") / "articles"))
@@ -25,6 +30,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITEQA_")
 
     index: Path = Field(default_factory=_default_index)
+    # Files rebuilt from the shipped ones when missing: the models' ONNX exports
+    # (runtime/onnx_export.py), made on first use.
+    cache: Path = Field(default_factory=_default_cache)
     host: str = "127.0.0.1"
     port: int = 8000
     # Allowed origins for embedding the widget on other sites; empty means CORS is off.

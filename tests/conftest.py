@@ -28,7 +28,7 @@ from citeqa.service.settings import Settings, sample_corpus
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder()
+    return Embedder(Settings().cache)
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,12 @@ from citeqa.eval.train_reader import (
 )
 from citeqa.service.components import load_reader
 from citeqa.service.reading import Passage, Reader, load_model, load_tokenizer, shipped_reader
+from citeqa.service.settings import Settings
 
 
 @pytest.fixture(scope="module")
 def reader() -> Reader:
-    return load_reader(shipped_reader())[0]
+    return load_reader(shipped_reader(), Settings().cache)[0]
 
 
 def test_the_shipped_weights_are_small_and_load_without_a_hub(reader: Reader) -> None:

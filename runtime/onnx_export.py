@@ -1,0 +1,147 @@
+"""ONNX Runtime sessions for torch models, exported on first use and cached on disk.
+
+A model's file is named by a hash of its source weights and of the exporter (this code's
+EXPORT_VERSION, torch's, onnx's and ONNX Runtime's versions), so new weights or a new
+exporter make a new file and never reuse a stale one, and then by the SHA-256 of its own
+bytes: a truncated or altered file fails that check, is removed and exported again, never
+loaded. Files are written to a temporary name and renamed, so a crash or a second process
+exporting at the same time leaves whole files only. ONNX Runtime loads the file from its path:
+from bytes in memory, the encoder's session took 210 MB instead of 110.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import warnings
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+from citeqa.runtime.threads import session_options
+
+# Bump when the export below, or what a model's `export` callback builds, changes.
+EXPORT_VERSION = 1
+EXPORTER = (
+    f"citeqa-export-{EXPORT_VERSION} torch-{torch.__version__} onnx-{onnx.__version__} "
+    f"onnxruntime-{ort.__version__}"
+)
+OPSET = 17  # ONNX Runtime 1.32 runs every opset up to 23; 17 has every op BERT needs
+
+
+def cached_session(
+    name: str, sources: list[Path], export: Callable[[Path], None], cache: Path
+) -> ort.InferenceSession:
+    """The session of model `name`, built from `sources` by `export(path)` (which writes an
+    ONNX file at `path`) unless `cache` already holds a good export of these sources."""
+    prefix = f"{name}-{_key(sources)}-"
+    path = next((p for p in cache.glob(f"{prefix}*.onnx") if _intact(p, prefix)), None)
+    if path is None:
+        path = _export_to(cache, prefix, export)
+    return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+
+
+def export_module(
+    module: torch.nn.Module, inputs: dict[str, np.ndarray], outputs: list[str], path: Path
+) -> None:
+    """`module(**inputs)` as ONNX, with every input's and output's first two axes dynamic
+    (batch and tokens). `module` must be in eval mode: the exporter traces what it runs."""
+    assert not module.training, "export in eval mode, or dropout is in the graph"
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, *outputs)}
+    # The tracer warns about branches on shapes in transformers' masking code; they hold
+    # for every shape (tests/test_onnx.py compares padded batches with torch).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", "Exporting aten::index", UserWarning)
+        _export(module, inputs, outputs, axes, path)
+
+
+def _export(
+    module: torch.nn.Module,
+    inputs: dict[str, np.ndarray],
+    outputs: list[str],
+    axes: dict[str, dict[int, str]],
+    path: Path,
+) -> None:
+    torch.onnx.export(
+        module,
+        tuple(torch.from_numpy(a) for a in inputs.values()),
+        str(path),
+        input_names=list(inputs),
+        output_names=outputs,
+        dynamic_axes=axes,
+        opset_version=OPSET,
+        dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
+    )
+
+
+def quantize_weights(source: Path, target: Path, keep: list[str]) -> None:
+    """int8 dynamic quantisation of every matrix product with a stored weight matrix, per
+    output channel, but the nodes named in `keep`. Products of two activations (attention's
+    scores and mixing) stay fp32: quantising them too cost the reader 1.6 F1 points, weights
+    per tensor instead of per channel 4.4 (bench/README.md, "/ask on ONNX Runtime")."""
+    graph = onnx.load(str(source)).graph
+    if missing := set(keep) - {n.name for n in graph.node}:
+        raise ValueError(f"no node {missing} in {source} to keep in fp32")
+    stored = {t.name for t in graph.initializer}
+    activations = [
+        n.name for n in graph.node if n.op_type == "MatMul" and not stored & set(n.input)
+    ]
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        nodes_to_exclude=activations + keep,
+    )
+
+
+def _key(sources: list[Path]) -> str:
+    digest = hashlib.sha256(EXPORTER.encode())
+    for source in sources:
+        stat = source.stat()
+        digest.update(_file_digest(source, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return digest.hexdigest()[:20]
+
+
+@lru_cache(maxsize=16)
+def _file_digest(path: Path, inode: int, size: int, mtime_ns: int) -> bytes:
+    """Hashing the base model takes ~0.2 s: once per process and version of the file (new
+    weights are written to a new file and renamed: a new inode)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
+
+
+def _intact(path: Path, prefix: str) -> bool:
+    """Whether the file's bytes hash to the name it was given; a damaged file is removed."""
+    if _content_digest(path) == path.name.removeprefix(prefix).removesuffix(".onnx"):
+        return True
+    path.unlink(missing_ok=True)
+    return False
+
+
+def _content_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:32]
+
+
+def _export_to(cache: Path, prefix: str, export: Callable[[Path], None]) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{prefix}{uuid.uuid4().hex}.tmp"
+    try:
+        export(tmp)
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        path = cache / f"{prefix}{_content_digest(tmp)}.onnx"
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

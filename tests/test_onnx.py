@@ -1,0 +1,145 @@
+"""The models under ONNX Runtime: the same answers as torch, and an export cache that is
+rebuilt, never trusted, when its file is missing or damaged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.reader import TorchReader
+from bench.reader import fp32_reader as bench_fp32_reader
+from citeqa.ingest.embedding import Embedder, model_path
+from citeqa.runtime.onnx_export import cached_session, export_module
+from citeqa.service.components import load_reader
+from citeqa.service.reading import WEIGHTS_FILE, Passage, Reader, shipped_reader
+from citeqa.service.settings import Settings
+
+MASTER = "The harbour master of Port Quillon is Ansel Varga. The port opened in 1901."
+# Longer than one window, so the batch holds overflow windows and padding.
+LONG = "The weather was mild and nothing happened that day. " * 40 + "Varga retired in 2020."
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return load_reader(shipped_reader(), Settings().cache)[0]
+
+
+@pytest.fixture(scope="module")
+def torch_reader() -> Reader:
+    return TorchReader(shipped_reader() / WEIGHTS_FILE, Settings().cache)
+
+
+@pytest.fixture(scope="module")
+def fp32_reader(tmp_path_factory: pytest.TempPathFactory) -> Reader:
+    """The export before quantisation: any difference from torch is the exporter's."""
+    folder = tmp_path_factory.mktemp("fp32")
+    return bench_fp32_reader(shipped_reader() / WEIGHTS_FILE, Settings().cache, folder)
+
+
+QUESTIONS = [
+    "Who is the harbour master of Port Quillon?",
+    "When did the port open?",
+    "When did Varga retire?",
+]
+PASSAGES = [Passage("a", 0, MASTER), Passage("b", 12, LONG), Passage("c", 3, "Ferries.")]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_exported_reader_finds_every_span_torch_finds(
+    fp32_reader: Reader, torch_reader: Reader, question: str
+) -> None:
+    onnx_spans = fp32_reader.read(question, PASSAGES)
+    torch_spans = torch_reader.read(question, PASSAGES)
+    assert [(s.passage, s.start, s.end) for s in onnx_spans] == [
+        (s.passage, s.start, s.end) for s in torch_spans
+    ]
+    np.testing.assert_allclose(
+        [s.score for s in onnx_spans], [s.score for s in torch_spans], atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_int8_reader_finds_torchs_best_span(
+    reader: Reader, torch_reader: Reader, question: str
+) -> None:
+    best, torch_best = reader.read(question, PASSAGES)[0], torch_reader.read(question, PASSAGES)[0]
+    assert (best.passage, best.start, best.end) == (
+        torch_best.passage,
+        torch_best.start,
+        torch_best.end,
+    )
+
+
+def test_the_embedder_gives_sentence_transformers_vectors(embedder: Embedder) -> None:
+    """Indexes hold vectors from before ONNX Runtime: a question must still find them."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = [
+        "How many rockets were fired at the base in Kirkuk?",
+        "Café naïve — 東京 🚀",
+        "a",
+        LONG,  # past the model's 256 tokens: both cut it the same way
+    ]
+    torch_model = SentenceTransformer(str(model_path()), device="cpu")
+    expected = torch_model.encode(texts, normalize_embeddings=True)
+    for got in (embedder.encode(texts), np.stack([embedder.encode([t])[0] for t in texts])):
+        assert (got * expected).sum(axis=1).min() >= 0.99999
+
+
+class _Tiny(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(10, 4)
+
+    def forward(self, input_ids):
+        return self.embed(input_ids)
+
+
+def _export_tiny(exports: list[Path]):
+    def export(path: Path) -> None:
+        exports.append(path)
+        ids = np.array([[1, 2, 3]], dtype=np.int64)
+        export_module(_Tiny().eval(), {"input_ids": ids}, ["vectors"], path)
+
+    return export
+
+
+def test_the_export_cache_is_built_once_and_rebuilt_when_missing_or_damaged(
+    tmp_path: Path,
+) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"version 1")
+    cache, exports = tmp_path / "cache", []
+    export = _export_tiny(exports)
+    ids = {"input_ids": np.array([[4, 5]], dtype=np.int64)}
+
+    def session():
+        return cached_session("tiny", [weights], export, cache)
+
+    assert session().run(None, ids)[0].shape == (1, 2, 4)
+    session()
+    assert len(exports) == 1, "a good cached file is loaded, not exported again"
+
+    damages = {
+        "one bit flipped": lambda data: data[:-1] + bytes([data[-1] ^ 1]),
+        "truncated": lambda data: data[: len(data) // 2],
+    }
+    for damage in damages.values():
+        (built,) = cache.glob("tiny-*.onnx")
+        built.write_bytes(damage(built.read_bytes()))
+        assert session().run(None, ids)[0].shape == (1, 2, 4)
+    (built,) = cache.glob("tiny-*.onnx")
+    built.unlink()
+    session()
+    assert len(exports) == 4, "each damaged or missing file was exported again"
+    session()
+    assert len(exports) == 4, "each rebuild left a good file"
+    assert len(list(cache.glob("tiny-*.onnx"))) == 1, "damaged files are removed"
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")], "no temporary left"
+
+    weights.write_bytes(b"version 2, longer")
+    session()
+    assert len(exports) == 5 and len(list(cache.glob("tiny-*.onnx"))) == 2, "new weights, new file"
