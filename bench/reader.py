@@ -6,7 +6,7 @@ one run.
 
 Each engine reads each held-out SQuAD question's whole gold paragraph (from articles the
 reader never trained on), so F1 here is a reader-only figure. Prints F1, ms per question
-(p50/p95) with the threads `/ask` uses (runtime/threads.py), and how many top spans differ
+(p50/p95) with the threads `/ask` uses (ingest/threads.py), and how many top spans differ
 from torch's. The rule: keep the fastest engine that loses at most 1 F1 point against
 torch fp32.
 """
@@ -24,7 +24,7 @@ import torch
 from bench.common import print_table, time_calls
 from citeqa.eval.datasets import load_squad, split_of
 from citeqa.eval.metrics import f1
-from citeqa.runtime.threads import INTRA_OP_THREADS, session_options
+from citeqa.ingest.threads import INTRA_OP_THREADS, session_options
 from citeqa.service.reading import (
     WEIGHTS_FILE,
     Encoded,

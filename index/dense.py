@@ -7,19 +7,20 @@ TARGET_RECALL@10 against exact search; `bench/million.py` checks it with real qu
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see ingest.embedding
+from citeqa.ingest import threads  # noqa: F401  (OpenMP's settings, before faiss loads)
 
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
+# isort: split
+import faiss
+import numpy as np
 
-# Exact search scans every vector: 384 floats x 100,000 rows is ~4 ms on one core here
-# (bench/million.py), past that IVF wins. Below it exact search is both faster to build
-# and exactly right.
-ANN_MIN_ROWS = 100_000
+# Exact search scans every vector: one question over 30,000 rows took 2-5 ms here, over
+# 100,000 12-14 ms, over 1,000,000 356 ms, while IVF over 1,000,000 took 0.8 ms at recall@10
+# .98 (2 cores, 26 Nov 2026; bench/million.py). Below this size exact search is fast enough,
+# costs nothing to build and is exactly right.
+ANN_MIN_ROWS = 50_000
 TARGET_RECALL = 0.95  # recall@10 against exact search (issue 11)
 # A filtered search that allows at most this many rows of an IVF segment scores them all
 # exactly: IVF probes only some cells and could miss rows a narrow filter allows.

@@ -177,7 +177,7 @@ def eval_command(
     citation does not quote its document exactly."""
     if (questions is None) == (squad is None):
         raise typer.BadParameter("give either QUESTIONS or --squad FILE, not both or neither")
-    # Embedding before faiss: it sets OpenMP's wait policy (runtime/threads.py), which holds
+    # Embedding before faiss: it sets OpenMP's wait policy (ingest/threads.py), which holds
     # only if set before the first OpenMP runtime loads.
     from citeqa.ingest.embedding import Embedder
 

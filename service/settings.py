@@ -31,7 +31,7 @@ class Settings(BaseSettings):
 
     index: Path = Field(default_factory=_default_index)
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
-    # (runtime/onnx_export.py), made on first use.
+    # (ingest/onnx_export.py), made on first use.
     cache: Path = Field(default_factory=_default_cache)
     host: str = "127.0.0.1"
     port: int = 8000

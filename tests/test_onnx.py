@@ -12,7 +12,7 @@ import torch
 from bench.reader import TorchReader
 from bench.reader import fp32_reader as bench_fp32_reader
 from citeqa.ingest.embedding import Embedder, model_path
-from citeqa.runtime.onnx_export import cached_session, export_module
+from citeqa.ingest.onnx_export import cached_session, export_module
 from citeqa.service.components import load_reader
 from citeqa.service.reading import WEIGHTS_FILE, Passage, Reader, shipped_reader
 from citeqa.service.settings import Settings

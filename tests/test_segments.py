@@ -193,7 +193,7 @@ def test_a_mostly_deleted_segment_is_rewritten_without_its_dead_rows(
 def test_a_large_segment_searches_by_ivf_within_the_recall_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The real threshold is 100,000 rows (index.dense): too slow to build in a test.
+    # The real threshold is 50,000 rows (index.dense): too slow to build in a test.
     monkeypatch.setattr(dense, "ANN_MIN_ROWS", 4000)
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(40, 384))
