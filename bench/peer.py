@@ -1,12 +1,14 @@
 """citeqa beside Haystack: the same chunks, model, questions and top-k, timed in one run.
 
-    python -m bench.peer [--squad FILE] [--queries N] [--top-k 5]
+    python -m bench.peer [--squad FILE] [--queries N] [--top-k 5] [--fetch 30]
 
 Without --squad the corpus is the sample articles with eval/questions.jsonl; with it, the
 SQuAD paragraphs and their questions. citeqa ingests the corpus from scratch (timed), and
 its chunks, exactly, become Haystack's documents, so both search the same passages.
 Haystack runs in its own virtual environment (`bench/peers/make-venv`, created on first
-use) as three pipelines: BM25, dense, and both joined by reciprocal rank fusion.
+use) as three pipelines: BM25, dense, and both joined by reciprocal rank fusion. Both
+hybrids fuse `--fetch` chunks from each retriever and keep the top k, as `/ask` does
+(CITEQA_RETRIEVE_K, 30).
 
 Reported for both: indexing time, query p50/p99, and recall@k (a chunk of a gold document
 among the top k). For citeqa also the whole `Answerer.ask`: the reader included.
@@ -57,7 +59,7 @@ def chunk_documents(index: Index) -> list[tuple[str, str, str]]:
     return [(f"{c.doc_id}#{c.chunk_id}", c.doc_id, c.text) for c in chunks]
 
 
-def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int) -> dict:
+def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int, fetch: int) -> dict:
     """Haystack's figures for the same chunks and questions (its venv made on first use)."""
     subprocess.run([str(PEERS / "make-venv")], check=True)
     by_doc: dict[str, list[str]] = {}
@@ -75,13 +77,14 @@ def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int) 
         source.write_text(json.dumps(payload), encoding="utf-8")
         subprocess.run(
             [str(PEERS / ".venv" / "bin" / "python"), str(PEERS / "haystack_retrieval.py"),
-             "--corpus", str(source), "--out", str(out), "--top-k", str(top_k)],
+             "--corpus", str(source), "--out", str(out), "--top-k", str(top_k),
+             "--fetch", str(fetch)],
             check=True,
         )  # fmt: skip
         return json.loads(out.read_text(encoding="utf-8"))
 
 
-def run_citeqa(eval_set: EvalSet, root: Path, top_k: int) -> tuple[dict, Index]:
+def run_citeqa(eval_set: EvalSet, root: Path, top_k: int, fetch: int) -> tuple[dict, Index]:
     """citeqa's figures: ingest from scratch, hybrid retrieval alone, and the whole ask."""
     settings = Settings(index=root)
     embedder = Embedder(settings.cache)
@@ -93,7 +96,7 @@ def run_citeqa(eval_set: EvalSet, root: Path, top_k: int) -> tuple[dict, Index]:
 
     def retrieve(i: int) -> set[str]:
         question = asked[i % len(asked)].question
-        hits = index.search(question, embedder.encode([question])[0], top_k)
+        hits = index.search(question, embedder.encode([question])[0], fetch)[:top_k]
         return {c.doc_id for c in index.chunks([h.chunk_id for h in hits])}
 
     # Timed after 5 untimed calls, as Haystack's side is; recall from one more pass.
@@ -121,16 +124,18 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, help="SQuAD JSON; default: the sample corpus")
     parser.add_argument("--queries", type=int, help="ask only the first N questions")
     parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--fetch", type=int, default=Settings().retrieve_k)
     args = parser.parse_args()
     eval_set = corpus(args.squad)
     eval_set.questions = eval_set.questions[: args.queries]
     with tempfile.TemporaryDirectory(prefix="citeqa-peer-") as tmp:
-        ours, index = run_citeqa(eval_set, Path(tmp) / "index", args.top_k)
-        peer = run_peer(eval_set, chunk_documents(index), args.top_k)
+        ours, index = run_citeqa(eval_set, Path(tmp) / "index", args.top_k, args.fetch)
+        peer = run_peer(eval_set, chunk_documents(index), args.top_k, args.fetch)
     name = "squad" if args.squad else "sample"
     report = {
         "corpus": name, "chunks": index.stats().chunks, "questions": len(eval_set.questions),
-        "top_k": args.top_k, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "top_k": args.top_k, "fetch": args.fetch,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "citeqa": ours, "haystack": peer,
     }  # fmt: skip

@@ -73,8 +73,9 @@ def build_index(
     return store
 
 
-def pipelines(store: InMemoryDocumentStore, top_k: int) -> dict[str, Pipeline]:
-    """BM25, dense and their reciprocal rank fusion, each returning top_k documents."""
+def pipelines(store: InMemoryDocumentStore, top_k: int, fetch: int) -> dict[str, Pipeline]:
+    """BM25, dense and their reciprocal rank fusion, each returning top_k documents; the
+    hybrid fuses `fetch` documents from each retriever, as citeqa's side does."""
     bm25 = Pipeline()
     bm25.add_component("bm25", InMemoryBM25Retriever(store, top_k=top_k))
     dense = Pipeline()
@@ -82,9 +83,9 @@ def pipelines(store: InMemoryDocumentStore, top_k: int) -> dict[str, Pipeline]:
     dense.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=top_k))
     dense.connect("embedder.embedding", "dense.query_embedding")
     hybrid = Pipeline()
-    hybrid.add_component("bm25", InMemoryBM25Retriever(store, top_k=top_k))
+    hybrid.add_component("bm25", InMemoryBM25Retriever(store, top_k=fetch))
     hybrid.add_component("embedder", text_embedder())
-    hybrid.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=top_k))
+    hybrid.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=fetch))
     hybrid.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=top_k))
     hybrid.connect("embedder.embedding", "dense.query_embedding")
     hybrid.connect("bm25.documents", "joiner.documents")
@@ -133,6 +134,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--fetch", type=int, default=5, help="per retriever, for the hybrid")
     parser.add_argument("--queries", type=int, help="only the first N questions")
     args = parser.parse_args()
     corpus = json.loads(args.corpus.read_text(encoding="utf-8"))
@@ -147,7 +149,7 @@ def main() -> None:
 
     results = {
         name: measure(name, pipeline, questions)
-        for name, pipeline in pipelines(store, args.top_k).items()
+        for name, pipeline in pipelines(store, args.top_k, args.fetch).items()
     }
     report = {
         "system": "haystack",
@@ -156,6 +158,7 @@ def main() -> None:
         "documents": store.count_documents(),
         "questions": len(questions),
         "top_k": args.top_k,
+        "fetch": args.fetch,
         "model_load_s": model_load_s,
         "index_s": index_s,
         "pipelines": results,
