@@ -5,7 +5,7 @@ CITEQA  := .venv/bin/citeqa
 SQUAD   ?= ../shared/eval/squad-dev-v1.1-even.json
 STAMP   := .venv/.installed
 
-.PHONY: install run ingest serve test lint eval eval-squad bench train-reader clean
+.PHONY: install run ingest serve test lint eval eval-squad bench bench-quick train-reader clean
 
 install: $(STAMP)
 
@@ -35,17 +35,16 @@ eval: install
 eval-squad: install
 	$(CITEQA) eval --squad $(SQUAD) --out reports/squad
 
-# The soak (32 clients, 2 minutes) and the kill tests' full form (20 kills per writer)
-# are here, not in `make test`, which runs their short forms. bench.peer builds Haystack
-# in bench/peers/.venv on its first run. Results: bench/README.md.
+# Benchmarks, never timed tests (bench/run.py has the steps): `bench` is the full run, most
+# of an hour, with the soak (32 clients, 2 minutes) and the kill tests' full form (20 kills
+# per writer) that `make test` runs short; `bench-quick` takes a few minutes. Both build
+# Haystack in bench/peers/.venv on their first run, write bench/results/*.json and the
+# targets table in bench/README.md.
 bench: install
-	$(PY) -m bench.latency
-	$(PY) -m bench.ingest
-	$(PY) -m bench.serving
-	$(PY) -m bench.peer
-	$(PY) -m bench.peer --squad $(SQUAD) --queries 1000
-	$(PY) -m bench.soak --clients 32 --seconds 120
-	KILL_TRIALS=20 $(PY) -m pytest tests/test_kill.py
+	$(PY) -m bench.run --squad $(SQUAD)
+
+bench-quick: install
+	$(PY) -m bench.run --quick --squad $(SQUAD)
 
 # About 50 minutes on 2 cores; writes data/models/reader/ (see its README.md).
 train-reader: install

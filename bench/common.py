@@ -1,18 +1,31 @@
-"""What both benchmarks share: the sample index, percentiles and the printed table."""
+"""What the benchmarks share: the sample index, percentiles, the printed table and the
+JSON written to bench/results/."""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import resource
+import shlex
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.pipeline import IngestReport, ingest
 from citeqa.service.components import chunker_settings, open_index
 from citeqa.service.settings import Settings, sample_corpus
+
+RESULTS = Path(__file__).parent / "results"
+# The packages whose versions move the figures most: the models' runtime, the vector
+# search, and torch, which exports the models and runs the reader's training.
+PACKAGES = ("onnxruntime", "faiss-cpu", "torch")
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,10 @@ class Timing:
     @property
     def mean(self) -> float:
         return statistics.fmean(self.samples)
+
+    def summary(self) -> dict[str, float]:
+        return {"p50_ms": self.p50, "p95_ms": self.percentile(95),
+                "p99_ms": self.percentile(99), "mean_ms": self.mean}  # fmt: skip
 
 
 def time_calls(name: str, call: Callable[[int], object], n: int, warmup: int = 5) -> Timing:
@@ -84,3 +101,50 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
     return str(value)
+
+
+def write_result(name: str, figures: dict) -> Path:
+    """bench/results/<name>.json: the figures, with the date, the machine and the command
+    that made them, so that a table built from the file can say where each figure is from."""
+    report = {"date": utc_now(), "machine": machine(), "command": command_line(), **figures}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "ram_gb": round(_mem_total_kib() / 2**20, 1),
+        "python": platform.python_version(),
+        "packages": {name: _version(name) for name in PACKAGES},
+        # A shared machine: the load when the figures were taken says how far to trust them.
+        "load_average": [round(load, 2) for load in os.getloadavg()],
+    }
+
+
+def command_line() -> str:
+    """This process's command as typed: `python -m bench.X ...` when run as a module."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    argv = ["python", "-m", spec.name, *sys.argv[1:]] if spec else ["python", *sys.argv]
+    return shlex.join(argv)
+
+
+def _mem_total_kib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1])
+    raise RuntimeError("no MemTotal in /proc/meminfo")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None

@@ -4,7 +4,8 @@
 
 The baseline is the embedder encoding exactly the texts ingest embeds (every chunk and
 every sentence), in the same process: the gap between the two is what cleaning,
-chunking, spaCy, SQLite, FAISS and bm25s cost on top of the model.
+chunking, spaCy, SQLite, FAISS and bm25s cost on top of the model. The figures also go
+to bench/results/ingest.json.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ingest_sample, peak_rss_mb, print_table
+from bench.common import ingest_sample, peak_rss_mb, print_table, write_result
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
@@ -61,6 +62,17 @@ def main() -> None:
 
     chars = sum(len(d.text) for d in documents)
     baseline = statistics.median(embed_runs)
+    steps = {
+        "embed the same texts alone (baseline)": embed_runs,
+        "chunk + spaCy (no embedding)": chunk_runs,
+        "ingest from scratch (whole pipeline)": ingest_runs,
+    }
+    rss = {
+        "interpreter + imports": rss_start,
+        "model + spaCy loaded": rss_models,
+        "baseline embedding": rss_baseline,
+        "ingest": rss_ingest,
+    }
     print(
         f"\ningest: sample corpus, {len(documents)} documents, {chars} characters, "
         f"{len(chunks)} chunks, {len(texts) - len(chunks)} sentences; median of "
@@ -70,23 +82,18 @@ def main() -> None:
         ["step", "median s", "min s", "x embed alone"],
         [
             [name, statistics.median(runs), min(runs), f"{statistics.median(runs) / baseline:.2f}x"]
-            for name, runs in [
-                ("embed the same texts alone (baseline)", embed_runs),
-                ("chunk + spaCy (no embedding)", chunk_runs),
-                ("ingest from scratch (whole pipeline)", ingest_runs),
-            ]
+            for name, runs in steps.items()
         ],
     )
-    print(f"\nthroughput: {chars / statistics.median(ingest_runs) / 1000:.1f} k chars/s\n")
-    print_table(
-        ["peak RSS after", "MB"],
-        [
-            ["interpreter + imports", rss_start],
-            ["model + spaCy loaded", rss_models],
-            ["baseline embedding", rss_baseline],
-            ["ingest", rss_ingest],
-        ],
-    )
+    chars_per_s = chars / statistics.median(ingest_runs)
+    print(f"\nthroughput: {chars_per_s / 1000:.1f} k chars/s\n")
+    print_table(["peak RSS after", "MB"], list(rss.items()))
+    write_result("ingest", {
+        "documents": len(documents), "characters": chars, "chunks": len(chunks),
+        "sentences": len(texts) - len(chunks), "repeat": args.repeat,
+        "model_load_s": model_load, "seconds": steps, "chars_per_s": chars_per_s,
+        "peak_rss_mb": rss,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

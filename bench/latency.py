@@ -8,7 +8,7 @@ alone on the windows `/ask` gives it, the whole `Answerer.ask` in process, then 
 to a real uvicorn server on a loopback port: `GET /health` (the bare round trip), `/ask`
 sequentially (with the server's own `took_ms` for the same requests, so the gap is HTTP and
 JSON), and `/ask` from several client threads at once. Prints p50/p95/p99 and each p50 as
-a multiple of the embedder's.
+a multiple of the embedder's; writes the same figures to bench/results/latency.json.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from bench.common import Timing, ingest_sample, peak_rss_mb, print_table, time_calls
+from bench.common import (
+    Timing,
+    ingest_sample,
+    peak_rss_mb,
+    print_table,
+    time_calls,
+    write_result,
+)
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.answering import Answerer
 from citeqa.service.api import create_app
@@ -164,10 +171,11 @@ def main() -> None:
     rows, throughput, chunks = measure(questions, args.requests, args.concurrency)
     by_name = {t.name: t for t in rows}
     baseline = rows[0].p50
+    load_after = os.getloadavg()[0]
     print(
         f"\n/ask latency: sample corpus ({chunks} chunks), {len(questions)} questions cycled, "
         f"{args.requests} timed calls per row; load average {load_before:.1f} -> "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; peak RSS {peak_rss_mb():.0f} MB\n"
+        f"{load_after:.1f} on {os.cpu_count()} cores; peak RSS {peak_rss_mb():.0f} MB\n"
     )
     print_table(
         ["operation", "p50 ms", "p95 ms", "p99 ms", "mean ms", "p50 / embed"],
@@ -181,6 +189,12 @@ def main() -> None:
         f"\nthroughput: {1000 / sequential.mean:.1f} req/s sequential, "
         f"{throughput:.1f} req/s with {args.concurrency} client threads"
     )
+    write_result("latency", {
+        "chunks": chunks, "questions": len(questions), "requests": args.requests,
+        "concurrency": args.concurrency, "load_before": load_before, "load_after": load_after,
+        "peak_rss_mb": peak_rss_mb(), "rows": {t.name.strip(): t.summary() for t in rows},
+        "sequential_req_s": 1000 / sequential.mean, "concurrent_req_s": throughput,
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

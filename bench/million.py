@@ -1,7 +1,7 @@
 """A million chunks on 2 cores: build time, memory, hybrid search p50, dense recall@10,
 and adding one article to an index of 100,000 chunks.
 
-    python -m bench.million --squad FILE [--chunks 1000000] [--queries 500]
+    python -m bench.million --squad FILE [--chunks 1000000] [--queries 500] [--work DIR]
 
 Embedding a million real chunks here would take hours, so the corpus is made like this:
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.common import Timing, print_table
+from bench.common import Timing, print_table, write_result
 from citeqa.eval.datasets import load_squad
 from citeqa.index.dense import ANN_MIN_ROWS
 from citeqa.index.local import LocalIndex
@@ -51,6 +51,7 @@ MAX_WINDOW = 2  # sentences per real text: ~10,000 texts, embedded in minutes he
 KEEP_WORD = 0.85
 SWAP_WORD = 0.05
 NOISE = 0.35  # times 1/sqrt(dim), per dimension
+ADD_TO_CHUNKS = 100_000  # issue 11: add one article to an index this size
 K = 30  # what /ask fetches from each retriever (CITEQA_RETRIEVE_K)
 SEED = 13
 
@@ -201,7 +202,6 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--work", type=Path, default=CACHE / "million")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/million.json"))
     args = parser.parse_args()
     embedder = Embedder(Settings().cache)
     config = IndexConfig(embedder.name, embedder.dim, {"chunk_size": 1000})
@@ -210,18 +210,20 @@ def main() -> None:
     query_vectors = embedder.encode(questions)
     results: dict = {"chunks": args.chunks, "real_texts": len(real), "queries": len(questions)}
 
-    # Adding one article to 100,000 chunks.
-    texts, vectors = perturbed(real, real_vectors, 100_000)
-    small = args.work / "100k"
-    _fresh(small)
-    results["build_100k_s"] = build(small, config, texts, vectors)
-    results["add_one_article_to_100k_s"] = add_one_article(small, config, embedder)
-    results["exact_100k_p50_ms"] = exact_top10(vectors, query_vectors)[1].p50
+    # Adding one article to 100,000 chunks, on an index of its own unless the run is that
+    # size (the quick run): then the big index below is the same corpus, built once.
+    if args.chunks != ADD_TO_CHUNKS:
+        texts, vectors = perturbed(real, real_vectors, ADD_TO_CHUNKS)
+        small = args.work / "100k"
+        _fresh(small)
+        results["build_100k_s"] = build(small, config, texts, vectors)
+        results["add_one_article_to_100k_s"] = add_one_article(small, config, embedder)
+        results["exact_100k_p50_ms"] = exact_top10(vectors, query_vectors)[1].p50
 
     texts, vectors = perturbed(real, real_vectors, args.chunks)
     exact, exact_timing = exact_top10(vectors, query_vectors)
     results["exact_p50_ms"] = exact_timing.p50
-    big = args.work / "1m"
+    big = args.work / "big"
     _fresh(big)
     results["build_s"] = build(big, config, texts, vectors)
     del texts, vectors
@@ -244,11 +246,14 @@ def main() -> None:
         timing = Timing(name, served.pop(name))
         results[f"{name}_p50_ms"], results[f"{name}_p99_ms"] = timing.p50, timing.percentile(99)
     results.update(served)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if args.chunks == ADD_TO_CHUNKS:
+        results["build_100k_s"] = results["build_s"]
+        results["add_one_article_to_100k_s"] = add_one_article(big, config, embedder)
+        results["exact_100k_p50_ms"] = results["exact_p50_ms"]
+    path = write_result("million", results)
     rows = [(k, v if isinstance(v, float | int) else json.dumps(v)) for k, v in results.items()]
     print_table(["measure", "value"], rows)
-    print(f"ANN from {ANN_MIN_ROWS:,} rows; results in {args.out}")
+    print(f"ANN from {ANN_MIN_ROWS:,} rows; results in {path}")
 
 
 def _fresh(root: Path) -> None:

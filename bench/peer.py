@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import Timing, print_table, time_calls
+from bench.common import Timing, print_table, time_calls, write_result
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad
 from citeqa.index.base import Index
 from citeqa.ingest.embedding import Embedder
@@ -38,7 +35,6 @@ from citeqa.service.schemas import AskRequest
 from citeqa.service.settings import Settings, sample_corpus
 
 PEERS = Path(__file__).parent / "peers"
-RESULTS = Path(__file__).parent / "results"
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 
 
@@ -134,13 +130,9 @@ def main() -> None:
     name = "squad" if args.squad else "sample"
     report = {
         "corpus": name, "chunks": index.stats().chunks, "questions": len(eval_set.questions),
-        "top_k": args.top_k, "fetch": args.fetch,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "citeqa": ours, "haystack": peer,
+        "top_k": args.top_k, "fetch": args.fetch, "citeqa": ours, "haystack": peer,
     }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"peer-{name}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    write_result(f"peer-{name}", report)
     rows = [["citeqa index", ours["index_s"], "", "", ""],
             ["haystack index", peer["index_s"], "", "", ""]]  # fmt: skip
     for system, figures in (("citeqa", ours), ("haystack", peer)):

@@ -4,7 +4,8 @@ slots (`CITEQA_ASK_SLOTS`), with the same clients, questions and machine, in one
     python -m bench.serving [--clients 8] [--seconds 30] [--slots 1 2 4]
 
 Each setting gets its own `citeqa serve` process over the sample corpus; the clients ask
-questions from eval/questions.jsonl in a loop. Prints requests/s, p50, p99 and RSS.
+questions from eval/questions.jsonl in a loop. Prints requests/s, p50, p99 and RSS, and
+writes them to bench/results/serving.json.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Timing, print_table
+from bench.common import Timing, print_table, write_result
 from bench.soak import ServerProcess, questions, sample_index
 from citeqa.service.settings import Settings
 
@@ -63,11 +64,19 @@ def main() -> None:
             with ServerProcess(Path(tmp) / "index", args.port, env) as server:
                 load(server.url, args.clients, 5)  # warm: every client connected
                 timing, rate, failures = load(server.url, args.clients, args.seconds)
-                rows.append([f"{slots} slots", rate, timing.p50, timing.percentile(99),
-                             failures, server.rss_mb()])  # fmt: skip
+                rows.append({"slots": slots, "req_s": rate, "p50_ms": timing.p50,
+                             "p99_ms": timing.percentile(99), "non_200": failures,
+                             "rss_mb": server.rss_mb()})  # fmt: skip
+    default_slots = Settings().ask_slots
     print(f"\n{args.clients} clients, {args.seconds:g} s each, default slots "
-          f"{Settings().ask_slots}\n")  # fmt: skip
-    print_table(["setting", "req/s", "p50 ms", "p99 ms", "non-200", "RSS MB"], rows)
+          f"{default_slots}\n")  # fmt: skip
+    columns = ("req_s", "p50_ms", "p99_ms", "non_200", "rss_mb")
+    print_table(
+        ["setting", "req/s", "p50 ms", "p99 ms", "non-200", "RSS MB"],
+        [[f"{r['slots']} slots", *(r[c] for c in columns)] for r in rows],
+    )
+    write_result("serving", {"clients": args.clients, "seconds": args.seconds,
+                             "default_slots": default_slots, "settings": rows})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ and document writes, then every acknowledged write read back.
 
 The server runs in its own process, so its memory (RSS, from /proc) is its own. Reports:
 requests by status, 5xx (must be 0), /ask p50 and p99, writes acknowledged and checked,
-and RSS at the end against RSS once warm (must stay within 10%). Exits 1 on any failure.
+and RSS at the end against RSS once warm (must stay within 10%), also written to
+bench/results/soak.json. Exits 1 on any failure.
 `tests/test_soak.py` runs a short form of it.
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Timing
+from bench.common import Timing, write_result
 from citeqa.service.settings import sample_corpus
 
 CITEQA = Path(sys.executable).with_name("citeqa")
@@ -239,7 +240,9 @@ def main() -> None:
         sample_index(Path(tmp) / "index")
         with ServerProcess(Path(tmp) / "index", args.port) as server:
             result = soak(server, args.clients, args.seconds)
-    print(json.dumps({**vars(result), "ok": result.ok}, indent=1))
+    figures = {**vars(result), "ok": result.ok}
+    print(json.dumps(figures, indent=1))
+    write_result("soak", figures)
     sys.exit(0 if result.ok else 1)
 
 

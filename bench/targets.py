@@ -1,0 +1,198 @@
+"""Issue 11's targets beside what the last `python -m bench.run` measured: the table
+between the markers in bench/README.md.
+
+    python -m bench.targets
+
+Every target has a row, met or not. A figure comes only from a result file dated within
+that run (bench/results/run.json): an older file is never used, and its row says the step
+was not run in that mode, with the older file's date.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bench.common import RESULTS
+
+README = Path(__file__).parent / "README.md"
+START, END = "<!-- targets:start -->", "<!-- targets:end -->"
+MILLION = 1_000_000
+
+# A judge turns one result file into (citeqa's figure, Haystack's figure or "", verdict):
+# True met, False not met, or a string saying why the figure cannot be judged.
+Judge = Callable[[dict], tuple[str, str, bool | str]]
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    goal: str
+    source: str  # bench/results/<source>.json
+    judge: Judge
+
+
+class Run:
+    """The last bench.run, and the result files it wrote."""
+
+    def __init__(self) -> None:
+        path = RESULTS / "run.json"
+        if not path.is_file():
+            raise SystemExit(f"no {path}: run `python -m bench.run --quick` first")
+        self.info = json.loads(path.read_text(encoding="utf-8"))
+        self.window = (_when(self.info["started"]), _when(self.info["date"]))
+
+    def figures(self, source: str) -> dict | str:
+        """The file's figures if this run wrote it, else why there are none."""
+        path = RESULTS / f"{source}.json"
+        if not path.is_file():
+            return f"not run in {self.info['mode']} mode"
+        figures = json.loads(path.read_text(encoding="utf-8"))
+        if not self.window[0] <= _when(figures["date"]) <= self.window[1]:
+            return (f"not run in {self.info['mode']} mode (`results/{path.name}` is from "
+                    f"{figures['date'][:10]})")  # fmt: skip
+        return figures
+
+
+def _when(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def ask_latency(f: dict) -> tuple[str, str, bool | str]:
+    row = f["rows"]["/ask, sequential"]
+    met = row["p50_ms"] <= 20 and row["p99_ms"] <= 60
+    return f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms", "", met
+
+
+def default_slots(f: dict) -> dict:
+    return next(s for s in f["settings"] if s["slots"] == f["default_slots"])
+
+
+def throughput(f: dict) -> tuple[str, str, bool | str]:
+    row = default_slots(f)
+    measured = (f"{row['req_s']:.1f} req/s, {row['non_200']} errors ({f['clients']} clients, "
+                f"{row['slots']} slots, {f['seconds']:g} s)")  # fmt: skip
+    return measured, "", row["req_s"] >= 100 and row["non_200"] == 0
+
+
+def server_rss(f: dict) -> tuple[str, str, bool | str]:
+    rss = default_slots(f)["rss_mb"]
+    return f"{rss:.0f} MB", "", rss <= 1024
+
+
+def ask_vs_hybrid(f: dict) -> tuple[str, str, bool | str]:
+    ours, theirs = f["citeqa"]["ask"]["p50_ms"], f["haystack"]["pipelines"]["hybrid"]["p50_ms"]
+    ratio = ours / theirs
+    return f"whole ask {ours:.1f} ms: ratio {ratio:.2f}", f"hybrid {theirs:.1f} ms", ratio <= 0.5
+
+
+def recall(f: dict) -> tuple[str, str, bool | str]:
+    ours = f["citeqa"]["pipelines"]["hybrid"]["recall_at_k"]
+    theirs = f["haystack"]["pipelines"]["hybrid"]["recall_at_k"]
+    points = 100 * (ours - theirs)
+    # Rounded as printed, so that a printed +3.0 is never judged short by float noise.
+    return f"{ours:.3f} ({points:+.1f} points)", f"{theirs:.3f}", round(points, 1) >= 3
+
+
+def indexing(f: dict) -> tuple[str, str, bool | str]:
+    ours, theirs = f["citeqa"]["index_s"], f["haystack"]["index_s"]
+    ratio = ours / theirs
+    return f"{ours:.1f} s: ratio {ratio:.2f}", f"{theirs:.1f} s", ratio <= 1
+
+
+def add_article(f: dict) -> tuple[str, str, bool | str]:
+    seconds = f["add_one_article_to_100k_s"]
+    return f"{seconds:.2f} s", "", seconds <= 2
+
+
+def at_a_million(measure: Callable[[dict], tuple[str, bool]]) -> Judge:
+    """A judge for a 1,000,000-chunk target: a smaller run's figure is shown, not judged."""
+
+    def judge(f: dict) -> tuple[str, str, bool | str]:
+        figure, met = measure(f)
+        if f["chunks"] != MILLION:
+            return f"{figure} at {f['chunks']:,} chunks", "", "not judged: too few chunks"
+        return figure, "", met
+
+    return judge
+
+
+TARGETS = [
+    Target("`/ask` over HTTP, sample corpus, sequential, reader included",
+           "p50 ≤ 20 ms, p99 ≤ 60 ms", "latency", ask_latency),
+    Target("`/ask` throughput, 8 concurrent clients on loopback", "≥ 100 req/s, 0 errors",
+           "serving", throughput),
+    Target("whole `/ask` vs Haystack's hybrid retrieval alone, sample corpus", "p50 ratio ≤ 0.5",
+           "peer-sample", ask_vs_hybrid),
+    Target("whole `/ask` vs Haystack's hybrid retrieval alone, SQuAD half", "p50 ratio ≤ 0.5",
+           "peer-squad", ask_vs_hybrid),
+    Target("retrieval recall@5 vs Haystack hybrid, sample corpus", "≥ Haystack's + 3 points",
+           "peer-sample", recall),
+    Target("retrieval recall@5 vs Haystack hybrid, SQuAD half", "≥ Haystack's + 3 points",
+           "peer-squad", recall),
+    Target("index from scratch vs Haystack, sample corpus", "ratio ≤ 1.0", "peer-sample",
+           indexing),
+    Target("index from scratch vs Haystack, SQuAD half", "ratio ≤ 1.0", "peer-squad", indexing),
+    Target("add 1 article to an index of 100,000 chunks (its embedding aside)", "≤ 2 s",
+           "million", add_article),
+    Target("server memory (RSS), sample corpus, after the throughput run", "≤ 1 GB", "serving",
+           server_rss),
+    Target("1,000,000 chunks: hybrid retrieval p50", "≤ 30 ms", "million", at_a_million(
+        lambda f: (f"{f['hybrid_p50_ms']:.1f} ms", f["hybrid_p50_ms"] <= 30))),
+    Target("1,000,000 chunks: dense recall@10 vs exact search", "≥ 0.95", "million",
+           at_a_million(lambda f: (f"{f['dense_recall_at_10']:.3f}",
+                                   f["dense_recall_at_10"] >= 0.95))),
+    Target("1,000,000 chunks: build time (vectors given)", "≤ 15 min", "million", at_a_million(
+        lambda f: (f"{f['build_s'] / 60:.1f} min", f["build_s"] <= 15 * 60))),
+    Target("1,000,000 chunks: RAM while serving", "≤ 4 GB", "million", at_a_million(
+        lambda f: (f"{f['rss_served_mb'] / 1024:.2f} GB", f["rss_served_mb"] <= 4 * 1024))),
+]  # fmt: skip
+
+
+def row(target: Target, run: Run) -> list[str]:
+    figures = run.figures(target.source)
+    if isinstance(figures, str):
+        return [target.what, target.goal, "", "", figures]
+    measured, peer, verdict = target.judge(figures)
+    if isinstance(verdict, bool):
+        verdict = "met" if verdict else "**not met**"
+    return [target.what, target.goal, measured, peer, verdict]
+
+
+def table(run: Run) -> str:
+    lines = ["| target | goal | citeqa | Haystack 3.4.1, same run | |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row(t, run)) + " |" for t in TARGETS]
+    return "\n".join(lines)
+
+
+def provenance(run: Run) -> str:
+    info, machine = run.info, run.info["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
+    steps = "\n".join(f"- `{s['command']}` ({s['seconds']:.0f} s)" for s in info["steps"])
+    return (
+        f"**{info['mode'].capitalize()} mode**, finished {info['date'][:16].replace('T', ' ')} "
+        f"UTC after "
+        f"{info['seconds'] / 60:.1f} min: {machine['platform']}, {machine['cpus']} CPUs, "
+        f"{machine['ram_gb']} GB RAM, Python {machine['python']}, {packages}; load average "
+        f"{' / '.join(f'{x:.2f}' for x in machine['load_average'])} at the end (the machine is "
+        f"shared). Generated by `python -m bench.targets` from `results/*.json`; the "
+        f"commands, from the repository's root with the project's venv:\n\n{steps}"
+    )
+
+
+def update_readme() -> None:
+    run = Run()
+    text = README.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{README} has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    body = f"{START}\n{provenance(run)}\n\n{table(run)}\n{END}"
+    README.write_text(head + body + tail, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    update_readme()
