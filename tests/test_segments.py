@@ -65,6 +65,32 @@ def open_at(root: Path, embedder: Embedder) -> LocalIndex:
     return open_index(Settings(index=root), embedder)
 
 
+def add_note(index: LocalIndex, embedder: Embedder, doc_id: str, text: str) -> Document:
+    """A short document of its own, added and saved: one write."""
+    note = make_document(doc_id, text)
+    chunks = chunk_document(note, ChunkerSettings())
+    embed_chunks(chunks, embedder)
+    index.add([note], chunks)
+    index.save()
+    return note
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def index(root: Path, embedder: Embedder) -> LocalIndex:
+    """A fresh, empty index at `root`."""
+    return open_at(root, embedder)
+
+
+@pytest.fixture(scope="module")
+def ids(embedded: Embedded) -> list[str]:
+    return sorted(embedded)
+
+
 def live_manifest(root: Path) -> Manifest:
     return Manifest.read(root / (root / "CURRENT").read_text() / "manifest.json")
 
@@ -127,19 +153,12 @@ def pairs(cut: list[int]) -> list[tuple[int, int]]:
 
 
 def test_a_write_adds_a_segment_and_links_the_old_ones(
-    embedded: Embedded, embedder: Embedder, tmp_path: Path
+    embedded: Embedded, embedder: Embedder, root: Path, index: LocalIndex, ids: list[str]
 ) -> None:
-    root = tmp_path / "index"
-    index = open_at(root, embedder)
-    ids = sorted(embedded)
     write(index, embedded, ids[:4])
     first = root / (root / "CURRENT").read_text() / "s000001"
     inodes = {p.name: p.stat().st_ino for p in first.iterdir()}
-    note = make_document("note", "The Kestrel Bridge reopened on Monday, said Ana Ruiz.\n")
-    chunks = chunk_document(note, ChunkerSettings())
-    embed_chunks(chunks, embedder)
-    index.add([note], chunks)
-    index.save()
+    note = add_note(index, embedder, "note", "The Kestrel Bridge reopened on Monday.\n")
     version = root / (root / "CURRENT").read_text()
     assert sorted(p.name for p in version.glob("s*")) == ["s000001", "s000002"]
     after = {p.name: p.stat().st_ino for p in (version / "s000001").iterdir()}
@@ -147,15 +166,11 @@ def test_a_write_adds_a_segment_and_links_the_old_ones(
     assert open_at(root, embedder).document("note").text == note.text
 
 
-def test_many_small_writes_leave_few_segments(embedder: Embedder, tmp_path: Path) -> None:
-    root = tmp_path / "index"
-    index = open_at(root, embedder)
+def test_many_small_writes_leave_few_segments(
+    embedder: Embedder, root: Path, index: LocalIndex
+) -> None:
     for i in range(12):
-        note = make_document(f"note{i:02d}", f"Ferry number {i} leaves Northport at {i} am.\n")
-        chunks = chunk_document(note, ChunkerSettings())
-        embed_chunks(chunks, embedder)
-        index.add([note], chunks)
-        index.save()
+        add_note(index, embedder, f"note{i:02d}", f"Ferry number {i} leaves Northport at {i} am.\n")
     manifest = live_manifest(root)
     assert len(manifest.segments) <= math.floor(math.log2(12)) + 1
     assert sum(s["rows"] for s in manifest.segments) == manifest.counts["chunks"] == 12
@@ -177,11 +192,8 @@ def test_merge_plan_halves_sizes_from_each_segment_to_the_next() -> None:
 
 
 def test_a_mostly_deleted_segment_is_rewritten_without_its_dead_rows(
-    embedded: Embedded, embedder: Embedder, tmp_path: Path
+    embedded: Embedded, embedder: Embedder, root: Path, index: LocalIndex, ids: list[str]
 ) -> None:
-    root = tmp_path / "index"
-    index = open_at(root, embedder)
-    ids = sorted(embedded)
     write(index, embedded, ids)
     write(index, embedded, [], delete=ids[:4])
     manifest = live_manifest(root)
@@ -217,11 +229,8 @@ def test_a_large_segment_searches_by_ivf_within_the_recall_target(
 
 
 def test_filters_and_deletions_hold_across_segments(
-    embedded: Embedded, embedder: Embedder, tmp_path: Path
+    embedded: Embedded, embedder: Embedder, root: Path, index: LocalIndex, ids: list[str]
 ) -> None:
-    root = tmp_path / "index"
-    index = open_at(root, embedder)
-    ids = sorted(embedded)
     write(index, embedded, ids[:3])
     write(index, embedded, ids[3:])
     write(index, embedded, [], delete=[ids[1]])
