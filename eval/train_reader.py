@@ -318,11 +318,22 @@ class Sets:
         return cls(squad, squad_set, split_of(squad_set), own_set, split_of(own_set))
 
 
-def main(squad: Path, questions: Path, out_dir: Path, work: Path, config: TrainConfig) -> None:
-    """The whole run: train the reader, then fit its confidence model and threshold."""
+def main(
+    squad: Path,
+    questions: Path,
+    out_dir: Path,
+    work: Path,
+    config: TrainConfig,
+    confidence_only: bool = False,
+) -> None:
+    """The whole run: train the reader, then fit its confidence model and threshold; with
+    `confidence_only`, the second step alone, over the weights already in `out_dir`."""
     log = Log(work)
     sets = Sets.load(squad, questions)
-    weights = train_weights(sets, out_dir, work, config, log)
+    if confidence_only:
+        weights = out_dir / WEIGHTS_FILE
+    else:
+        weights = train_weights(sets, out_dir, work, config, log)
     calibrate(sets, weights, work, log)
 
 

@@ -239,9 +239,16 @@ def train_reader(
     ),
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     learning_rate: Annotated[float, typer.Option(min=0.0)] = 8e-5,
+    confidence_only: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the weights in OUT; refit only the confidence model and threshold, "
+            "as after a change of engine or pipeline (minutes, not an hour)."
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
     from citeqa.eval.train_reader import OWN_QUESTIONS, READER_DIR, TrainConfig, main
 
     config = TrainConfig(epochs=epochs, learning_rate=learning_rate)
-    main(squad, questions or OWN_QUESTIONS, out or READER_DIR, work, config)
+    main(squad, questions or OWN_QUESTIONS, out or READER_DIR, work, config, confidence_only)
