@@ -61,18 +61,19 @@ class Terms:
     def concat(cls, parts: list[Terms]) -> Terms:
         """The rows of `parts`, one after another, over the union of their vocabularies."""
         vocab: dict[str, int] = {}
-        pieces = []
-        for part in parts:
-            remap = np.array([vocab.setdefault(t, len(vocab)) for t in part.vocab], np.int64)
+        remaps = [
+            np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], np.int64) for p in parts
+        ]
+        blocks = []
+        for part, remap in zip(parts, remaps, strict=True):
             coo = part.counts.tocoo()
-            pieces.append((coo.row, remap[coo.col] if coo.nnz else coo.col, coo.data, part.rows))
-        offsets = np.cumsum([0] + [p[3] for p in pieces])
-        rows = np.concatenate([p[0] + o for p, o in zip(pieces, offsets, strict=False)] or [[]])
-        cols = np.concatenate([p[1] for p in pieces] or [[]])
-        data = np.concatenate([p[2] for p in pieces] or [[]]).astype(np.int32)
-        counts = sp.csc_matrix((data, (rows, cols)), shape=(int(offsets[-1]), len(vocab)))
+            shape = (part.rows, len(vocab))
+            blocks.append(sp.csc_matrix((coo.data, (coo.row, remap[coo.col])), shape=shape))
+        counts = (
+            sp.vstack(blocks, format="csc") if blocks else sp.csc_matrix((0, 0), dtype=np.int32)
+        )
         lengths = np.concatenate([p.lengths for p in parts] or [np.zeros(0, np.int32)])
-        return cls(vocab, counts, lengths.astype(np.int32))
+        return cls(vocab, counts, lengths)
 
     def select(self, rows: np.ndarray) -> Terms:
         """These rows only (e.g. the live ones, when segments merge)."""

@@ -168,15 +168,14 @@ class LocalIndex:
     def _sources(self) -> list[_Source]:
         """Every store with documents this index holds, pending changes included; newest
         first, so that a document replaced in this write is read from its new segment."""
-        sources = [
-            _Source(
-                s.store, self._deleted.get(s.name, frozenset()) | self._pending.get(s.name, set())
-            )
-            for s in self._segments
-        ]
+        sources = [_Source(s.store, self._gone(s.name)) for s in self._segments]
         if self._writer is not None:
             sources.append(_Source(self._writer.store, frozenset()))
         return sources[::-1]
+
+    def _gone(self, segment: str) -> frozenset[str]:
+        """The documents of `segment` deleted: saved, or by the write under way."""
+        return self._deleted.get(segment, frozenset()) | self._pending.get(segment, set())
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
         wanted = np.array(chunk_ids, dtype=np.int64)
@@ -320,8 +319,7 @@ class LocalIndex:
     def delete(self, doc_ids: list[str]) -> None:
         writer = self._begin_write()
         for segment in self._segments:
-            gone = self._deleted.get(segment.name, frozenset())
-            held = segment.store.held(doc_ids) - gone
+            held = segment.store.held(doc_ids) - self._gone(segment.name)
             if held:
                 self._pending.setdefault(segment.name, set()).update(held)
         writer.delete(doc_ids)
@@ -331,9 +329,7 @@ class LocalIndex:
         if self._writer is None:
             return
         counts = self._counts()  # before merging, which moves rows but changes no count
-        deleted = {name: set(docs) for name, docs in self._deleted.items()}
-        for name, docs in self._pending.items():
-            deleted.setdefault(name, set()).update(docs)
+        deleted = {s.name: self._gone(s.name) for s in self._segments}
         kept = self._compact(deleted)
         infos = [s.info for s in kept]
         if self._writer.store.count("documents"):
@@ -343,18 +339,18 @@ class LocalIndex:
             shutil.rmtree(self._writer.folder)
         for segment in kept:
             link_into(self._live / segment.name, self._work / segment.name)
-        self._publish(infos, {s.name: sorted(deleted[s.name]) for s in kept if deleted.get(s.name)},
+        self._publish(infos, {s.name: sorted(deleted[s.name]) for s in kept if deleted[s.name]},
                       counts)  # fmt: skip
 
-    def _compact(self, deleted: dict[str, set[str]]) -> list[Segment]:
+    def _compact(self, deleted: dict[str, frozenset[str]]) -> list[Segment]:
         """Fold into the new segment the old ones worth rewriting: those mostly deleted,
         and those `merge_plan` picks. Returns the old segments that stay as they are."""
         writer = self._writer
         assert writer is not None
         kept = []
         for segment in self._segments:
-            gone = deleted.get(segment.name, set())
-            alive = _live_rows(segment, frozenset(gone))
+            gone = deleted[segment.name]
+            alive = _live_rows(segment, gone)
             if not alive.any():
                 continue  # nothing left in it: dropped
             if 1 - alive.mean() >= MAX_DELETED_SHARE:
@@ -363,8 +359,7 @@ class LocalIndex:
                 kept.append((segment, alive))
         absorb = max(merge_plan([int(a.sum()) for _, a in kept] + [writer.rows]) - 1, 0)
         for segment, alive in kept[len(kept) - absorb :] if absorb else []:
-            gone = deleted.get(segment.name, set())
-            writer.copy_live(segment, self._live / segment.name, alive, gone)
+            writer.copy_live(segment, self._live / segment.name, alive, deleted[segment.name])
         return [segment for segment, _ in kept[: len(kept) - absorb]]
 
     def _publish(

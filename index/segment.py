@@ -71,9 +71,6 @@ class Segment:
         at = at[inside]
         return at[self.ids[at] == chunk_ids[inside]]
 
-    def holds(self, chunk_id: int) -> bool:
-        return bool(len(self.ids)) and self.ids[0] <= chunk_id <= self.ids[-1]
-
 
 class SegmentWriter:
     """Builds a new segment in `folder`, from new documents or from live rows of others."""
@@ -98,7 +95,7 @@ class SegmentWriter:
             self._terms.append(Terms.from_tokens(tokenize([c.text for c in chunks])))
 
     def copy_live(
-        self, segment: Segment, folder: Path, live: np.ndarray, deleted: set[str]
+        self, segment: Segment, folder: Path, live: np.ndarray, deleted: frozenset[str]
     ) -> None:
         """The rows of `segment` (published in `folder`) that are `live`, with their
         documents, but the `deleted` ones."""
@@ -120,18 +117,18 @@ class SegmentWriter:
     def finish(self) -> SegmentInfo:
         """Write the segment's files; it is read-only from here on."""
         ids = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
-        kept = np.isin(ids, self.store.chunk_ids())  # rows of documents deleted since: out
-        order = np.argsort(ids[kept], kind="stable")
-        ids = ids[kept][order]
+        # The rows still stored (documents deleted since are out), in chunk id order.
+        kept = np.flatnonzero(np.isin(ids, self.store.chunk_ids()))
+        rows = kept[np.argsort(ids[kept], kind="stable")]
         vectors = (
             np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
         )
-        np.save(self.folder / IDS_FILE, ids)
-        dense = DenseIndex.build(vectors[kept][order], self.folder)
-        Terms.concat(self._terms).select(np.flatnonzero(kept)[order]).save(self.folder)
+        np.save(self.folder / IDS_FILE, ids[rows])
+        dense = DenseIndex.build(vectors[rows], self.folder)
+        Terms.concat(self._terms).select(rows).save(self.folder)
         self.store.commit()
         self.store.close()
-        return SegmentInfo(self.folder.name, len(ids), dense.spec)
+        return SegmentInfo(self.folder.name, len(rows), dense.spec)
 
     def abandon(self) -> None:
         self.store.close()
