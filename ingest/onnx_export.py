@@ -48,6 +48,22 @@ def cached_session(
     return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
 
+class TransformerOutputs(torch.nn.Module):
+    """A transformers model with plain tensor outputs, as the ONNX exporter wants them: the
+    `fields` of its output (e.g. "last_hidden_state", or "start_logits" and "end_logits")."""
+
+    def __init__(self, model: torch.nn.Module, fields: tuple[str, ...]) -> None:
+        super().__init__()
+        self.model = model
+        self.fields = fields
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        )
+        return tuple(getattr(out, field) for field in self.fields)
+
+
 def export_module(
     module: torch.nn.Module, inputs: dict[str, np.ndarray], outputs: list[str], path: Path
 ) -> None:

@@ -39,6 +39,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: E
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from citeqa.ingest.onnx_export import (  # noqa: E402
+    TransformerOutputs,
     cached_session,
     export_module,
     quantize_weights,
@@ -184,25 +185,12 @@ class Span:
     null_score: float  # the same for "no answer" in its window
 
 
-class _Logits(torch.nn.Module):
-    """The model with plain tensor outputs, as the ONNX exporter wants them."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        out = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        )
-        return out.start_logits, out.end_logits
-
-
 def export_fp32(weights: Path, path: Path) -> None:
     """The reader with `weights` as an fp32 ONNX file at `path`."""
     # Two passages of different lengths, so the traced graph pads as `read`'s batches do.
     sample = encode(load_tokenizer(), ["a question?"] * 2, ["a passage to read.", "another."])
-    export_module(_Logits(load_model(weights)).eval(), sample.arrays, ["start", "end"], path)
+    reader = TransformerOutputs(load_model(weights), ("start_logits", "end_logits")).eval()
+    export_module(reader, sample.arrays, ["start", "end"], path)
 
 
 def export_reader(weights: Path, path: Path) -> None:
