@@ -65,6 +65,13 @@ def time_calls(name: str, call: Callable[[int], object], n: int, warmup: int = 5
     return Timing(name, samples)
 
 
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now, from /proc (Linux): this one by default."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+    return int(kib) / 1024
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

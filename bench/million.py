@@ -33,7 +33,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.common import Timing, print_table, write_result
+from bench.common import Timing, print_table, rss_mb, write_result
 from citeqa.eval.datasets import load_squad
 from citeqa.index.dense import ANN_MIN_ROWS
 from citeqa.index.local import LocalIndex
@@ -138,11 +138,11 @@ def build(root: Path, config: IndexConfig, texts: list[str], vectors: np.ndarray
 
 def serve(root: Path, config: IndexConfig, questions: list[str], vectors: np.ndarray, out) -> None:
     """In a fresh process: open the index, search, report timings and memory."""
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     began = time.perf_counter()
     index = LocalIndex.open(root, config)
     load_s = time.perf_counter() - began
-    rss_loaded = _rss_mb()
+    rss_loaded = rss_mb()
     everything = [None] * len(index._segments)
     timings: dict[str, list[float]] = {"hybrid": [], "bm25": [], "dense": []}
     for question, vector in zip(questions, vectors, strict=True):
@@ -159,16 +159,9 @@ def serve(root: Path, config: IndexConfig, questions: list[str], vectors: np.nda
     found = [segment.dense.search(v, 10, None)[0] for v in vectors]
     out.put({
         "load_s": load_s, "rss_start_mb": rss_before, "rss_loaded_mb": rss_loaded,
-        "rss_served_mb": _rss_mb(), **timings,
+        "rss_served_mb": rss_mb(), **timings,
         "ivf_top10": [f.tolist() for f in found],
     })  # fmt: skip
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def exact_top10(vectors: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, Timing]:
@@ -215,7 +208,7 @@ def main() -> None:
     if args.chunks != ADD_TO_CHUNKS:
         texts, vectors = perturbed(real, real_vectors, ADD_TO_CHUNKS)
         small = args.work / "100k"
-        _fresh(small)
+        shutil.rmtree(small, ignore_errors=True)
         results["build_100k_s"] = build(small, config, texts, vectors)
         results["add_one_article_to_100k_s"] = add_one_article(small, config, embedder)
         results["exact_100k_p50_ms"] = exact_top10(vectors, query_vectors)[1].p50
@@ -224,7 +217,7 @@ def main() -> None:
     exact, exact_timing = exact_top10(vectors, query_vectors)
     results["exact_p50_ms"] = exact_timing.p50
     big = args.work / "big"
-    _fresh(big)
+    shutil.rmtree(big, ignore_errors=True)
     results["build_s"] = build(big, config, texts, vectors)
     del texts, vectors
     manifest = Manifest.read(big / (big / "CURRENT").read_text() / "manifest.json")
@@ -254,10 +247,6 @@ def main() -> None:
     rows = [(k, v if isinstance(v, float | int) else json.dumps(v)) for k, v in results.items()]
     print_table(["measure", "value"], rows)
     print(f"ANN from {ANN_MIN_ROWS:,} rows; results in {path}")
-
-
-def _fresh(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Timing, write_result
+from bench.common import Timing, rss_mb, write_result
 from citeqa.service.settings import sample_corpus
 
 CITEQA = Path(sys.executable).with_name("citeqa")
@@ -95,9 +95,7 @@ class ServerProcess:
         self.process.wait(timeout=60)
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
-        return int(kib) / 1024
+        return rss_mb(self.process.pid)
 
 
 def questions() -> list[str]:
