@@ -17,6 +17,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from citeqa.ingest.cleaning import content_regions
 from citeqa.ingest.models import Chunk, Document, Sentence, Span
 from citeqa.ingest.nlp import load_sentencizer
+from citeqa.ingest.whitespace import duplicate_key, strip_span
 
 # Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
 # down a level when a piece is still longer than `chunk_size`.
@@ -51,7 +52,7 @@ def chunk_document(document: Document, settings: ChunkerSettings) -> list[Chunk]
     for region in content_regions(document.text, document.excluded):
         for span in _split(document.text, region, splitter, settings.chunk_size):
             text = document.text[span.start : span.end]
-            key = " ".join(text.split()).lower()
+            key = duplicate_key(text)
             if key in seen:  # the same passage twice in one article is indexed once
                 continue
             seen.add(key)
@@ -85,15 +86,9 @@ def _cut(text: str, span: Span, size: int) -> Iterator[Span]:
     not reach spaCy whole, which refuses a line over 1,000,000 characters and needs about
     1 GB per 100,000."""
     for start in range(span.start, span.end, size):
-        piece = _strip(text, Span(start, min(start + size, span.end)))
+        piece = strip_span(text, Span(start, min(start + size, span.end)))
         if piece.end > piece.start:
             yield piece
-
-
-def _strip(text: str, span: Span) -> Span:
-    piece = text[span.start : span.end]
-    start = span.end - len(piece.lstrip())
-    return Span(start, max(start, span.start + len(piece.rstrip())))
 
 
 def _annotate(text: str, chunks: list[Chunk]) -> None:
@@ -107,6 +102,6 @@ def _annotate(text: str, chunks: list[Chunk]) -> None:
     docs = load_sentencizer().pipe(text[line.start : line.end] for _, line in lines)
     for (chunk, line), doc in zip(lines, docs, strict=True):
         for sent in doc.sents:
-            span = _strip(text, Span(line.start + sent.start_char, line.start + sent.end_char))
+            span = strip_span(text, Span(line.start + sent.start_char, line.start + sent.end_char))
             if span.end > span.start:
                 chunk.sentences.append(Sentence(span.start, span.end, text[span.start : span.end]))

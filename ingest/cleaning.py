@@ -16,6 +16,7 @@ from datetime import date
 from itertools import islice
 
 from citeqa.ingest.models import DocumentMeta, ExcludedSpan, Span
+from citeqa.ingest.whitespace import duplicate_key, strip_span
 
 # Characters with no glyph that editors and scrapers leave behind: control characters (NUL
 # and the like), soft hyphens, zero-width spaces, word joiners, a byte-order mark. The patterns
@@ -66,7 +67,7 @@ _CREDIT_SOURCE = re.compile(
     r"[A-Z][a-z]+ [A-Z][a-z]+/(The [A-Z][A-Za-z ]++|Reuters|AP)[^\S\n]*$", re.M
 )
 _MIN_DUPLICATE_LINE = 40
-# A line too short to count as a duplicate is not even looked at: normalising never lengthens.
+# A line too short to count as a duplicate is not even looked at: duplicate_key never lengthens.
 _LONG_LINE = re.compile(rf"^[^\n]{{{_MIN_DUPLICATE_LINE},}}", re.M)
 _TITLE_MAX_CHARS = 160
 
@@ -114,11 +115,9 @@ def content_regions(text: str, excluded: list[ExcludedSpan]) -> Iterator[Span]:
     in order: a title needs only the first few."""
     cursor = 0
     for gap in [*excluded, ExcludedSpan(len(text), len(text), "end")]:
-        between = text[cursor : gap.start]
-        start = cursor + len(between) - len(between.lstrip())
-        end = cursor + len(between.rstrip())
-        if end > start:
-            yield Span(start, end)
+        region = strip_span(text, Span(cursor, gap.start))
+        if region.end > region.start:
+            yield region
         cursor = max(cursor, gap.end)
 
 
@@ -142,21 +141,17 @@ def _spans(pattern: re.Pattern[str], text: str, reason: str) -> Iterator[Exclude
             yield ExcludedSpan(m.start(), m.end(), reason)
 
 
-def _normalise(line: str) -> str:
-    return " ".join(line.split()).lower()
-
-
 def _repeated_lines(text: str) -> Iterator[ExcludedSpan]:
     """A line that repeats an earlier line (or extends it, e.g. with a photo credit) is a
     scraper's duplicate, typically a caption printed twice. Lines shorter than
-    `_MIN_DUPLICATE_LINE` once normalised are never duplicates nor originals.
+    `_MIN_DUPLICATE_LINE` as a `duplicate_key` are never duplicates nor originals.
 
     That is: some earlier line is a prefix of it. Sorted, the lines that are prefixes of a
     line come before it and form a chain, which a stack holds with the earliest position in
     the text along it. So it takes one sort, O(n log n) comparisons for n lines, and one
     linear pass, the string work in C. Comparing each line with every earlier one was
     quadratic: 6 s for 1 MB, and 20 MB did not finish."""
-    lines = [(_normalise(m.group()), m.start(), m.end()) for m in _LONG_LINE.finditer(text)]
+    lines = [(duplicate_key(m.group()), m.start(), m.end()) for m in _LONG_LINE.finditer(text)]
     lines = [line for line in lines if len(line[0]) >= _MIN_DUPLICATE_LINE]
     duplicate = [False] * len(lines)
     chain: list[tuple[str, int]] = []  # (line, earliest position of it and its prefixes)

@@ -19,6 +19,7 @@ from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.cleaning import is_blank
 from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, load_folder, make_document
 from citeqa.ingest.models import Chunk, Document, Span
+from citeqa.ingest.whitespace import duplicate_key
 from citeqa.service.settings import sample_corpus
 
 WAPO = "000_f154d279849c0383"
@@ -65,15 +66,11 @@ def assert_offsets_exact(document: Document, chunks: list[Chunk]) -> None:
         for sentence in chunk.sentences:
             # spaCy reads one line at a time, so no sentence reaches across a line break.
             assert "\n" not in sentence.text
-    assert len({_normalise(c.text) for c in chunks}) == len(chunks), "a passage twice"
+    assert len({duplicate_key(c.text) for c in chunks}) == len(chunks), "a passage twice"
 
 
 def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split()).lower()
 
 
 def test_sample_corpus_offsets_are_exact(corpus: Corpus) -> None:
@@ -314,7 +311,7 @@ def test_generated_articles_lose_no_content(article: tuple[str, list[str]]) -> N
     document = make_document("generated", text)
     chunks = chunk_document(document, ChunkerSettings(chunk_size=80))
     covered = [*document.excluded, *chunks]
-    kept = {_normalise(c.text) for c in chunks}
+    kept = {duplicate_key(c.text) for c in chunks}
     for m in re.finditer(r"\S+", text):
         if not any(s.start <= m.start() < s.end for s in covered):
             # A word left out must be part of a passage dropped as a repeat.
