@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from citeqa.index.base import IndexBusyError, IndexDamagedError, IndexMismatchError
+from citeqa.service.schemas import MAX_TOP_K, AskRequest
 from citeqa.service.settings import Settings, sample_corpus
 
 app = typer.Typer(help="Extractive, cited question answering over your articles.")
@@ -75,14 +76,13 @@ def ingest(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain English.")],
     index: IndexOption = None,
-    top_k: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the /ask JSON.")] = False,
 ) -> None:
     """Answer QUESTION from the index, with quoted citations."""
     from pydantic import ValidationError
 
     from citeqa.service.components import build_answerer
-    from citeqa.service.schemas import AskRequest
 
     try:
         request = AskRequest(question=question, top_k=top_k)
@@ -151,7 +151,7 @@ def eval_command(
             "keyed by the file's checksum.",
         ),
     ] = None,
-    top_k: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = 3,
     out: Annotated[
         Path | None, typer.Option(help="Report folder. Default: reports/<name>.")
     ] = None,
