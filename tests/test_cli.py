@@ -7,6 +7,7 @@ of bad input are checked once, over HTTP, in test_api.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -67,8 +68,22 @@ def cli_index(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_help_lists_the_commands(home: Path) -> None:
     result = citeqa("--help", home=home)
     assert result.returncode == 0
-    for command in ("ingest", "ask", "serve"):
+    for command in ("ingest", "ask", "serve", "eval", "train-reader"):
         assert command in result.stdout
+
+
+def test_service_never_imports_eval() -> None:
+    """Eval calls service, so the `citeqa` app is put together in eval (eval/main.py): no
+    service module imports eval, not even inside a function to run eval's commands."""
+    for path in (Path(__file__).resolve().parents[1] / "service").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.startswith("citeqa.eval") for n in names), f"{path.name}: {names}"
 
 
 def test_ask_json_is_the_ask_schema(cli_index: Path, home: Path) -> None:
