@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import load_squad
-from citeqa.index.local import FusionWeights
+from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.settings import Settings
 
@@ -40,10 +40,11 @@ def main() -> None:
     print(f"{len(questions)} questions, {index.stats().chunks} chunks")
     print(f"{'bm25':>5} {'dense':>5}  {'R@1':>6} {'R@5':>6}")
     for bm25, dense in GRID:
-        index.fusion = FusionWeights(bm25=bm25, dense=dense)
+        weights = {"bm25": bm25, "dense": dense}
         at1 = at5 = 0
         for question, vector in tqdm(list(zip(questions, vectors, strict=True)), leave=False):
-            hits = [h for h in index.search(question.question, vector, DEPTH) if h.score > 0]
+            found = search(index, question.question, vector, DEPTH, weights=weights)
+            hits = [h for h in found if h.score > 0]
             missing = [h.chunk_id for h in hits if h.chunk_id not in chunk_doc]
             chunk_doc.update({c.chunk_id: c.doc_id for c in index.chunks(missing)})
             docs = list(dict.fromkeys(chunk_doc[h.chunk_id] for h in hits))

@@ -34,6 +34,7 @@ from bench.common import (
     time_calls,
     write_result,
 )
+from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.answering import Answerer
 from citeqa.service.api import create_app
@@ -125,7 +126,13 @@ def measure(questions: list[str], n: int, threads: int) -> tuple[list[Timing], f
 
         def retrieve(i: int) -> None:
             vector = embedder.encode([q(i)])[0]
-            answerer.index.search(q(i), vector, answerer.settings.retrieve_k)
+            search(
+                answerer.index,
+                q(i),
+                vector,
+                answerer.settings.retrieve_k,
+                weights=answerer.settings.fusion,
+            )
 
         passages = [reader_windows(answerer, question) for question in questions]
         rows = [

@@ -35,9 +35,12 @@ import numpy as np
 
 from bench.common import Timing, print_table, rss_mb, write_result
 from citeqa.eval.datasets import load_squad
+from citeqa.index.base import IndexConfig
 from citeqa.index.dense import ANN_MIN_ROWS
 from citeqa.index.local import LocalIndex
-from citeqa.index.versions import IndexConfig, Manifest
+from citeqa.index.search import search
+from citeqa.index.tokens import tokenize_one
+from citeqa.index.versions import FORMAT_VERSION, Manifest
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder, make_document
@@ -143,13 +146,12 @@ def serve(root: Path, config: IndexConfig, questions: list[str], vectors: np.nda
     index = LocalIndex.open(root, config)
     load_s = time.perf_counter() - began
     rss_loaded = rss_mb()
-    everything = [None] * len(index._segments)
     timings: dict[str, list[float]] = {"hybrid": [], "bm25": [], "dense": []}
     for question, vector in zip(questions, vectors, strict=True):
         calls = {
-            "hybrid": (index.search, (question, vector, K)),
-            "bm25": (index._search_bm25, (question, K, everything)),
-            "dense": (index._search_dense, (vector, K, everything)),
+            "hybrid": (search, (index, question, vector, K)),
+            "bm25": (index.search_bm25, (tokenize_one(question), K, None)),
+            "dense": (index.search_dense, (vector, K, None)),
         }
         for name, (call, call_args) in calls.items():
             t = time.perf_counter()
@@ -197,7 +199,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=CACHE / "million")
     args = parser.parse_args()
     embedder = Embedder(Settings().cache)
-    config = IndexConfig(embedder.name, embedder.dim, {"chunk_size": 1000})
+    config = IndexConfig(embedder.name, embedder.dim, {"chunk_size": 1000}, FORMAT_VERSION)
     real, real_vectors = embedded_real(args.squad, embedder)
     questions = [q.question for q in load_squad(args.squad).questions[: args.queries]]
     query_vectors = embedder.encode(questions)

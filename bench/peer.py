@@ -27,10 +27,11 @@ from pathlib import Path
 from bench.common import Timing, print_table, time_calls, write_result
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad
 from citeqa.index.base import Index
+from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
 from citeqa.ingest.pipeline import sync_documents
-from citeqa.service.components import answerer_over, chunker_settings, open_index
+from citeqa.service.components import answerer_over, chunker_settings, fusion_weights, open_index
 from citeqa.service.schemas import AskRequest
 from citeqa.service.settings import Settings, sample_corpus
 
@@ -92,7 +93,8 @@ def run_citeqa(eval_set: EvalSet, root: Path, top_k: int, fetch: int) -> tuple[d
 
     def retrieve(i: int) -> set[str]:
         question = asked[i % len(asked)].question
-        hits = index.search(question, embedder.encode([question])[0], fetch)[:top_k]
+        vector = embedder.encode([question])[0]
+        hits = search(index, question, vector, fetch, weights=fusion_weights(settings))[:top_k]
         return {c.doc_id for c in index.chunks([h.chunk_id for h in hits])}
 
     # Timed after 5 untimed calls, as Haystack's side is; recall from one more pass.

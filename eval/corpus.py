@@ -16,11 +16,11 @@ from pathlib import Path
 
 from citeqa.eval.datasets import EvalSet
 from citeqa.index.base import Index
-from citeqa.index.versions import FORMAT_VERSION
+from citeqa.index.factory import format_version
 from citeqa.ingest.embedding import MODEL_NAME, Embedder
 from citeqa.ingest.pipeline import sync_documents
 from citeqa.service.answering import Answerer
-from citeqa.service.components import answerer_over, chunker_settings, open_index
+from citeqa.service.components import answerer_over, backend, chunker_settings, open_index
 from citeqa.service.settings import Settings
 
 
@@ -31,12 +31,13 @@ class CorpusError(RuntimeError):
 def cache_dir(source: Path, settings: Settings) -> Path:
     """`$XDG_CACHE_HOME/citeqa-eval/<checksum>`: one index per file and way of indexing."""
     digest = hashlib.sha256(source.read_bytes())
-    # Another model, chunker or index format gets its own index instead of tripping over
-    # the old one (`open_index` refuses a mismatch).
+    # Another model, chunker, backend or index format gets its own index instead of
+    # tripping over the old one (`open_index` refuses a mismatch).
     built_with = {
         "model": MODEL_NAME,
         "chunker": asdict(chunker_settings(settings)),
-        "format": FORMAT_VERSION,
+        "backend": settings.backend,
+        "format": format_version(backend(settings)),
     }
     digest.update(json.dumps(built_with, sort_keys=True).encode())
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

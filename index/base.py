@@ -1,8 +1,13 @@
-"""The `Index` protocol and the records it returns to the service."""
+"""The `Index` protocol (a document store with its retrievers) and the records it returns.
+
+A backend stores documents, chunks and sentences, counts and filters them, and offers
+named retrievers that each rank chunks on their own. Combining those rankings is not
+the store's job: `index.search` fuses them, the same way over every backend.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,9 +24,26 @@ class IndexBusyError(RuntimeError):
     """Another process is writing the index; one writer at a time."""
 
 
+class IndexUnreachableError(RuntimeError):
+    """The backend's server cannot be reached, or refused the request; the message says
+    which and why."""
+
+
 class IndexDamagedError(RuntimeError):
     """A file of the index is missing, truncated or altered; the message names it and says
     what to do. Nothing is deleted on the way."""
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What an index is built with; a mismatch on open means the vectors or chunks are
+    not comparable and the index must be rebuilt. `format_version` is the backend's own
+    layout (`index.factory` knows each)."""
+
+    model: str
+    dim: int
+    chunker: dict
+    format_version: int
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,9 @@ class Filters:
 
 @dataclass
 class StoredSentence:
+    """A sentence of a stored chunk. Its vector is part of the stored contract: the
+    service scores sentences against the question without embedding them again."""
+
     start: int
     end: int
     text: str
@@ -55,14 +80,40 @@ class StoredChunk:
     sentences: list[StoredSentence] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Query:
+    """What every retriever is given: the question, its lexical terms (`index.tokens`,
+    spelling variants the corpus uses added) and its vector."""
+
+    text: str
+    terms: list[str]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One retriever's hit: a chunk and the score its backend gave it. Only the order of
+    a ranking means anything: scores differ by retriever and backend (Milvus Lite returns
+    BM25 scores negated), so compare ranks, never threshold scores."""
+
+    chunk_id: int
+    score: float
+
+
+class Retriever(Protocol):
+    """Ranks the stored chunks for a query, `filters` applied before ranking."""
+
+    name: str  # "bm25", "dense": the key of its rank in `SearchHit.ranks`
+
+    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]: ...
+
+
 @dataclass
 class SearchHit:
     chunk_id: int
     score: float  # fused score, higher is better
-    bm25_rank: int | None = None  # 0-based, None when that retriever missed it
-    dense_rank: int | None = None
-    bm25_score: float = 0.0
-    dense_score: float = 0.0
+    ranks: dict[str, int] = field(default_factory=dict)  # 0-based, by retriever name
+    scores: dict[str, float] = field(default_factory=dict)  # each retriever's own score
 
 
 @dataclass(frozen=True)
@@ -82,22 +133,32 @@ class IndexStats:
 
 
 class Index(Protocol):
-    """What the service needs from a store of chunks. Writes become visible on `save`;
-    `rollback` drops them."""
+    """A store of documents, chunks and their sentences, with the retrievers that search
+    it. Writes become visible on `save`; `rollback` drops them."""
+
+    @property
+    def retrievers(self) -> Sequence[Retriever]: ...
 
     def add(self, documents: list[Document], chunks: list[Chunk]) -> None: ...
 
     def delete(self, doc_ids: list[str]) -> None: ...
 
-    def search(
-        self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
-    ) -> list[SearchHit]: ...
-
     def save(self) -> None: ...
 
     def rollback(self) -> None: ...
 
-    def term_weights(self, tokens: Iterable[str]) -> dict[str, float]: ...
+    def frequencies(self, terms: Collection[str]) -> dict[str, int]:
+        """How many chunks hold each term (`index.tokens`); for the terms' weights."""
+        ...
+
+    def known(self, terms: Collection[str]) -> set[str]:
+        """Which of `terms` occur anywhere in the chunks."""
+        ...
+
+    def export(self) -> Iterator[tuple[list[Document], list[Chunk]]]:
+        """Everything stored, in batches of documents with their chunks, vectors
+        included, ready for another index's `add`: a migration never embeds again."""
+        ...
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]: ...
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +25,14 @@ from citeqa.index.base import (
     DocumentRecord,
     Filters,
     IndexBusyError,
+    IndexConfig,
     IndexMismatchError,
     IndexStats,
-    SearchHit,
+    Query,
+    Retriever,
+    Scored,
     StoredChunk,
 )
-from citeqa.index.fusion import weighted_rrf
 from citeqa.index.lexical import BM25, LiveTerms
 from citeqa.index.segment import (
     MAX_DELETED_SHARE,
@@ -41,10 +43,8 @@ from citeqa.index.segment import (
     merge_plan,
 )
 from citeqa.index.store import ChunkStore
-from citeqa.index.tokens import tokenize_one
 from citeqa.index.versions import (
     MANIFEST,
-    IndexConfig,
     Manifest,
     damaged,
     drop_leftovers,
@@ -54,16 +54,10 @@ from citeqa.index.versions import (
     try_lock,
     verify,
 )
-from citeqa.ingest.models import Chunk, Document
+from citeqa.ingest.models import Chunk, Document, Sentence
 
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 COUNTED = ("documents", "chunks", "sentences")
-
-
-@dataclass(frozen=True)
-class FusionWeights:
-    bm25: float = 1.0
-    dense: float = 1.0
+EXPORT_BATCH = 256  # documents read per batch of `export`: bounds its memory
 
 
 @dataclass(frozen=True)
@@ -81,13 +75,11 @@ class LocalIndex:
         self,
         root: Path,
         config: IndexConfig,
-        fusion: FusionWeights,
         live: str | None,
         reuse: dict[str, Segment],
     ) -> None:
         self.root = root
         self.config = config
-        self.fusion = fusion
         self._live = root / live if live else None
         self._work: Path | None = None  # the .tmp-* folder while changes are pending
         self._lock: int | None = None  # the writer lock's descriptor while writing
@@ -100,7 +92,6 @@ class LocalIndex:
         cls,
         root: Path,
         config: IndexConfig,
-        fusion: FusionWeights | None = None,
         reuse: LocalIndex | None = None,
     ) -> LocalIndex:
         """Load the index at `root`, or start an empty one there. Segments that `reuse`
@@ -123,7 +114,7 @@ class LocalIndex:
                 )
         held = reuse._segments if isinstance(reuse, LocalIndex) and reuse.root == root else []
         shared = {s.name: s for s in held}
-        return cls(root, config, fusion or FusionWeights(), live, shared)
+        return cls(root, config, live, shared)
 
     @property
     def version(self) -> str | None:
@@ -199,6 +190,17 @@ class LocalIndex:
         ]
         return sorted(records, key=lambda r: r.doc_id)
 
+    def export(self) -> Iterator[tuple[list[Document], list[Chunk]]]:
+        for segment in self._segments:
+            gone = self._gone(segment.name)
+            held = sorted(set(segment.store.checksums()) - gone)
+            for first in range(0, len(held), EXPORT_BATCH):
+                documents = segment.store.originals(held[first : first + EXPORT_BATCH])
+                ids = segment.store.chunk_ids([d.doc_id for d in documents])
+                vectors = segment.dense.vectors[segment.rows_of(ids)]
+                stored = segment.store.chunks(ids.tolist())
+                yield documents, [_chunk(c, v) for c, v in zip(stored, vectors, strict=True)]
+
     def checksums(self) -> dict[str, str]:
         return {
             doc_id: checksum
@@ -228,82 +230,42 @@ class LocalIndex:
 
     # -- searching -----------------------------------------------------------------------
 
-    def search(
-        self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
-    ) -> list[SearchHit]:
-        """The `k` best chunks for `query`, fused from BM25 and dense rankings. Filters
-        restrict both rankings before fusion, so a filter never empties the top k."""
-        allowed = self._allowed(filters)
-        if allowed is not None and not any(a.any() for a in allowed):
-            return []
-        allowed = allowed or [None] * len(self._segments)
-        lexical = self._search_bm25(query, k, allowed)
-        dense = self._search_dense(vector, k, allowed)
-        fused = weighted_rrf(
-            [
-                ([i for i, _ in lexical], self.fusion.bm25),
-                ([i for i, _ in dense], self.fusion.dense),
-            ]
-        )
-        hits = {i: SearchHit(i, score) for i, score in fused.items()}
-        for rank, (i, score) in enumerate(lexical):
-            hits[i].bm25_rank, hits[i].bm25_score = rank, score
-        for rank, (i, score) in enumerate(dense):
-            hits[i].dense_rank, hits[i].dense_score = rank, score
-        return sorted(hits.values(), key=lambda h: -h.score)[:k]
+    @property
+    def retrievers(self) -> tuple[Retriever, ...]:
+        return (_BM25Retriever(self), _DenseRetriever(self))
 
-    def _allowed(self, filters: Filters | None) -> list[np.ndarray] | None:
-        """Per segment, a mask of the rows whose document passes `filters`; None: all."""
+    def frequencies(self, terms: Collection[str]) -> dict[str, int]:
+        return {t: self._bm25.df(t) for t in terms}
+
+    def known(self, terms: Collection[str]) -> set[str]:
+        return {t for t in terms if self._bm25.has(t)}
+
+    def _allowed(self, filters: Filters | None) -> list[np.ndarray | None]:
+        """Per segment, a mask of the rows whose document passes `filters` (None: all)."""
         if filters is None or filters.is_empty():
-            return None
-        masks = []
+            return [None] * len(self._segments)
+        masks: list[np.ndarray | None] = []
         for segment in self._segments:
             mask = np.zeros(len(segment.ids), dtype=bool)
             mask[segment.rows_of(segment.store.allowed_chunk_ids(filters))] = True
             masks.append(mask)
         return masks
 
-    def _search_bm25(
-        self, query: str, k: int, allowed: list[np.ndarray | None]
-    ) -> list[tuple[int, float]]:
-        tokens = self._expand(query)
-        return [
-            (int(self._segments[part].ids[row]), score)
-            for part, row, score in self._bm25.top(tokens, k, allowed)
-        ]
+    def search_bm25(self, terms: list[str], k: int, filters: Filters | None) -> list[Scored]:
+        found = self._bm25.top(terms, k, self._allowed(filters))
+        return [Scored(int(self._segments[part].ids[row]), score) for part, row, score in found]
 
-    def term_weights(self, tokens: Iterable[str]) -> dict[str, float]:
-        """BM25's IDF of each token over the chunks; a token the corpus lacks is rarest."""
-        if not self._bm25.total:
-            return {t: 1.0 for t in tokens}
-        return {t: self._bm25.idf(t) for t in tokens}
-
-    def _expand(self, query: str) -> list[str]:
-        """Query tokens plus the corpus's own spellings of capitalised names that differ by
-        one letter (Qasem/Qassem, Kataib/Khataib), which BM25 would otherwise miss."""
-        tokens = tokenize_one(query)
-        names = set(tokenize_one(" ".join(w for w in query.split() if w[:1].isupper())))
-        extra = [
-            variant
-            for token in tokens
-            if token in names and len(token) >= 5
-            for variant in _one_edit(token)
-            if variant not in tokens and self._bm25.has(variant)
-        ]
-        return [t for t in tokens if self._bm25.has(t)] + extra
-
-    def _search_dense(
-        self, vector: np.ndarray, k: int, allowed: list[np.ndarray | None]
-    ) -> list[tuple[int, float]]:
-        found: list[tuple[int, float]] = []
-        for segment, alive, mask in zip(self._segments, self._alive, allowed, strict=True):
+    def search_dense(self, vector: np.ndarray, k: int, filters: Filters | None) -> list[Scored]:
+        found: list[Scored] = []
+        masks = self._allowed(filters)
+        for segment, alive, mask in zip(self._segments, self._alive, masks, strict=True):
             if mask is not None:
                 mask = mask & alive
             elif not alive.all():
                 mask = alive
             rows, scores = segment.dense.search(vector, k, mask)
-            found += zip(segment.ids[rows].tolist(), scores.tolist(), strict=True)
-        return sorted(found, key=lambda hit: -hit[1])[:k]
+            found += map(Scored, segment.ids[rows].tolist(), scores.tolist())
+        return sorted(found, key=lambda hit: -hit.score)[:k]
 
     # -- writing -------------------------------------------------------------------------
 
@@ -433,6 +395,12 @@ def _live_rows(segment: Segment, deleted: frozenset[str]) -> np.ndarray:
     return alive
 
 
+def _chunk(stored: StoredChunk, vector: np.ndarray) -> Chunk:
+    sentences = [Sentence(s.start, s.end, s.text, s.vector) for s in stored.sentences]
+    return Chunk(stored.start, stored.end, stored.doc_id, stored.text, sentences,
+                 np.asarray(vector, dtype=np.float32))  # fmt: skip
+
+
 def _describe(config: IndexConfig) -> str:
     return (
         f"model {config.model} ({config.dim} dimensions), format {config.format_version}, "
@@ -440,10 +408,25 @@ def _describe(config: IndexConfig) -> str:
     )
 
 
-def _one_edit(word: str) -> set[str]:
-    """Spellings one insertion, deletion or substitution away from `word`."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
-    replaces = {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
-    inserts = {a + c + b for a, b in splits for c in _ALPHABET}
-    return (deletes | replaces | inserts) - {word}
+class _BM25Retriever:
+    """BM25 over every live chunk of a `LocalIndex`."""
+
+    name = "bm25"
+
+    def __init__(self, index: LocalIndex) -> None:
+        self._index = index
+
+    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        return self._index.search_bm25(query.terms, k, filters)
+
+
+class _DenseRetriever:
+    """Inner product of the chunk vectors with the question's, exact or IVF per segment."""
+
+    name = "dense"
+
+    def __init__(self, index: LocalIndex) -> None:
+        self._index = index
+
+    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        return self._index.search_dense(query.vector, k, filters)

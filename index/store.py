@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.index.base import DocumentRecord, Filters, StoredChunk, StoredSentence
-from citeqa.ingest.models import Chunk, Document, DocumentMeta
+from citeqa.ingest.models import Chunk, Document, DocumentMeta, ExcludedSpan
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -184,6 +184,21 @@ class ChunkStore:
                 "SELECT doc_id, '', title, source, date, byline, url FROM documents ORDER BY doc_id"
             ).fetchall()
         return [_record(r) for r in rows]
+
+    def originals(self, doc_ids: list[str]) -> list[Document]:
+        """The documents as ingest made them, checksum and excluded spans included."""
+        marks = ",".join("?" * len(doc_ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, text, checksum, title, source, date, byline, url, excluded "
+                f"FROM documents WHERE doc_id IN ({marks}) ORDER BY doc_id",
+                doc_ids,
+            ).fetchall()
+        return [
+            Document(doc_id, text, checksum, DocumentMeta(*meta),
+                     [ExcludedSpan(*span) for span in json.loads(excluded)])
+            for doc_id, text, checksum, *meta, excluded in rows
+        ]  # fmt: skip
 
     def checksums(self) -> dict[str, str]:
         with self._lock:

@@ -26,9 +26,10 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from citeqa.index.base import IndexDamagedError
+from citeqa.index.base import IndexConfig, IndexDamagedError
 
-FORMAT_VERSION = 4  # 3: the manifest fingerprints every file; 4: segments
+# The local index's layout: 3, the manifest fingerprints every file; 4, segments.
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 LOCK = "write.lock"
 MANIFEST = "manifest.json"
@@ -38,17 +39,6 @@ _VERSION_NAME = re.compile(r"v\d{6}")
 # first and last MiB, which catches truncation and most overwrites for little I/O.
 _HASH_WHOLE_BYTES = 64 << 20
 _EDGE_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """What an index is built with; a mismatch on load means the vectors or chunks are
-    not comparable and the index must be rebuilt."""
-
-    model: str
-    dim: int
-    chunker: dict
-    format_version: int = FORMAT_VERSION
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from citeqa.index.base import DocumentRecord, Filters, Index, SearchHit, StoredChunk
+from citeqa.index.search import search, term_weights
 from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.embedding import Embedder
 from citeqa.service import followup
@@ -46,6 +47,7 @@ class AnswerSettings:
     """How much `Answerer` reads; `components.build_answerer` fills it from `Settings`."""
 
     retrieve_k: int
+    fusion: dict[str, float]  # each retriever's weight, by name (index.fusion)
     read_chunks: int
     read_windows: int
     window_context: int
@@ -103,7 +105,7 @@ class Answerer:
 
     def analyse(self, text: str) -> Question:
         tokens = frozenset(tokenize_one(text))
-        return Question(text, tokens, self.index.term_weights(tokens))
+        return Question(text, tokens, term_weights(self.index, tokens))
 
     def retrieve(
         self, question: Question, filters: FilterModel | None
@@ -111,7 +113,8 @@ class Answerer:
         """The fused chunk ranking, and the sentences of its best chunks scored against the
         question, best first."""
         vector = self.embedder.encode([question.text])[0]
-        hits = self.index.search(question.text, vector, self.settings.retrieve_k, _filters(filters))
+        k, fusion = self.settings.retrieve_k, self.settings.fusion
+        hits = search(self.index, question.text, vector, k, _filters(filters), fusion)
         chunks = {c.chunk_id: c for c in self.index.chunks([h.chunk_id for h in hits])}
         ranked = [RankedChunk(chunks[h.chunk_id], h) for h in hits if h.chunk_id in chunks]
         top = [r.chunk for r in ranked[: self.settings.read_chunks]]

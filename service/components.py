@@ -7,8 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from citeqa.index.base import Index
-from citeqa.index.local import FusionWeights, LocalIndex
-from citeqa.index.versions import IndexConfig
+from citeqa.index.factory import Backend, index_config
+from citeqa.index.factory import open_index as open_backend
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.answering import Answerer, AnswerSettings
@@ -21,16 +21,18 @@ def chunker_settings(settings: Settings) -> ChunkerSettings:
     return ChunkerSettings(chunk_size=settings.chunk_size)
 
 
-def open_index(
-    settings: Settings, embedder: Embedder, reuse: LocalIndex | None = None
-) -> LocalIndex:
-    """The index `settings` name; `reuse`, an index open earlier, lends it the segments
-    both share."""
-    config = IndexConfig(
-        model=embedder.name, dim=embedder.dim, chunker=asdict(chunker_settings(settings))
-    )
-    fusion = FusionWeights(bm25=settings.fusion_bm25, dense=settings.fusion_dense)
-    return LocalIndex.open(settings.index, config, fusion, reuse)
+def backend(settings: Settings) -> Backend:
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
+    return Backend(settings.backend, settings.index, settings.milvus_uri, token,
+                   settings.milvus_collection)  # fmt: skip
+
+
+def open_index(settings: Settings, embedder: Embedder, reuse: Index | None = None) -> Index:
+    """The index `settings` name; `reuse`, an index open earlier, lends it what both
+    share (segments, a connection)."""
+    chosen = backend(settings)
+    chunker = asdict(chunker_settings(settings))
+    return open_backend(chosen, index_config(chosen, embedder.name, embedder.dim, chunker), reuse)
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
@@ -57,10 +59,16 @@ def load_reader(folder: Path, cache: Path) -> tuple[Reader, Confidence]:
     return Reader(folder / WEIGHTS_FILE, cache), Confidence.load(folder / CONFIDENCE_FILE)
 
 
+def fusion_weights(settings: Settings) -> dict[str, float]:
+    """Each retriever's weight in the fusion, by its name (index.fusion)."""
+    return {"bm25": settings.fusion_bm25, "dense": settings.fusion_dense}
+
+
 def answer_settings(settings: Settings, fitted_threshold: float) -> AnswerSettings:
     threshold = settings.no_answer_threshold
     return AnswerSettings(
         retrieve_k=settings.retrieve_k,
+        fusion=fusion_weights(settings),
         read_chunks=settings.read_chunks,
         read_windows=settings.read_windows,
         window_context=settings.window_context,

@@ -13,6 +13,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from citeqa.index.spelling import one_edit_apart
 from citeqa.service.calibration import Candidate
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -84,16 +85,7 @@ def _same_answer(a: str, b: str) -> bool:
     words_a, words_b = a.split(), b.split()
     if len(words_a) != len(words_b) or not words_a:
         return False
-    return all(x == y or _one_edit_apart(x, y) for x, y in zip(words_a, words_b, strict=True))
-
-
-def _one_edit_apart(a: str, b: str) -> bool:
-    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    short, long_ = sorted((a, b), key=len)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+    return all(x == y or one_edit_apart(x, y) for x, y in zip(words_a, words_b, strict=True))
 
 
 def value_kind(text: str) -> str | None:

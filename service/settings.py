@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from citeqa.index.factory import BackendName
+
 
 def _default_index() -> Path:
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
@@ -30,6 +32,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITEQA_")
 
     index: Path = Field(default_factory=_default_index)
+    # Where chunks are stored and searched (index/factory.py, README "Scaling out"):
+    # "local", the default, is the folder `index`; "milvus" is a Milvus server or cluster
+    # at `milvus_uri` (http://host:19530, with `milvus_token` if it asks), or Milvus Lite
+    # in a file (./milvus.db; by default `index`/milvus.db).
+    backend: BackendName = "local"
+    milvus_uri: str | None = None
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = Field("citeqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
     # (ingest/onnx_export.py), made on first use.
     cache: Path = Field(default_factory=_default_cache)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from citeqa.index.base import IndexConfig
 from citeqa.index.local import LocalIndex
-from citeqa.index.versions import IndexConfig
+from citeqa.index.versions import FORMAT_VERSION
 from citeqa.ingest.loaders import make_document
 from citeqa.service.schemas import AskResponse
 
@@ -119,7 +120,9 @@ def test_empty_question_is_refused_with_a_message(home: Path) -> None:
 
 def test_ask_on_an_index_built_otherwise_says_what_to_do(home: Path) -> None:
     root = home / "other-index"
-    config = IndexConfig("sentence-transformers/all-MiniLM-L6-v2", 384, {"chunk_size": 1000})
+    config = IndexConfig(
+        "sentence-transformers/all-MiniLM-L6-v2", 384, {"chunk_size": 1000}, FORMAT_VERSION
+    )
     index = LocalIndex.open(root, replace(config, chunker={"chunk_size": 400}))
     index.add([make_document("doc", "Some text.\n")], [])
     index.save()

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citeqa.index.base import Filters, IndexMismatchError, SearchHit
+from citeqa.index.base import Filters, IndexConfig, IndexMismatchError, SearchHit
 from citeqa.index.local import LocalIndex
-from citeqa.index.versions import FORMAT_VERSION, IndexConfig, Manifest
+from citeqa.index.search import search as search_index
+from citeqa.index.versions import FORMAT_VERSION, Manifest
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
@@ -45,7 +46,10 @@ def run_ingest(folder: Path, root: Path, embedder: Embedder) -> IngestReport:
 def chunk_ids(index: LocalIndex, embedder: Embedder, doc_id: str) -> set[int]:
     """The ids of `doc_id`'s chunks, found through the public search API."""
     vector = embedder.encode([doc_id])[0]
-    return {h.chunk_id for h in index.search(doc_id, vector, ALL_CHUNKS, Filters(doc_ids=[doc_id]))}
+    return {
+        h.chunk_id
+        for h in search_index(index, doc_id, vector, ALL_CHUNKS, Filters(doc_ids=[doc_id]))
+    }
 
 
 def doc_ids_of(index: LocalIndex, hits: list[SearchHit]) -> list[str]:
@@ -132,9 +136,12 @@ def test_a_removed_file_leaves_no_chunk_or_vector(
     # The manifest counts FAISS's vectors: equal to the store's chunks means none is left over.
     assert manifest(root).counts["chunks"] == index.stats().chunks == len(alpha_before)
     for query in ["ferry service Northport Eastham storm", "400 passengers stranded overnight"]:
-        hits = index.search(query, embedder.encode([query])[0], ALL_CHUNKS)
+        hits = search_index(index, query, embedder.encode([query])[0], ALL_CHUNKS)
         assert hits and set(doc_ids_of(index, hits)) == {"alpha"}
-    assert index.search("ferry", embedder.encode(["ferry"])[0], 5, Filters(doc_ids=["beta"])) == []
+    assert (
+        search_index(index, "ferry", embedder.encode(["ferry"])[0], 5, Filters(doc_ids=["beta"]))
+        == []
+    )
 
 
 def test_bad_files_are_reported_and_the_rest_ingested(
@@ -159,7 +166,7 @@ def test_an_empty_folder_empties_the_index(
     assert report.removed == ["alpha", "beta"]
     index = open_at(root, embedder)
     assert (index.stats().documents, index.stats().chunks) == (0, 0)
-    assert index.search("bridge", embedder.encode(["bridge"])[0], 5) == []
+    assert search_index(index, "bridge", embedder.encode(["bridge"])[0], 5) == []
 
 
 # -- atomic versions ----------------------------------------------------------------------------
@@ -180,7 +187,7 @@ def snapshot(root: Path, embedder: Embedder) -> dict:
     """Everything a reader of the index sees: counts, documents, a search and an answer."""
     index = open_at(root, embedder)
     question = "How much did the bridge repairs cost?"
-    hits = index.search(question, embedder.encode([question])[0], 10)
+    hits = search_index(index, question, embedder.encode([question])[0], 10)
     answerer = build_answerer(Settings(index=root), embedder)
     response = answerer.ask(AskRequest(question=question))
     return {
@@ -311,7 +318,7 @@ def test_the_manifest_records_the_config(articles: Path, root: Path, embedder: E
 
 def test_a_matching_index_opens(articles: Path, root: Path, embedder: Embedder) -> None:
     run_ingest(articles, root, embedder)
-    config = IndexConfig(embedder.name, embedder.dim, {"chunk_size": 1000})
+    config = IndexConfig(embedder.name, embedder.dim, {"chunk_size": 1000}, FORMAT_VERSION)
     assert LocalIndex.open(root, config).stats().documents == 2
 
 
@@ -327,7 +334,7 @@ def sample_index(sample_settings: Settings, embedder: Embedder) -> LocalIndex:
 
 def search(index: LocalIndex, embedder: Embedder, query: str, k: int, **filters) -> list[str]:
     """The doc_id of each hit of a search, best first."""
-    hits = index.search(query, embedder.encode([query])[0], k, Filters(**filters))
+    hits = search_index(index, query, embedder.encode([query])[0], k, Filters(**filters))
     return doc_ids_of(index, hits)
 
 
@@ -376,12 +383,12 @@ def test_filters_that_match_nothing_return_nothing(
 
 
 def test_search_hits_are_sorted_and_explained(sample_index: LocalIndex, embedder: Embedder) -> None:
-    hits = sample_index.search(DOMINATED, embedder.encode([DOMINATED])[0], 10)
+    hits = search_index(sample_index, DOMINATED, embedder.encode([DOMINATED])[0], 10)
     assert len(hits) == 10
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert len({h.chunk_id for h in hits}) == 10
-    assert all(h.bm25_rank is not None or h.dense_rank is not None for h in hits)
-    assert any(h.bm25_rank is not None and h.dense_rank is not None for h in hits)
+    assert all(h.ranks for h in hits)
+    assert any(h.ranks.keys() == {"bm25", "dense"} for h in hits)
 
 
 def test_the_duplicated_caption_is_indexed_once(

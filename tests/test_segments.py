@@ -20,6 +20,7 @@ from citeqa.index.base import Filters
 from citeqa.index.dense import DenseIndex
 from citeqa.index.lexical import BM25, LiveTerms, Terms
 from citeqa.index.local import LocalIndex
+from citeqa.index.search import search as search_index
 from citeqa.index.segment import merge_plan
 from citeqa.index.tokens import tokenize, tokenize_one
 from citeqa.index.versions import Manifest
@@ -97,11 +98,11 @@ def live_manifest(root: Path) -> Manifest:
 
 def ranking(index: LocalIndex, embedder: Embedder, question: str) -> list[tuple]:
     """Each hit as (doc_id, start, BM25 score, dense score): chunk ids differ by history."""
-    hits = index.search(question, embedder.encode([question])[0], 20)
+    hits = search_index(index, question, embedder.encode([question])[0], 20)
     chunks = {c.chunk_id: c for c in index.chunks([h.chunk_id for h in hits])}
     return [
         (chunks[h.chunk_id].doc_id, chunks[h.chunk_id].start,
-         round(h.bm25_score, 4), round(h.dense_score, 4), h.bm25_rank, h.dense_rank)
+         round(h.scores.get("bm25", 0.0), 4), round(h.scores.get("dense", 0.0), 4), h.ranks)
         for h in hits
     ]  # fmt: skip
 
@@ -176,7 +177,7 @@ def test_many_small_writes_leave_few_segments(
     assert sum(s["rows"] for s in manifest.segments) == manifest.counts["chunks"] == 12
     reopened = open_at(root, embedder)
     assert len(reopened.documents()) == 12
-    hits = reopened.search("ferry number 7", embedder.encode(["ferry number 7"])[0], 12)
+    hits = search_index(reopened, "ferry number 7", embedder.encode(["ferry number 7"])[0], 12)
     assert len(hits) == 12
 
 
@@ -236,8 +237,8 @@ def test_filters_and_deletions_hold_across_segments(
     write(index, embedded, [], delete=[ids[1]])
     assert len(live_manifest(root).segments) == 2 and live_manifest(root).deleted
     vector = embedder.encode(["Soleimani"])[0]
-    everything = index.search("Soleimani", vector, 1000)
+    everything = search_index(index, "Soleimani", vector, 1000)
     found = {c.doc_id for c in index.chunks([h.chunk_id for h in everything])}
     assert found == set(ids) - {ids[1]}
-    only = index.search("Soleimani", vector, 1000, Filters(doc_ids=[ids[0], ids[1]]))
+    only = search_index(index, "Soleimani", vector, 1000, Filters(doc_ids=[ids[0], ids[1]]))
     assert {c.doc_id for c in index.chunks([h.chunk_id for h in only])} == {ids[0]}

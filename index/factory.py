@@ -1,0 +1,64 @@
+"""Open the index the settings name: the one place that knows the backends.
+
+`service/`, `eval/` and the CLI call `open_index` and see only the `Index` protocol.
+A new backend is a module in `index/` and a branch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from citeqa.index import versions
+from citeqa.index.base import Index, IndexConfig
+from citeqa.index.local import LocalIndex
+
+BackendName = Literal["local", "milvus"]
+# Milvus Lite's file, inside the index folder, when no server is named.
+LITE_FILE = "milvus.db"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Which backend, and where: `path` is the local index's folder (and Milvus Lite's
+    default home); `milvus_uri` a Milvus Lite file or a server such as
+    http://host:19530, with its `milvus_token`; `collection` the Milvus collections'
+    name prefix."""
+
+    name: BackendName = "local"
+    path: Path = Path("index")
+    milvus_uri: str | None = None
+    milvus_token: str | None = None
+    collection: str = "citeqa"
+
+
+def format_version(backend: Backend) -> int:
+    """The layout an index of this backend is written in, for IndexConfig."""
+    if backend.name == "milvus":
+        from citeqa.index.milvus import FORMAT_VERSION
+
+        return FORMAT_VERSION
+    return versions.FORMAT_VERSION
+
+
+def index_config(backend: Backend, model: str, dim: int, chunker: dict) -> IndexConfig:
+    return IndexConfig(model, dim, chunker, format_version(backend))
+
+
+def open_index(backend: Backend, config: IndexConfig, reuse: Index | None = None) -> Index:
+    """The index `backend` names, built with `config`; `reuse`, an index open earlier on
+    the same backend, lends it what both share (segments, or the connection)."""
+    if backend.name == "milvus":
+        # Imported here: pymilvus takes half a second to import; the local backend never needs it.
+        from citeqa.index.milvus import MilvusAddress, MilvusIndex
+
+        uri = backend.milvus_uri or _lite_file(backend.path)
+        address = MilvusAddress(uri, backend.collection, backend.milvus_token)
+        return MilvusIndex.open(address, config, reuse if isinstance(reuse, MilvusIndex) else None)
+    return LocalIndex.open(backend.path, config, reuse if isinstance(reuse, LocalIndex) else None)
+
+
+def _lite_file(folder: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / LITE_FILE)

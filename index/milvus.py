@@ -1,0 +1,561 @@
+"""`MilvusIndex`: the `Index` on Milvus, a cluster or Milvus Lite in a local file.
+
+Three collections, named from one prefix:
+
+    <prefix>_chunks     a chunk per row: its text, its vector (HNSW, inner product), its
+                        terms (`index.tokens`, space-joined) feeding a BM25 Function into a
+                        sparse field, and the document fields filters need
+    <prefix>_sentences  a sentence per row: its offsets and its vector, read back with
+                        the chunk (the per-sentence part of the stored contract)
+    <prefix>_documents  each document's text in parts (Milvus caps a string at 64 KiB),
+                        its metadata and checksum
+
+BM25 indexes citeqa's own terms, not the raw text: the standard analyzer only splits
+them on spaces again, so a word is the same token here as in the local index, whose
+stemmer Milvus Lite lacks. Every row carries its document's checksum and every id is a
+hash of (document, checksum, position): a changed document is written beside the old
+one and the old one is deleted after, so a failed write never loses the old version, and
+writers on other machines never collide. Milvus has no transactions: between `save`'s
+upserts and its deletes a reader may see both versions of a changed document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
+
+from citeqa.index.base import (
+    DocumentRecord,
+    Filters,
+    IndexConfig,
+    IndexMismatchError,
+    IndexStats,
+    IndexUnreachableError,
+    Query,
+    Retriever,
+    Scored,
+    StoredChunk,
+    StoredSentence,
+)
+from citeqa.index.lexical import K1, B
+from citeqa.index.tokens import tokenize_one
+from citeqa.ingest.models import Chunk, Document, DocumentMeta, ExcludedSpan, Sentence
+
+# The layout of the three collections; another one needs a rebuild (or an export).
+FORMAT_VERSION = 1
+CONFIG_PROPERTY = "citeqa.config"
+# Milvus caps a VARCHAR at 65,535 bytes, and UTF-8 takes up to 4 bytes a character.
+MAX_TEXT_CHARS = 16_000
+MAX_VARCHAR = 65_535
+ID_BYTES = 1024  # doc_id, source: more than any file name or API id (service.schemas)
+BATCH_ROWS = 500  # rows per upsert, and per page of a scan
+KNOWN_ROWS = 100  # chunks read per round of `known`
+
+# The index parameters, all in one place. A Milvus cluster builds them as given; Milvus
+# Lite ignores M, efConstruction, ef, bm25_k1 and bm25_b and uses its own defaults
+# (README "Scaling out"). BM25's k1 and b match the local index's (index.lexical).
+DENSE_INDEX = {
+    "index_type": "HNSW",
+    "metric_type": "IP",
+    "params": {"M": 16, "efConstruction": 200},
+}
+DENSE_SEARCH = {"metric_type": "IP", "params": {"ef": 128}}
+BM25_INDEX = {
+    "index_type": "SPARSE_INVERTED_INDEX",
+    "metric_type": "BM25",
+    "params": {"bm25_k1": K1, "bm25_b": B},
+}
+BM25_SEARCH = {"metric_type": "BM25"}
+# Sentence and document vectors are read back, never searched: the cheapest index.
+STORED_INDEX = {"index_type": "FLAT", "metric_type": "IP"}
+
+
+@dataclass(frozen=True)
+class MilvusAddress:
+    """Where the collections live: `uri` is a Milvus Lite file (./milvus.db) or a server
+    (http://host:19530), with its `token` when it asks for one."""
+
+    uri: str
+    collection: str
+    token: str | None = None
+
+
+class MilvusIndex:
+    """The `Index` on Milvus. Open with `MilvusIndex.open(address, config)`."""
+
+    def __init__(self, client: MilvusClient, address: MilvusAddress, config: IndexConfig) -> None:
+        self.client = client
+        self.config = config
+        self.chunks_name = f"{address.collection}_chunks"
+        self.sentences_name = f"{address.collection}_sentences"
+        self.documents_name = f"{address.collection}_documents"
+        self._pending = _Pending()
+
+    @classmethod
+    def open(
+        cls, address: MilvusAddress, config: IndexConfig, reuse: MilvusIndex | None = None
+    ) -> MilvusIndex:
+        """Connect (sharing `reuse`'s connection) and create the collections if missing.
+        Raises IndexMismatchError when they were built with another model, chunker or
+        layout, and IndexUnreachableError when Milvus cannot be reached."""
+        try:
+            client = reuse.client if reuse else MilvusClient(address.uri, token=address.token or "")
+            index = cls(client, address, config)
+            index._prepare()
+        except MilvusException as error:
+            raise IndexUnreachableError(f"Milvus at {address.uri}: {error.message}") from None
+        return index
+
+    def _prepare(self) -> None:
+        if not self.client.has_collection(self.chunks_name):
+            try:
+                self._create()
+            except MilvusException:
+                if not self.client.has_collection(self.chunks_name):
+                    raise  # not a race with another worker creating them
+        properties = self.client.describe_collection(self.chunks_name).get("properties", {})
+        built = IndexConfig(**json.loads(properties.get(CONFIG_PROPERTY, "{}")))
+        if built != self.config:
+            raise IndexMismatchError(
+                f"The Milvus collections {self.chunks_name} and its siblings were built with "
+                f"{built}, but this citeqa uses {self.config}. Drop them, or use another "
+                "CITEQA_MILVUS_COLLECTION, and ingest again."
+            )
+
+    def _create(self) -> None:
+        dim = self.config.dim
+        self._create_collection(self.documents_name, _documents_schema(dim))
+        self._create_collection(self.sentences_name, _sentences_schema(dim))
+        # The chunks last, with the config: its presence means the other two exist.
+        self._create_collection(self.chunks_name, _chunks_schema(dim))
+        self.client.alter_collection_properties(
+            self.chunks_name, properties={CONFIG_PROPERTY: json.dumps(asdict(self.config))}
+        )
+
+    def _create_collection(self, name: str, schema: _Schema) -> None:
+        params = self.client.prepare_index_params()
+        for field_name, spec in schema.indexes.items():
+            params.add_index(field_name, **spec)
+        self.client.create_collection(
+            name, schema=schema.schema, index_params=params, consistency_level="Strong"
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def retrievers(self) -> tuple[Retriever, ...]:
+        return (_BM25Retriever(self), _DenseRetriever(self))
+
+    def is_current(self) -> bool:
+        return True  # no versions: every read sees the last save
+
+    def frequencies(self, terms: Collection[str]) -> dict[str, int]:
+        return {t: self._count(self.chunks_name, _text_match([t])) for t in terms}
+
+    def known(self, terms: Collection[str]) -> set[str]:
+        """Rounds of one match over all the terms still unseen: each round finds at least
+        one, and most questions need one round."""
+        unseen, found = set(terms), set()
+        while unseen:
+            rows = self.client.query(
+                self.chunks_name,
+                filter=_text_match(sorted(unseen)),
+                output_fields=["terms"],
+                limit=KNOWN_ROWS,
+            )
+            seen = {t for row in rows for t in row["terms"].split()} & unseen
+            if not seen:
+                break
+            found |= seen
+            unseen -= seen
+        return found
+
+    def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]:
+        if not chunk_ids:
+            return []
+        ids = _in("chunk_id", chunk_ids)
+        rows = self.client.query(
+            self.chunks_name, filter=ids, output_fields=["doc_id", "start", "end", "text"]
+        )
+        found = {
+            r["chunk_id"]: StoredChunk(r["chunk_id"], r["doc_id"], r["start"], r["end"], r["text"])
+            for r in rows
+        }
+        sentences = self.client.query(
+            self.sentences_name, filter=ids, output_fields=["chunk_id", "start", "end", "vector"]
+        )
+        for row in sorted(sentences, key=lambda r: (r["chunk_id"], r["start"])):
+            chunk = found[row["chunk_id"]]
+            text = chunk.text[row["start"] - chunk.start : row["end"] - chunk.start]
+            vector = np.asarray(row["vector"], dtype=np.float32)
+            chunk.sentences.append(StoredSentence(row["start"], row["end"], text, vector))
+        return [found[i] for i in chunk_ids if i in found]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        documents = self._originals([doc_id])
+        return _record(documents[0]) if documents else None
+
+    def documents(self) -> list[DocumentRecord]:
+        heads = self._scan(self.documents_name, "part == 0", ["doc_id", "meta"])
+        records = [DocumentRecord(r["doc_id"], "", _meta(r["meta"])) for r in heads]
+        return sorted(records, key=lambda r: r.doc_id)
+
+    def checksums(self) -> dict[str, str]:
+        heads = self._scan(self.documents_name, "part == 0", ["doc_id", "checksum"])
+        return {r["doc_id"]: r["checksum"] for r in heads}
+
+    def stats(self) -> IndexStats:
+        return IndexStats(
+            documents=self._count(self.documents_name, "part == 0"),
+            chunks=self._count(self.chunks_name, ""),
+            sentences=self._count(self.sentences_name, ""),
+            model=self.config.model,
+            version=None,
+        )
+
+    def export(self) -> Iterator[tuple[list[Document], list[Chunk]]]:
+        doc_ids = sorted(self.checksums())
+        for first in range(0, len(doc_ids), BATCH_ROWS):
+            documents = self._originals(doc_ids[first : first + BATCH_ROWS])
+            yield documents, self._chunks_of(documents)
+
+    def _originals(self, doc_ids: list[str]) -> list[Document]:
+        """The documents, their parts joined; while a write is half done, the version
+        whose parts are all there."""
+        rows = self.client.query(
+            self.documents_name,
+            filter=_in("doc_id", doc_ids),
+            output_fields=["doc_id", "checksum", "part", "parts", "text", "meta"],
+        )
+        versions: dict[tuple[str, str], list[dict]] = {}
+        for row in rows:
+            versions.setdefault((row["doc_id"], row["checksum"]), []).append(row)
+        documents = {}
+        for (doc_id, checksum), parts in versions.items():
+            if len(parts) == parts[0]["parts"]:
+                parts.sort(key=lambda r: r["part"])
+                meta = parts[0]["meta"]
+                excluded = [ExcludedSpan(*span) for span in meta["excluded"]]
+                text = "".join(p["text"] for p in parts)
+                documents[doc_id] = Document(doc_id, text, checksum, _meta(meta), excluded)
+        return [documents[i] for i in doc_ids if i in documents]
+
+    def _chunks_of(self, documents: list[Document]) -> list[Chunk]:
+        versions = " or ".join(_version(d.doc_id, d.checksum) for d in documents)
+        rows = self._scan(self.chunks_name, versions, ["doc_id", "start", "end", "text", "vector"])
+        stored = {s.chunk_id: s for s in self.chunks([r["chunk_id"] for r in rows])}
+        chunks = []
+        for row in sorted(rows, key=lambda r: (r["doc_id"], r["start"])):
+            sentences = [
+                Sentence(s.start, s.end, s.text, s.vector)
+                for s in stored[row["chunk_id"]].sentences
+            ]
+            vector = np.asarray(row["vector"], dtype=np.float32)
+            chunks.append(
+                Chunk(row["start"], row["end"], row["doc_id"], row["text"], sentences, vector)
+            )
+        return chunks
+
+    def _count(self, collection: str, expression: str) -> int:
+        rows = self.client.query(collection, filter=expression, output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def _scan(self, collection: str, expression: str, fields: list[str]) -> list[dict]:
+        """Every row matching `expression`, read a page at a time."""
+        pages = self.client.query_iterator(
+            collection, batch_size=BATCH_ROWS, filter=expression, output_fields=fields
+        )
+        rows: list[dict] = []
+        try:
+            while page := pages.next():
+                rows += page
+        finally:
+            pages.close()
+        return rows
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(self, documents: list[Document], chunks: list[Chunk]) -> None:
+        """Add documents and their embedded chunks; held until `save`."""
+        by_doc: dict[str, list[Chunk]] = {d.doc_id: [] for d in documents}
+        for chunk in chunks:
+            by_doc[chunk.doc_id].append(chunk)
+        for document in documents:
+            self._pending.add(document, by_doc[document.doc_id], self.config.dim)
+
+    def delete(self, doc_ids: list[str]) -> None:
+        self._pending.deleted.update(doc_ids)
+
+    def save(self) -> None:
+        """Upsert the new rows, documents last (a document is whole once its row is
+        there), then delete the old versions and the deleted documents."""
+        pending, self._pending = self._pending, _Pending()
+        for collection, rows in (
+            (self.chunks_name, pending.chunks),
+            (self.sentences_name, pending.sentences),
+            (self.documents_name, pending.documents),
+        ):
+            for first in range(0, len(rows), BATCH_ROWS):
+                self.client.upsert(collection, rows[first : first + BATCH_ROWS])
+        stale = pending.stale()
+        if stale:
+            for collection in (self.documents_name, self.chunks_name, self.sentences_name):
+                self.client.delete(collection, filter=stale)
+
+    def rollback(self) -> None:
+        self._pending = _Pending()
+
+
+class _Pending:
+    """A write's rows, held until `save` sends them."""
+
+    def __init__(self) -> None:
+        self.chunks: list[dict] = []
+        self.sentences: list[dict] = []
+        self.documents: list[dict] = []
+        self.added: dict[str, str] = {}  # doc_id -> the checksum written
+        self.deleted: set[str] = set()
+
+    def add(self, document: Document, chunks: list[Chunk], dim: int) -> None:
+        doc_id, checksum, meta = document.doc_id, document.checksum, document.meta
+        owner = {"doc_id": doc_id, "checksum": checksum}
+        for position, chunk in enumerate(chunks):
+            chunk_id = _id(doc_id, checksum, "chunk", position)
+            self.chunks.append(
+                {
+                    "chunk_id": chunk_id,
+                    **owner,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "text": chunk.text,
+                    "terms": " ".join(tokenize_one(chunk.text)),
+                    "vector": _floats(chunk.vector),
+                    "source": meta.source or "",
+                    "date": meta.date or "",
+                }
+            )
+            self.sentences += [
+                {
+                    "sentence_id": _id(doc_id, checksum, f"sentence {position}", n),
+                    **owner,
+                    "chunk_id": chunk_id,
+                    "start": s.start,
+                    "end": s.end,
+                    "vector": _floats(s.vector),
+                }
+                for n, s in enumerate(chunk.sentences)
+            ]
+        parts = _parts(document.text)
+        stored_meta = {
+            **asdict(meta),
+            "excluded": [[s.start, s.end, s.reason] for s in document.excluded],
+        }
+        vector = _mean([c.vector for c in chunks], dim)
+        self.documents += [
+            {
+                "part_id": _id(doc_id, checksum, "part", n),
+                **owner,
+                "part": n,
+                "parts": len(parts),
+                "text": text,
+                "meta": stored_meta,
+                "vector": vector,
+            }
+            for n, text in enumerate(parts)
+        ]
+        self.added[doc_id] = checksum
+
+    def stale(self) -> str:
+        """An expression for the rows this write replaces or deletes."""
+        gone = sorted(self.deleted - self.added.keys())
+        replaced = [
+            f"(doc_id == {_literal(d)} and checksum != {_literal(c)})"
+            for d, c in sorted(self.added.items())
+        ]
+        return " or ".join(([_in("doc_id", gone)] if gone else []) + replaced)
+
+
+class _BM25Retriever:
+    """Milvus's BM25 over the chunks' terms. Its scores are Milvus's own (Lite returns
+    them negated): only the order counts."""
+
+    name = "bm25"
+
+    def __init__(self, index: MilvusIndex) -> None:
+        self._index = index
+
+    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        if not query.terms:
+            return []
+        return _search(self._index, " ".join(query.terms), "sparse", BM25_SEARCH, k, filters)
+
+
+class _DenseRetriever:
+    """Milvus's HNSW search of the chunk vectors, by inner product."""
+
+    name = "dense"
+
+    def __init__(self, index: MilvusIndex) -> None:
+        self._index = index
+
+    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        return _search(self._index, _floats(query.vector), "vector", DENSE_SEARCH, k, filters)
+
+
+def _search(
+    index: MilvusIndex,
+    data: str | list[float],
+    field: str,
+    params: dict,
+    k: int,
+    filters: Filters | None,
+) -> list[Scored]:
+    found = index.client.search(
+        index.chunks_name,
+        data=[data],
+        anns_field=field,
+        limit=k,
+        filter=filter_expression(filters),
+        search_params=params,
+    )
+    return [Scored(hit["chunk_id"], float(hit["distance"])) for hit in found[0]]
+
+
+def filter_expression(filters: Filters | None) -> str:
+    """`filters` as a Milvus boolean expression; Milvus applies it inside the search."""
+    if filters is None:
+        return ""
+    terms = []
+    if filters.sources:
+        terms.append(_in("source", filters.sources))
+    if filters.doc_ids:
+        terms.append(_in("doc_id", filters.doc_ids))
+    # A document without a date is stored with "" and never passes a date filter.
+    if filters.date_from:
+        terms.append(f'(date != "" and date >= {_literal(filters.date_from)})')
+    if filters.date_to:
+        terms.append(f'(date != "" and date <= {_literal(filters.date_to)})')
+    return " and ".join(terms)
+
+
+@dataclass(frozen=True)
+class _Schema:
+    schema: object
+    indexes: dict[str, dict]
+
+
+def _owned(schema: object) -> None:
+    """The fields every row has: which version of which document it belongs to."""
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=ID_BYTES)
+    schema.add_field("checksum", DataType.VARCHAR, max_length=128)
+
+
+def _chunks_schema(dim: int) -> _Schema:
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("chunk_id", DataType.INT64, is_primary=True)
+    _owned(schema)
+    schema.add_field("start", DataType.INT64)
+    schema.add_field("end", DataType.INT64)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
+    schema.add_field(
+        "terms",
+        DataType.VARCHAR,
+        max_length=MAX_VARCHAR,
+        enable_analyzer=True,
+        enable_match=True,
+        analyzer_params={"type": "standard"},
+    )
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("source", DataType.VARCHAR, max_length=ID_BYTES)
+    schema.add_field("date", DataType.VARCHAR, max_length=32)
+    schema.add_function(
+        Function(
+            name="bm25",
+            function_type=FunctionType.BM25,
+            input_field_names=["terms"],
+            output_field_names=["sparse"],
+        )
+    )
+    return _Schema(schema, {"vector": DENSE_INDEX, "sparse": BM25_INDEX})
+
+
+def _sentences_schema(dim: int) -> _Schema:
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("sentence_id", DataType.INT64, is_primary=True)
+    _owned(schema)
+    schema.add_field("chunk_id", DataType.INT64)
+    schema.add_field("start", DataType.INT64)
+    schema.add_field("end", DataType.INT64)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    return _Schema(schema, {"vector": STORED_INDEX})
+
+
+def _documents_schema(dim: int) -> _Schema:
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("part_id", DataType.INT64, is_primary=True)
+    _owned(schema)
+    schema.add_field("part", DataType.INT64)
+    schema.add_field("parts", DataType.INT64)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
+    schema.add_field("meta", DataType.JSON)
+    # Milvus wants a vector in every collection: the mean of the document's chunk vectors.
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    return _Schema(schema, {"vector": STORED_INDEX})
+
+
+def _id(doc_id: str, checksum: str, kind: str, position: int) -> int:
+    """A row id no other document, version or writer produces (63 bits of a hash: two
+    ids among ten million collide with odds of about 1 in 200,000)."""
+    key = f"{doc_id}\0{checksum}\0{kind}\0{position}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") >> 1
+
+
+def _parts(text: str) -> list[str]:
+    return [text[i : i + MAX_TEXT_CHARS] for i in range(0, len(text), MAX_TEXT_CHARS)] or [""]
+
+
+def _mean(vectors: Iterable[np.ndarray | None], dim: int) -> list[float]:
+    stacked = [v for v in vectors if v is not None]
+    if not stacked:
+        return [0.0] * dim
+    mean = np.mean(stacked, axis=0)
+    return _floats(mean / (np.linalg.norm(mean) or 1.0))
+
+
+def _floats(vector: np.ndarray | None) -> list[float]:
+    assert vector is not None, "chunks and sentences are embedded before they are stored"
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+def _meta(stored: dict) -> DocumentMeta:
+    return DocumentMeta(**{k: v for k, v in stored.items() if k != "excluded"})
+
+
+def _record(document: Document) -> DocumentRecord:
+    return DocumentRecord(document.doc_id, document.text, document.meta)
+
+
+def _version(doc_id: str, checksum: str) -> str:
+    return f"(doc_id == {_literal(doc_id)} and checksum == {_literal(checksum)})"
+
+
+def _text_match(terms: list[str]) -> str:
+    return f"TEXT_MATCH(terms, {_literal(' '.join(terms))})"
+
+
+def _in(field: str, values: list) -> str:
+    return f"{field} in [{', '.join(map(_literal, values))}]"
+
+
+def _literal(value: str | int) -> str:
+    """A Milvus expression literal; strings quoted with the escapes its parser knows."""
+    if isinstance(value, int):
+        return str(value)
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
