@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +22,6 @@ from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
 from citeqa.ingest.pipeline import IngestReport, delete_documents, upsert_documents
 from citeqa.service.admission import Admission, OverloadedError
-from citeqa.service.answering import Answerer
 from citeqa.service.auth import require_writer
 from citeqa.service.components import chunker_settings
 from citeqa.service.errors import validation_error
@@ -44,6 +42,7 @@ from citeqa.service.schemas import (
     WriteResult,
 )
 from citeqa.service.settings import Settings
+from citeqa.service.state import Admitted, AppSettings, Current, Live, attach
 from citeqa.service.strict_json import StrictJSON
 
 STATIC = Path(__file__).parent / "static"
@@ -100,9 +99,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
-    app.state.settings = settings
-    app.state.live = live
-    app.state.admission = Admission(settings.ask_slots, settings.ask_budget_s)
+    attach(app, settings, live, Admission(settings.ask_slots, settings.ask_budget_s))
     _observe_requests(app, settings)  # outside CORS: sees every request
     _routes(app)
     return app
@@ -128,10 +125,10 @@ def _observe_requests(app: FastAPI, settings: Settings) -> None:
     metrics = Metrics()
 
     @app.get("/metrics", include_in_schema=False)
-    def scrape(request: Request) -> Response:
+    def scrape(live: Live) -> Response:
         """Prometheus text format: requests, latency and 5xx by route; the index's size."""
         try:
-            stats = _answerer(request).index.stats()
+            stats = live.current().index.stats()
         except Exception as error:  # a broken index must not hide the request counters
             log.warning("/metrics without index stats: %s", error)
             stats = None
@@ -143,27 +140,14 @@ def _observe_requests(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def _live(request: Request) -> LiveAnswerer:
-    return request.app.state.live
-
-
-def _answerer(request: Request) -> Answerer:
-    """The answerer over the newest index version; a request keeps it to its end."""
-    return _live(request).current()
-
-
-Current = Annotated[Answerer, Depends(_answerer)]
-Live = Annotated[LiveAnswerer, Depends(_live)]
-
-
 def _routes(app: FastAPI) -> None:
     # Handlers are plain `def`: FastAPI runs them in its thread pool, so requests are
     # served concurrently while the model works.
     @app.post("/ask", response_model=AskResponse, responses=ASK_RESPONSES)
-    def ask(body: AskRequest, answerer: Current, request: Request) -> Response:
+    def ask(body: AskRequest, answerer: Current, admission: Admitted, request: Request) -> Response:
         """Answer a question with verbatim spans from the articles and their citations."""
         try:
-            response = request.app.state.admission.run(lambda: answerer.ask(body))
+            response = admission.run(lambda: answerer.ask(body))
         except OverloadedError as error:
             raise HTTPException(
                 status_code=503, detail=str(error), headers={"Retry-After": "1"}
@@ -198,7 +182,7 @@ def _routes(app: FastAPI) -> None:
         dependencies=[Depends(require_writer)],
         responses=WRITE_RESPONSES,
     )
-    def put_documents(body: DocumentsIn, live: Live, request: Request) -> WriteResult:
+    def put_documents(body: DocumentsIn, live: Live, settings: AppSettings) -> WriteResult:
         """Add documents, or replace those whose doc_id exists, with the same cleaning and
         chunking as `citeqa ingest`. When this returns, /ask already sees the change."""
         documents = [
@@ -206,7 +190,7 @@ def _routes(app: FastAPI) -> None:
                           date=d.date.isoformat() if d.date else None)
             for d in body.documents
         ]  # fmt: skip
-        embedder, chunker = live.embedder, chunker_settings(request.app.state.settings)
+        embedder, chunker = live.embedder, chunker_settings(settings)
         return _write(live, lambda index: upsert_documents(documents, index, embedder, chunker))
 
     @app.delete(

@@ -9,18 +9,20 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from citeqa.service.state import AppSettings
 
 # auto_error=False: a missing header is our 401 with our message, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="The server's CITEQA_API_KEY.")
 
 
 def require_writer(
-    request: Request,
+    settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    expected = request.app.state.settings.api_key
+    expected = settings.api_key
     if expected is None:
         raise HTTPException(
             status_code=403,

@@ -94,7 +94,11 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def articles(tmp_path: Path) -> Path:
     """A small corpus folder of this test's own, with two articles."""
-    folder = tmp_path / "articles"
+    return write_articles(tmp_path / "articles")
+
+
+def write_articles(folder: Path) -> Path:
+    """`folder`, made, with two short articles: alpha.txt (a bridge) and beta.md (a ferry)."""
     folder.mkdir()
     (folder / "alpha.txt").write_text(
         "The Harbour Times\n\nBridge reopens after repairs\n\n"

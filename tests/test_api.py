@@ -8,11 +8,11 @@ a 500.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 import httpx
 import pytest
 from conftest import LiveServer
+from contract import ANSWER_FIELDS, BAD_BODIES, assert_answer_shape, assert_cited, assert_refused
 
 from citeqa.service.settings import sample_corpus
 
@@ -25,26 +25,6 @@ QUESTIONS = [
     "Why did the Bush administration not kill Soleimani?",
     "What is the population of Baghdad?",
 ]
-ANSWER_FIELDS = {"text", "score", "doc_id", "title", "source", "date", "start", "end", "passage"}
-
-
-@cache
-def document_text(base_url: str, doc_id: str) -> str:
-    response = httpx.get(f"{base_url}/documents/{doc_id}", timeout=30)
-    assert response.status_code == 200
-    return response.json()["text"]
-
-
-def assert_citation(base_url: str, citation: dict) -> None:
-    """`citation` (an answer, an also_in or a related entry) slices its document exactly."""
-    text = document_text(base_url, citation["doc_id"])
-    passage = citation["passage"]
-    assert set(passage) == {"start", "end", "text"}
-    assert 0 <= passage["start"] < passage["end"] <= len(text)
-    assert text[passage["start"] : passage["end"]] == passage["text"]
-    assert passage["start"] <= citation["start"] < citation["end"] <= passage["end"]
-    if "text" in citation:
-        assert text[citation["start"] : citation["end"]] == citation["text"]
 
 
 @pytest.fixture(scope="module")
@@ -107,31 +87,12 @@ def test_unknown_document_is_404_with_a_message(client: httpx.Client) -> None:
 
 def test_ask_returns_the_contract(responses: dict[str, dict]) -> None:
     for question, body in responses.items():
-        assert body["question"] == question
-        assert isinstance(body["no_answer"], bool)
-        assert body["no_answer"] == (not body["answers"])
-        assert isinstance(body["took_ms"], float) and body["took_ms"] >= 0
-        assert isinstance(body["conflict"], bool)
-        for answer in body["answers"]:
-            assert set(answer) >= ANSWER_FIELDS
-            assert 0.0 <= answer["score"] <= 1.0
-            assert isinstance(answer["also_in"], list)
+        assert_answer_shape(question, body)
     assert sum(bool(b["answers"]) for b in responses.values()) >= 3, "most are answerable"
 
 
-def test_every_offset_slices_the_document(server: LiveServer, responses: dict[str, dict]) -> None:
-    checked = 0
-    for body in responses.values():
-        for answer in body["answers"]:
-            assert_citation(server.url, answer)
-            for other in answer["also_in"]:
-                assert other["doc_id"] != answer["doc_id"]
-                assert_citation(server.url, other)
-            checked += 1
-        for related in body["related"]:
-            assert_citation(server.url, related)
-            checked += 1
-    assert checked >= 3
+def test_every_offset_slices_the_document(client: httpx.Client, responses: dict[str, dict]) -> None:
+    assert sum(assert_cited(client, body) for body in responses.values()) >= 3
 
 
 def test_answer_metadata_is_its_documents(client: httpx.Client, responses: dict[str, dict]) -> None:
@@ -176,30 +137,10 @@ def test_parallel_requests_all_succeed(server: LiveServer) -> None:
 
 # -- /ask: bad input ----------------------------------------------------------------------------
 
-BAD_BODIES = {
-    "empty question": {"question": ""},
-    "whitespace question": {"question": " \n\t "},
-    "1001 chars": {"question": "a" * 1001},
-    "top_k 0": {"question": "Who?", "top_k": 0},
-    "top_k 21": {"question": "Who?", "top_k": 21},
-    "question 123": {"question": 123},
-    "top_k three": {"question": "Who?", "top_k": "three"},
-    "top_k 2.5": {"question": "Who?", "top_k": 2.5},
-    "filters x": {"question": "Who?", "filters": "x"},
-    "bad date": {"question": "Who?", "filters": {"date_from": "yesterday"}},
-    "unknown filter": {"question": "Who?", "filters": {"author": "Jane"}},
-    "unknown field": {"question": "Who?", "verbose": True},
-    "no question": {"top_k": 3},
-    "a list": [{"question": "Who?"}],
-}
-
 
 @pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
 def test_bad_input_is_422_with_a_message(client: httpx.Client, body: object) -> None:
-    response = client.post("/ask", json=body)
-    assert response.status_code == 422, response.text
-    detail = response.json()["detail"]
-    assert detail and all(item["msg"] for item in detail)
+    assert_refused(client, body)
 
 
 @pytest.mark.parametrize(

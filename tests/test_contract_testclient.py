@@ -1,0 +1,70 @@
+"""The /ask contract through FastAPI's TestClient, in this process, over a small index this
+module builds: the checks test_api runs against uvicorn (tests/contract.py), here with no
+server and no port. The routes take the answerer, the settings and the admission gate as
+dependencies (service/state.py), which resolve the same way however the app is served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import write_articles
+from contract import BAD_BODIES, assert_answer_shape, assert_cited, assert_refused
+from fastapi.testclient import TestClient
+
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.pipeline import ingest
+from citeqa.service.api import create_app
+from citeqa.service.components import chunker_settings, open_index
+from citeqa.service.settings import Settings
+
+# Two about each article (tests/conftest.py, write_articles), and one they cannot answer.
+QUESTIONS = [
+    "How much did the bridge repairs cost?",
+    "Who is the city engineer?",
+    "How many passengers were stranded overnight?",
+    "Why was the ferry service suspended?",
+    "What is the population of Baghdad?",
+]
+
+
+@pytest.fixture(scope="module")
+def http(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
+    folder = write_articles(tmp_path_factory.mktemp("corpus") / "articles")
+    settings = Settings(index=tmp_path_factory.mktemp("testclient") / "index")
+    ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
+    with TestClient(create_app(settings, embedder)) as client:  # `with`: runs the lifespan
+        yield client
+
+
+@pytest.fixture(scope="module")
+def responses(http: TestClient) -> dict[str, dict]:
+    """Each question's /ask response, asked once for the whole module."""
+    found = {}
+    for question in QUESTIONS:
+        response = http.post("/ask", json={"question": question, "top_k": 3})
+        assert response.status_code == 200, response.text
+        found[question] = response.json()
+    return found
+
+
+def test_ask_returns_the_contract(responses: dict[str, dict]) -> None:
+    for question, body in responses.items():
+        assert_answer_shape(question, body)
+    assert sum(bool(b["answers"]) for b in responses.values()) >= 3, "most are answerable"
+
+
+def test_every_offset_slices_the_document(http: TestClient, responses: dict[str, dict]) -> None:
+    assert sum(assert_cited(http, body) for body in responses.values()) >= 3
+
+
+@pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_bad_input_is_422_with_a_message(http: TestClient, body: object) -> None:
+    assert_refused(http, body)
+
+
+def test_unknown_document_is_404_with_a_message(http: TestClient) -> None:
+    response = http.get("/documents/no-such-article")
+    assert response.status_code == 404
+    assert "no-such-article" in response.json()["detail"]
