@@ -32,6 +32,15 @@ class Backend:
     milvus_token: str | None = None
     collection: str = "citeqa"
 
+    @property
+    def uri(self) -> str:
+        """Milvus's address: the one given, or Milvus Lite's file in the index folder."""
+        return self.milvus_uri or str(self.path / LITE_FILE)
+
+    def describe(self) -> str:
+        """Where the index is, as a user would name it."""
+        return f"Milvus {self.uri} ({self.collection})" if self.name == "milvus" else str(self.path)
+
 
 def format_version(backend: Backend) -> int:
     """The layout an index of this backend is written in, for IndexConfig."""
@@ -53,12 +62,8 @@ def open_index(backend: Backend, config: IndexConfig, reuse: Index | None = None
         # Imported here: pymilvus takes half a second to import; the local backend never needs it.
         from citeqa.index.milvus import MilvusAddress, MilvusIndex
 
-        uri = backend.milvus_uri or _lite_file(backend.path)
-        address = MilvusAddress(uri, backend.collection, backend.milvus_token)
+        if backend.milvus_uri is None:
+            backend.path.mkdir(parents=True, exist_ok=True)
+        address = MilvusAddress(backend.uri, backend.collection, backend.milvus_token)
         return MilvusIndex.open(address, config, reuse if isinstance(reuse, MilvusIndex) else None)
     return LocalIndex.open(backend.path, config, reuse if isinstance(reuse, LocalIndex) else None)
-
-
-def _lite_file(folder: Path) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder / LITE_FILE)

@@ -112,37 +112,40 @@ class MilvusIndex:
         return index
 
     def _prepare(self) -> None:
-        if not self.client.has_collection(self.chunks_name):
-            try:
-                self._create()
-            except MilvusException:
-                if not self.client.has_collection(self.chunks_name):
-                    raise  # not a race with another worker creating them
+        """Create what is missing, then check what was built. Workers starting together
+        may race to create a collection: losing that race is fine."""
+        dim, config = self.config.dim, {CONFIG_PROPERTY: json.dumps(asdict(self.config))}
+        for name, schema in (
+            (self.documents_name, _documents_schema(dim)),
+            (self.sentences_name, _sentences_schema(dim)),
+            (self.chunks_name, _chunks_schema(dim)),
+        ):
+            if not self.client.has_collection(name):
+                try:
+                    self._create(name, schema, config)
+                except MilvusException:
+                    if not self.client.has_collection(name):
+                        raise
         properties = self.client.describe_collection(self.chunks_name).get("properties", {})
-        built = IndexConfig(**json.loads(properties.get(CONFIG_PROPERTY, "{}")))
-        if built != self.config:
+        built = json.loads(properties.get(CONFIG_PROPERTY, "null"))
+        if built != asdict(self.config):
             raise IndexMismatchError(
                 f"The Milvus collections {self.chunks_name} and its siblings were built with "
-                f"{built}, but this citeqa uses {self.config}. Drop them, or use another "
-                "CITEQA_MILVUS_COLLECTION, and ingest again."
+                f"{built}, but this citeqa uses {asdict(self.config)}. Drop them, or use "
+                "another CITEQA_MILVUS_COLLECTION, and ingest again."
             )
 
-    def _create(self) -> None:
-        dim = self.config.dim
-        self._create_collection(self.documents_name, _documents_schema(dim))
-        self._create_collection(self.sentences_name, _sentences_schema(dim))
-        # The chunks last, with the config: its presence means the other two exist.
-        self._create_collection(self.chunks_name, _chunks_schema(dim))
-        self.client.alter_collection_properties(
-            self.chunks_name, properties={CONFIG_PROPERTY: json.dumps(asdict(self.config))}
-        )
-
-    def _create_collection(self, name: str, schema: _Schema) -> None:
+    def _create(self, name: str, schema: _Schema, properties: dict[str, str]) -> None:
         params = self.client.prepare_index_params()
         for field_name, spec in schema.indexes.items():
             params.add_index(field_name, **spec)
+        # Strong: a search sees every write saved before it, as with the local index.
         self.client.create_collection(
-            name, schema=schema.schema, index_params=params, consistency_level="Strong"
+            name,
+            schema=schema.schema,
+            index_params=params,
+            consistency_level="Strong",
+            properties=properties,
         )
 
     # -- reading -------------------------------------------------------------------------

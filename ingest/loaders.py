@@ -19,6 +19,7 @@ from pathlib import Path
 
 from citeqa.ingest.cleaning import extract_meta, find_excluded, is_blank
 from citeqa.ingest.models import Document
+from citeqa.ingest.shards import EVERYTHING, Shard
 
 SUFFIXES = frozenset({".txt", ".md"})
 # The largest document, as UTF-8 bytes: the one limit for files and for text sent to the API.
@@ -51,10 +52,12 @@ def check_folder(folder: Path) -> None:
         pass
 
 
-def load_folder(folder: Path, known: Mapping[str, str] | None = None) -> LoadResult:
-    """Every .txt and .md file directly in `folder`, sorted by name; a file's doc_id is its
-    name without the suffix. Hidden files (editor backups and locks, macOS `._` files) and
-    other suffixes are not articles: ignored, not reported.
+def load_folder(
+    folder: Path, known: Mapping[str, str] | None = None, shard: Shard = EVERYTHING
+) -> LoadResult:
+    """Every .txt and .md file directly in `folder` whose document is in `shard`, sorted
+    by name; a file's doc_id is its name without the suffix. Hidden files (editor backups
+    and locks, macOS `._` files) and other suffixes are not articles: ignored, not reported.
 
     A file whose checksum is `known[doc_id]` (the index's checksums) goes to `unchanged`
     without being decoded or parsed: re-reading an unchanged corpus costs a hash per file.
@@ -66,6 +69,8 @@ def load_folder(folder: Path, known: Mapping[str, str] | None = None) -> LoadRes
     for path in sorted(p for p in folder.iterdir() if _is_article(p.name)):
         try:
             doc_id = _doc_id(path, claimed)
+            if not shard.holds(doc_id):
+                continue
             raw = read_article(path)
             if known.get(doc_id) == checksum(raw):
                 result.unchanged.append(doc_id)

@@ -19,6 +19,7 @@ from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import LoadError, load_folder
 from citeqa.ingest.models import Chunk, Document
+from citeqa.ingest.shards import EVERYTHING, Shard
 
 _BATCH_DOCUMENTS = 256  # documents chunked and embedded together; bounds memory
 
@@ -38,12 +39,19 @@ class IngestReport:
 
 
 def ingest(
-    folder: Path, index: Index, embedder: Embedder, chunker: ChunkerSettings
+    folder: Path,
+    index: Index,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    shard: Shard = EVERYTHING,
 ) -> IngestReport:
-    """Bring `index` in line with `folder`. Each file's bytes are hashed against the index's
-    checksums first: only new and changed files are decoded and parsed."""
-    loaded = load_folder(folder, index.checksums())
-    report = sync_documents(loaded.documents, index, embedder, chunker, unchanged=loaded.unchanged)
+    """Bring `index` in line with `folder`, or its documents in `shard` with the files of
+    that shard (other workers see to the rest). Each file's bytes are hashed against the
+    index's checksums first: only new and changed files are decoded and parsed."""
+    loaded = load_folder(folder, index.checksums(), shard)
+    report = sync_documents(
+        loaded.documents, index, embedder, chunker, unchanged=loaded.unchanged, shard=shard
+    )
     report.errors = loaded.errors
     return report
 
@@ -54,13 +62,13 @@ def sync_documents(
     embedder: Embedder,
     chunker: ChunkerSettings,
     unchanged: Collection[str] = (),
+    shard: Shard = EVERYTHING,
 ) -> IngestReport:
-    """Make `index` hold exactly `documents` (by doc_id and checksum) and the `unchanged`
-    ids, found unchanged without being loaded, as they are; then save it."""
+    """Make `index`'s documents in `shard` exactly `documents` (by doc_id and checksum)
+    and the `unchanged` ids, found unchanged without being loaded, as they are; then save."""
     wanted = {d.doc_id: d for d in documents}
-    return _apply(
-        wanted, prune=True, index=index, embedder=embedder, chunker=chunker, kept=set(unchanged)
-    )
+    return _apply(wanted, prune=True, index=index, embedder=embedder, chunker=chunker,
+                  kept=set(unchanged), shard=shard)  # fmt: skip
 
 
 def upsert_documents(
@@ -89,10 +97,11 @@ def _apply(
     embedder: Embedder,
     chunker: ChunkerSettings,
     kept: Set[str] = frozenset(),
+    shard: Shard = EVERYTHING,
 ) -> IngestReport:
-    """Add and replace the `wanted` documents; with `prune`, remove every other one but
-    the `kept` ones, which are known to be unchanged."""
-    known = index.checksums()
+    """Add and replace the `wanted` documents; with `prune`, remove every other one of
+    `shard` but the `kept` ones, which are known to be unchanged."""
+    known = {d: c for d, c in index.checksums().items() if shard.holds(d)}
     kept = kept & known.keys()
     report = IngestReport(
         added=sorted(i for i in wanted if i not in known),

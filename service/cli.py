@@ -13,7 +13,13 @@ from typing import Annotated
 
 import typer
 
-from citeqa.index.base import IndexBusyError, IndexDamagedError, IndexMismatchError
+from citeqa.index.base import (
+    IndexBusyError,
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexUnreachableError,
+)
+from citeqa.index.factory import BackendName
 from citeqa.service.schemas import MAX_TOP_K, AskRequest
 from citeqa.service.settings import Settings, sample_corpus
 
@@ -36,7 +42,7 @@ def index_errors() -> Iterator[None]:
     to fix, so they get the message that says how, not a traceback."""
     try:
         yield
-    except (IndexMismatchError, IndexBusyError, IndexDamagedError) as error:
+    except (IndexMismatchError, IndexBusyError, IndexDamagedError, IndexUnreachableError) as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
 
@@ -47,13 +53,25 @@ def ingest(
         Path | None, typer.Argument(help="Folder of .txt/.md articles. Default: the sample.")
     ] = None,
     index: IndexOption = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="N/COUNT: ingest only shard N of COUNT (by a hash of each doc_id), so COUNT "
+            "workers can share one run against one Milvus. README 'Scaling out'."
+        ),
+    ] = None,
 ) -> None:
     """Bring the index in line with FOLDER: add, update and remove changed documents."""
     from citeqa.ingest.embedding import Embedder
     from citeqa.ingest.loaders import check_folder
     from citeqa.ingest.pipeline import ingest as run_ingest
+    from citeqa.ingest.shards import EVERYTHING, Shard
     from citeqa.service.components import chunker_settings, open_index
 
+    try:
+        part = Shard.parse(shard) if shard else EVERYTHING
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--shard") from None
     settings = settings_for(index)
     folder = folder or sample_corpus()
     try:
@@ -63,16 +81,52 @@ def ingest(
         raise typer.Exit(2) from None
     embedder = Embedder(settings.cache)
     with index_errors():
-        report = run_ingest(
-            folder, open_index(settings, embedder), embedder, chunker_settings(settings)
-        )
+        opened = open_index(settings, embedder)
+        report = run_ingest(folder, opened, embedder, chunker_settings(settings), part)
     for error in report.errors:
         typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
     typer.echo(
         f"{folder}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.removed)} removed, {report.unchanged} unchanged, "
-        f"{report.chunks} chunks written -> {settings.index}"
+        f"{report.chunks} chunks written -> {where(settings)}"
     )
+
+
+def where(settings: Settings) -> str:
+    from citeqa.service.components import backend
+
+    return backend(settings).describe()
+
+
+index_app = typer.Typer(help="Manage the index itself.")
+app.add_typer(index_app, name="index")
+
+
+@index_app.command()
+def export(
+    to: Annotated[BackendName, typer.Option("--to", help="The backend to copy into.")],
+    index: IndexOption = None,
+    milvus_uri: Annotated[
+        str | None,
+        typer.Option(help="Milvus server or Lite file. Default: $CITEQA_MILVUS_URI."),
+    ] = None,
+) -> None:
+    """Copy the whole index into another backend (local -> milvus, or back), vectors
+    included: nothing is embedded again. The source is the other backend's index."""
+    from citeqa.index.migrate import copy_into
+    from citeqa.ingest.embedding import Embedder
+    from citeqa.service.components import open_index
+
+    settings = settings_for(index)
+    if milvus_uri:
+        settings = settings.model_copy(update={"milvus_uri": milvus_uri})
+    source_name: BackendName = "milvus" if to == "local" else "local"
+    source = settings.model_copy(update={"backend": source_name})
+    target = settings.model_copy(update={"backend": to})
+    embedder = Embedder(settings.cache)
+    with index_errors():
+        copied = copy_into(open_index(source, embedder), open_index(target, embedder))
+    typer.echo(f"{copied} documents copied: {where(source)} -> {where(target)}")
 
 
 @app.command()
