@@ -111,3 +111,15 @@ def test_index_export_moves_a_local_index_into_milvus(
     )
     assert milvus.checksums() == local.checksums()
     assert milvus.stats().sentences == local.stats().sentences
+
+
+def test_a_milvus_lite_file_serves_the_next_process(tmp_path: Path) -> None:
+    """Ingest in one process, ask in another: a reopened Lite file is loaded again."""
+    env = {"CITEQA_BACKEND": "milvus", "CITEQA_MILVUS_URI": str(tmp_path / "milvus.db"),
+           "CITEQA_INDEX": str(tmp_path / "unused")}  # fmt: skip
+    ingest = citeqa("ingest", str(sample_corpus()), env=env)
+    assert ingest.wait(timeout=600) == 0
+    asked = citeqa("ask", "Who is the Secretary of State?", env=env)
+    out, err = asked.communicate(timeout=600)
+    assert asked.returncode == 0, err
+    assert out.startswith("Mike Pompeo")
