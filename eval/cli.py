@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from citeqa.service.cli import index_errors, settings_for
-from citeqa.service.schemas import MAX_TOP_K
+from citeqa.service.schemas import DEFAULT_TOP_K, MAX_TOP_K
 
 app = typer.Typer()
 
@@ -32,7 +32,7 @@ def eval_command(
             "keyed by the file's checksum.",
         ),
     ] = None,
-    top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = 3,
+    top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = DEFAULT_TOP_K,
     out: Annotated[
         Path | None, typer.Option(help="Report folder. Default: reports/<name>.")
     ] = None,

@@ -17,7 +17,15 @@ from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.eval.summary import Summary, summarise
 from citeqa.index.base import Index
 from citeqa.service.answering import Answerer
-from citeqa.service.schemas import Answer, AskRequest, AskResponse, Citation, Filters, Passage
+from citeqa.service.schemas import (
+    DEFAULT_TOP_K,
+    Answer,
+    AskRequest,
+    AskResponse,
+    Citation,
+    Filters,
+    Passage,
+)
 
 # The kinds of mistake, in the order `classify` tests them.
 INVALID_CITATION = "invalid_citation"
@@ -90,7 +98,7 @@ class DocumentTexts:
 def evaluate(
     answerer: Answerer,
     eval_set: EvalSet,
-    top_k: int = 3,
+    top_k: int = DEFAULT_TOP_K,
     progress: bool = True,
     gold_paragraph: bool = False,
 ) -> EvalResult:

@@ -20,7 +20,7 @@ from citeqa.index.base import (
     IndexUnreachableError,
 )
 from citeqa.index.factory import BackendName
-from citeqa.service.schemas import MAX_TOP_K, AskRequest
+from citeqa.service.schemas import DEFAULT_TOP_K, MAX_TOP_K, AskRequest
 from citeqa.service.settings import Settings, sample_corpus
 
 app = typer.Typer()
@@ -133,7 +133,7 @@ def export(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain English.")],
     index: IndexOption = None,
-    top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = 3,
+    top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = DEFAULT_TOP_K,
     as_json: Annotated[bool, typer.Option("--json", help="Print the /ask JSON.")] = False,
 ) -> None:
     """Answer QUESTION from the index, with quoted citations."""

@@ -24,6 +24,7 @@ from citeqa.ingest.loaders import check_text
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
+DEFAULT_TOP_K = 3  # answers shown when a caller does not say
 MAX_HISTORY_TURNS = 10
 MAX_DOCUMENTS_PER_WRITE = 100  # one POST /documents; larger batches are split by the client
 MAX_DOC_ID_CHARS = 200
@@ -100,7 +101,7 @@ class AskRequest(BaseModel):
 
     # The pattern says in the schema what the validator below enforces: some non-space.
     question: StrictStr = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=NOT_BLANK)
-    top_k: WholeNumber = Field(3, ge=1, le=MAX_TOP_K)
+    top_k: WholeNumber = Field(DEFAULT_TOP_K, ge=1, le=MAX_TOP_K)
     filters: Filters | None = None
     history: list[Turn] = Field([], max_length=MAX_HISTORY_TURNS)
 
