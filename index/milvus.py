@@ -54,6 +54,9 @@ MAX_TEXT_CHARS = 16_000
 MAX_VARCHAR = 65_535
 ID_BYTES = 1024  # doc_id, source: more than any file name or API id (service.schemas)
 BATCH_ROWS = 500  # rows per upsert, and per page of a scan
+# Documents per batch of `export`: their parts come back in one query, whose window stops
+# at 16,384 rows, so 100 documents of up to 2.6 MB each on average.
+EXPORT_DOCUMENTS = 100
 KNOWN_ROWS = 100  # chunks read per round of `known`
 
 # The index parameters, all in one place. A Milvus cluster builds them as given; Milvus
@@ -229,8 +232,8 @@ class MilvusIndex:
 
     def export(self) -> Iterator[tuple[list[Document], list[Chunk]]]:
         doc_ids = sorted(self.checksums())
-        for first in range(0, len(doc_ids), BATCH_ROWS):
-            documents = self._originals(doc_ids[first : first + BATCH_ROWS])
+        for first in range(0, len(doc_ids), EXPORT_DOCUMENTS):
+            documents = self._originals(doc_ids[first : first + EXPORT_DOCUMENTS])
             yield documents, self._chunks_of(documents)
 
     def _originals(self, doc_ids: list[str]) -> list[Document]:
@@ -255,19 +258,25 @@ class MilvusIndex:
         return [documents[i] for i in doc_ids if i in documents]
 
     def _chunks_of(self, documents: list[Document]) -> list[Chunk]:
+        """The documents' chunks with their sentences, vectors included, read by paging
+        (a query's window stops at 16,384 rows)."""
         versions = " or ".join(_version(d.doc_id, d.checksum) for d in documents)
         rows = self._scan(self.chunks_name, versions, ["doc_id", "start", "end", "text", "vector"])
-        stored = {s.chunk_id: s for s in self.chunks([r["chunk_id"] for r in rows])}
+        sentences: dict[int, list[Sentence]] = {}
+        found = self._scan(self.sentences_name, versions, ["chunk_id", "start", "end", "vector"])
+        for row in sorted(found, key=lambda r: r["start"]):
+            vector = np.asarray(row["vector"], dtype=np.float32)
+            sentence = Sentence(row["start"], row["end"], "", vector)
+            sentences.setdefault(row["chunk_id"], []).append(sentence)
         chunks = []
         for row in sorted(rows, key=lambda r: (r["doc_id"], r["start"])):
-            sentences = [
-                Sentence(s.start, s.end, s.text, s.vector)
-                for s in stored[row["chunk_id"]].sentences
-            ]
+            own = sentences.get(row["chunk_id"], [])
+            for sentence in own:
+                sentence.text = row["text"][
+                    sentence.start - row["start"] : sentence.end - row["start"]
+                ]
             vector = np.asarray(row["vector"], dtype=np.float32)
-            chunks.append(
-                Chunk(row["start"], row["end"], row["doc_id"], row["text"], sentences, vector)
-            )
+            chunks.append(Chunk(row["start"], row["end"], row["doc_id"], row["text"], own, vector))
         return chunks
 
     def _count(self, collection: str, expression: str) -> int:
