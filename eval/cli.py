@@ -1,16 +1,21 @@
-"""Eval's commands of `citeqa`: eval (score a question set, write a report) and
-train-reader. eval/main.py puts them on the one `citeqa` app beside the service's."""
+"""Eval's commands of `citeqa`: eval (score a question set, write a report),
+train-reader, and feedback (the chat's feedback as a question set, and its counts: here,
+not in service, because the set is eval's format). eval/main.py puts them on the one
+`citeqa` app beside the service's."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from citeqa.service.cli import index_errors, settings_for
+from citeqa.service.cli import IndexOption, index_errors, settings_for
+from citeqa.service.feedback_store import FeedbackStore, feedback_file
 from citeqa.service.schemas import DEFAULT_TOP_K, MAX_TOP_K
+from citeqa.service.settings import Settings
 
 app = typer.Typer()
 
@@ -127,9 +132,82 @@ def train_reader(
             "as after a change of engine or pipeline (minutes, not an hour)."
         ),
     ] = False,
+    extra: Annotated[
+        Path | None,
+        typer.Option(
+            help="More training questions with spans (`citeqa feedback export`), read "
+            "against the documents of the index at $CITEQA_INDEX."
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
     from citeqa.eval.train_reader import OWN_QUESTIONS, READER_DIR, TrainConfig, main
 
     config = TrainConfig(epochs=epochs, learning_rate=learning_rate)
-    main(squad, questions or OWN_QUESTIONS, out or READER_DIR, work, config, confidence_only)
+    main(squad, questions or OWN_QUESTIONS, out or READER_DIR, work, config, confidence_only,
+         extra)  # fmt: skip
+
+
+feedback_app = typer.Typer(help="What readers said about answers in the chat (POST /feedback).")
+app.add_typer(feedback_app, name="feedback")
+
+
+def _feedback_store(index: Path | None) -> tuple[Settings, FeedbackStore]:
+    """The feedback the settings name; a missing file is said, not created."""
+    settings = settings_for(index)
+    path = feedback_file(settings)
+    if not path.is_file():
+        typer.secho(
+            f"No feedback at {path}: none was given yet, or it is kept elsewhere "
+            "(--index, CITEQA_INDEX, CITEQA_FEEDBACK).",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings, FeedbackStore(path)
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[Path, typer.Argument(help="The question set to write (JSONL).")],
+    index: IndexOption = None,
+) -> None:
+    """Write the feedback as a question set in the project's format, for `citeqa eval`
+    and `citeqa train-reader --extra`. Corrections whose document changed since are stale:
+    listed here and left out."""
+    from citeqa.eval.datasets import question_row
+    from citeqa.eval.feedback import export
+    from citeqa.ingest.embedding import Embedder
+    from citeqa.service.components import open_index
+
+    settings, store = _feedback_store(index)
+    with index_errors():
+        checksums = open_index(settings, Embedder(settings.cache)).checksums()
+    result = export(store.records(), checksums)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(question_row(q), ensure_ascii=False) for q in result.questions]
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    for record in result.stale:
+        typer.secho(f"stale, left out: {record.id} {record.asked!r}: its document "
+                    "changed since", fg="yellow", err=True)  # fmt: skip
+    unanswerable = sum(q.unanswerable for q in result.questions)
+    typer.echo(
+        f"{len(result.questions)} questions ({unanswerable} unanswerable) -> {out}; "
+        f"left out: {len(result.stale)} stale, {len(result.uncorrected)} wrong without "
+        "a correction"
+    )
+
+
+@feedback_app.command("stats")
+def feedback_stats(index: IndexOption = None) -> None:
+    """How many answers were marked helpful, wrong and corrected, and questions the
+    articles do not answer, per day (UTC)."""
+    from citeqa.eval.feedback import VERDICT_COLUMNS, daily_counts
+
+    _, store = _feedback_store(index)
+    days = daily_counts(store.records())
+    rows = [(str(day), counts) for day, counts in sorted(days.items())]
+    rows.append(("total", sum(days.values(), Counter())))
+    typer.echo(f"{'day':<12}" + "".join(f"{c:>14}" for c in VERDICT_COLUMNS))
+    for label, counts in rows:
+        typer.echo(f"{label:<12}" + "".join(f"{counts[c]:>14}" for c in VERDICT_COLUMNS))

@@ -85,9 +85,25 @@ def _project_question(row: dict, path: Path, number: int) -> EvalQuestion:
                 SourceAnswer(s["doc_id"], list(s["answers"])) for s in row.get("source_answers", [])
             ],
             conflict=bool(row.get("conflict", False)),
+            spans=[(start, end) for start, end in row.get("spans", [])],
         )
     except KeyError as missing:
         raise ValueError(f"{path}:{number}: missing field {missing}") from None
+
+
+def question_row(question: EvalQuestion) -> dict:
+    """`question` as one line of the project's JSONL format: what `load_questions` reads."""
+    row = {
+        "id": question.id,
+        "question": question.question,
+        "answers": question.answers,
+        "doc_ids": question.doc_ids,
+        "type": question.type,
+        "unanswerable": question.unanswerable,
+    }
+    if question.spans:
+        row["spans"] = [list(span) for span in question.spans]
+    return row
 
 
 def load_squad(path: Path) -> EvalSet:

@@ -50,6 +50,7 @@ from citeqa.service.reading import (
     masked_logits,
     save_weights,
 )
+from citeqa.service.settings import Settings
 
 READER_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "reader"
 OWN_QUESTIONS = Path(__file__).parent / "questions.jsonl"
@@ -99,6 +100,46 @@ def own_examples(
                 if spans:
                     examples.append(Example(q.question, chunk.text, spans))
     return examples
+
+
+@dataclass
+class Extra:
+    """Extra training questions with their gold spans (a `citeqa feedback export`)."""
+
+    examples: list[Example]
+    skipped: list[EvalQuestion]  # the span no longer quotes the answer: document changed
+
+
+def extra_examples(questions: list[EvalQuestion], texts: dict[str, str], size: int) -> Extra:
+    """Each question with a span, read against about `size` characters of its document
+    around the span (cut at spaces), as the reader reads a chunk at run time. Unanswerable
+    questions cite nothing and teach the reader nothing: they are left out."""
+    examples, skipped = [], []
+    for q in questions:
+        if not q.spans:
+            continue
+        text = texts.get(q.doc_ids[0], "")
+        start, end = q.spans[0]
+        if text[start:end] != q.answers[0]:
+            skipped.append(q)
+            continue
+        margin = max(0, size - (end - start)) // 2
+        first = _after_space(text, max(0, start - margin), start)
+        last = _before_space(text, min(len(text), end + margin), end)
+        examples.append(Example(q.question, text[first:last], [(start - first, end - first)]))
+    return Extra(examples, skipped)
+
+
+def _after_space(text: str, at: int, limit: int) -> int:
+    """`at`, moved on past the word it cuts (never beyond `limit`)."""
+    space = text.find(" ", at, limit) if at else -1
+    return space + 1 if space != -1 else at
+
+
+def _before_space(text: str, at: int, limit: int) -> int:
+    """`at`, moved back before the word it cuts (never before `limit`)."""
+    space = text.rfind(" ", limit, at) if at < len(text) else -1
+    return space if space != -1 else at
 
 
 def _occurrences(text: str, answer: str) -> Iterator[tuple[int, int]]:
@@ -312,10 +353,14 @@ class Sets:
     own: EvalSet
     own_split: Split
 
+    extra: list[EvalQuestion]  # trained on whole: no split, no figure is reported on them
+
     @classmethod
-    def load(cls, squad: Path, questions: Path) -> Sets:
+    def load(cls, squad: Path, questions: Path, extra: Path | None = None) -> Sets:
         squad_set, own_set = load_squad(squad), load_questions(questions)
-        return cls(squad, squad_set, split_of(squad_set), own_set, split_of(own_set))
+        extra_questions = load_questions(extra).questions if extra else []
+        return cls(squad, squad_set, split_of(squad_set), own_set, split_of(own_set),
+                   extra_questions)  # fmt: skip
 
 
 def main(
@@ -325,11 +370,14 @@ def main(
     work: Path,
     config: TrainConfig,
     confidence_only: bool = False,
+    extra: Path | None = None,
 ) -> None:
     """The whole run: train the reader, then fit its confidence model and threshold; with
-    `confidence_only`, the second step alone, over the weights already in `out_dir`."""
+    `confidence_only`, the second step alone, over the weights already in `out_dir`.
+    `extra`, a question set with spans (`citeqa feedback export`), is trained on too,
+    against the documents of the index the settings name."""
     log = Log(work)
-    sets = Sets.load(squad, questions)
+    sets = Sets.load(squad, questions, extra)
     if confidence_only:
         weights = out_dir / WEIGHTS_FILE
     else:
@@ -348,6 +396,8 @@ def train_weights(sets: Sets, out_dir: Path, work: Path, config: TrainConfig, lo
     chunker = chunker_settings(settings)
     examples = squad_examples(sets.squad_split.train, documents)
     examples += own_examples(sets.own_split.train, sample_documents, chunker) * config.own_repeats
+    if sets.extra:
+        examples += _extra(sets.extra, settings, chunker, log).examples * config.own_repeats
     data = featurize(load_tokenizer(), examples)
     log(f"{len(examples)} examples, {len(data.lengths)} windows, {asdict(config)}")
     model = load_model(None)
@@ -379,6 +429,22 @@ def train_weights(sets: Sets, out_dir: Path, work: Path, config: TrainConfig, lo
     (out_dir / "training.json").write_text(json.dumps(scores, indent=1) + "\n")
     log(f"wrote {weights}: {json.dumps(scores)}")
     return weights
+
+
+def _extra(
+    questions: list[EvalQuestion], settings: Settings, chunker: ChunkerSettings, log: Log
+) -> Extra:
+    """The extra questions' examples, over the documents in the index they were given on."""
+    from citeqa.ingest.embedding import Embedder
+    from citeqa.service.components import open_index
+
+    index = open_index(settings, Embedder(settings.cache))
+    records = (index.document(doc_id) for doc_id in {q.doc_ids[0] for q in questions if q.spans})
+    texts = {r.doc_id: r.text for r in records if r is not None}
+    extra = extra_examples(questions, texts, chunker.chunk_size)
+    log(f"{len(extra.examples)} extra examples from {settings.index}; "
+        f"{len(extra.skipped)} skipped (the span no longer quotes its answer)")  # fmt: skip
+    return extra
 
 
 def calibrate(sets: Sets, weights: Path, work: Path, log: Log) -> Confidence:

@@ -25,6 +25,8 @@ from citeqa.service.admission import Admission, OverloadedError
 from citeqa.service.auth import require_writer
 from citeqa.service.components import chunker_settings
 from citeqa.service.errors import validation_error
+from citeqa.service.feedback import FeedbackIn, FeedbackStored, Span, span_errors
+from citeqa.service.feedback_store import FeedbackStore, Record, StoredSpan, feedback_file, now
 from citeqa.service.headers import SecurityHeaders
 from citeqa.service.limits import BodyLimits, route_limits
 from citeqa.service.live import LiveAnswerer, WriterBusyError
@@ -42,7 +44,7 @@ from citeqa.service.schemas import (
     WriteResult,
 )
 from citeqa.service.settings import Settings
-from citeqa.service.state import Admitted, AppSettings, Current, Live, attach
+from citeqa.service.state import Admitted, AppSettings, Current, Feedback, Live, attach
 from citeqa.service.strict_json import StrictJSON
 
 STATIC = Path(__file__).parent / "static"
@@ -99,7 +101,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
-    attach(app, settings, live, Admission(settings.ask_slots, settings.ask_budget_s))
+    admission = Admission(settings.ask_slots, settings.ask_budget_s)
+    attach(app, settings, live, admission, FeedbackStore(feedback_file(settings)))
     _observe_requests(app, settings)  # outside CORS: sees every request
     _routes(app)
     return app
@@ -157,6 +160,42 @@ def _routes(app: FastAPI) -> None:
         # Serialised here, once: FastAPI would validate the model again and build the JSON
         # through dicts, ~1.5 ms a question (bench/README.md, "/ask on ONNX Runtime": profile).
         return Response(response.model_dump_json(), media_type="application/json")
+
+    @app.post(
+        "/feedback",
+        status_code=201,
+        response_model=FeedbackStored,
+        responses=COMMON_RESPONSES,
+    )
+    def feedback(body: FeedbackIn, answerer: Current, store: Feedback) -> FeedbackStored:
+        """Say whether an answer was right; with `wrong`, optionally the words of an
+        article that do answer. No key: the chat is public, as /ask is, and feedback
+        changes no answer; it is exported for a person to review (`citeqa feedback
+        export`). Every span must quote its document exactly."""
+        errors = span_errors(body, answerer.index)
+        if errors:
+            raise RequestValidationError(errors)
+        checksums = answerer.index.checksums()
+
+        def stored(span: Span | None) -> StoredSpan | None:
+            if span is None:
+                return None
+            return StoredSpan(span.doc_id, span.start, span.end, span.text,
+                              checksums.get(span.doc_id))  # fmt: skip
+
+        store.put(
+            Record(
+                id=str(body.id),
+                at=now(),
+                question=body.question,
+                resolved_question=body.resolved_question,
+                verdict=body.verdict,
+                answer=stored(body.answer),
+                correction=stored(body.correction),
+            )
+        )
+        corrected = body.correction is not None
+        return FeedbackStored(id=body.id, verdict=body.verdict, corrected=corrected)
 
     @app.get("/documents", response_model=list[DocumentSummary], responses=COMMON_RESPONSES)
     def list_documents(answerer: Current) -> list[DocumentSummary]:

@@ -26,6 +26,8 @@ MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
 DEFAULT_TOP_K = 3  # answers shown when a caller does not say
 MAX_HISTORY_TURNS = 10
+# An answer a client sends back: a history turn's, or a span of POST /feedback.
+MAX_ANSWER_CHARS = 5000
 MAX_DOCUMENTS_PER_WRITE = 100  # one POST /documents; larger batches are split by the client
 MAX_DOC_ID_CHARS = 200
 MAX_META_CHARS = 2000
@@ -59,7 +61,7 @@ def _a_date_string(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_a_date_string)]
 
 
-def _not_blank(value: str) -> str:
+def not_blank(value: str) -> str:
     if is_blank(value):
         raise ValueError("must not be empty or only blank characters")
     return value.strip()
@@ -88,7 +90,7 @@ class Turn(BaseModel):
     """One earlier exchange of a conversation, so follow-ups can be resolved."""
 
     question: StrictStr = Field(max_length=MAX_QUESTION_CHARS)
-    answer: StrictStr | None = Field(None, max_length=5000)
+    answer: StrictStr | None = Field(None, max_length=MAX_ANSWER_CHARS)
 
 
 class AskRequest(BaseModel):
@@ -105,7 +107,7 @@ class AskRequest(BaseModel):
     filters: Filters | None = None
     history: list[Turn] = Field([], max_length=MAX_HISTORY_TURNS)
 
-    _question_not_blank = field_validator("question")(_not_blank)
+    _question_not_blank = field_validator("question")(not_blank)
 
 
 class Passage(BaseModel):

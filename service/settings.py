@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     milvus_uri: str | None = None
     milvus_token: SecretStr | None = None
     milvus_collection: str = Field("citeqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # The SQLite file POST /feedback writes and `citeqa feedback` reads; default
+    # `index`/feedback.sqlite, outside the index's versions (service/feedback_store.py).
+    feedback: Path | None = None
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
     # (ingest/onnx_export.py), made on first use.
     cache: Path = Field(default_factory=_default_cache)

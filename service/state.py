@@ -14,14 +14,22 @@ from fastapi import Depends, FastAPI, Request
 
 from citeqa.service.admission import Admission
 from citeqa.service.answering import Answerer
+from citeqa.service.feedback_store import FeedbackStore
 from citeqa.service.live import LiveAnswerer
 from citeqa.service.settings import Settings
 
 
-def attach(app: FastAPI, settings: Settings, live: LiveAnswerer, admission: Admission) -> None:
+def attach(
+    app: FastAPI,
+    settings: Settings,
+    live: LiveAnswerer,
+    admission: Admission,
+    feedback: FeedbackStore,
+) -> None:
     app.state.settings = settings
     app.state.live = live
     app.state.admission = admission
+    app.state.feedback = feedback
 
 
 def _settings(request: Request) -> Settings:
@@ -36,9 +44,14 @@ def _admission(request: Request) -> Admission:
     return request.app.state.admission
 
 
+def _feedback(request: Request) -> FeedbackStore:
+    return request.app.state.feedback
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 Live = Annotated[LiveAnswerer, Depends(_live)]
 Admitted = Annotated[Admission, Depends(_admission)]
+Feedback = Annotated[FeedbackStore, Depends(_feedback)]
 
 
 def _answerer(live: Live) -> Answerer:

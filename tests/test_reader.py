@@ -9,9 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from citeqa.eval.datasets import EvalQuestion
 from citeqa.eval.train_reader import (
     Example,
     TrainConfig,
+    extra_examples,
     featurize,
     span_loss,
     train,
@@ -88,6 +90,31 @@ def test_a_few_training_steps_lower_the_loss() -> None:
     losses = train(model, data, config)
     assert len(losses) == 15
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
+
+
+def test_feedback_corrections_train_at_their_offsets() -> None:
+    """`train-reader --extra`: questions with spans (a feedback export) become examples
+    read around the span; one whose document changed since is skipped, not mislabelled."""
+    filler = "The tide came in and went out again, as it does every day of the year. " * 30
+    text = filler + "The harbour master of Port Quillon is Ansel Varga. " + filler
+    start = text.index("Ansel Varga")
+    right = EvalQuestion("f1", "Who is the harbour master?", ["Ansel Varga"], ["port"], "who",
+                         False, spans=[(start, start + 11)])  # fmt: skip
+    moved = EvalQuestion("f2", "Who is the harbour master?", ["Ansel Varga"], ["port"], "who",
+                         False, spans=[(start + 1, start + 12)])  # fmt: skip
+    none = EvalQuestion("f3", "Who built the moon?", [], [], "who", True)
+
+    extra = extra_examples([right, moved, none], {"port": text}, size=200)
+
+    assert extra.skipped == [moved]
+    [example] = extra.examples
+    assert len(example.passage) <= 200 and example.passage in text
+    [(a, b)] = example.answers
+    assert example.passage[a:b] == "Ansel Varga"
+    data = featurize(load_tokenizer(), extra.examples)
+    assert data.start_targets[:, 0].sum() == 0, "the answer lies inside its window"
+    config = TrainConfig(batch_size=1, max_steps=2)
+    assert len(train(load_model(None), data, config)) == 2  # two real steps, no more
 
 
 def test_the_loss_counts_every_gold_answer() -> None:
