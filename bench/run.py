@@ -46,6 +46,7 @@ def steps(quick: bool, squad: Path) -> list[Step]:
             Step(["bench.latency", "--requests", "50"]),
             Step(["bench.serving", "--slots", "2", "--seconds", "10"]),
             Step(["bench.peer"]),
+            Step(["bench.backends", "--questions", "30"]),
             Step([*million, "--chunks", "100000", "--queries", "100"]),
         ]
     return [
@@ -54,6 +55,7 @@ def steps(quick: bool, squad: Path) -> list[Step]:
         Step(["bench.serving"]),
         Step(["bench.peer"]),
         Step(["bench.peer", "--squad", str(squad), "--queries", "1000"]),
+        Step(["bench.backends"]),
         Step(million),
         Step(["bench.soak", "--clients", "32", "--seconds", "120"]),
         Step(["pytest", "tests/test_kill.py"], {"KILL_TRIALS": "20"}),
