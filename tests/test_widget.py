@@ -10,6 +10,10 @@ profile (a fresh temporary user-data-dir, deleted on close), and a new context p
 no storage, cache or cookies carry from one test to the next. Waits are Playwright's
 auto-waiting with a generous timeout; nothing here measures time.
 
+The chat for daily use is here too: feedback buttons, a correction selected in the
+article panel, a conversation that survives a reload, long passages expanded in place, and
+the whole feedback loop through `citeqa feedback export` and `citeqa eval`.
+
 `CITEQA_SCREENSHOTS=1 .venv/bin/pytest tests/test_widget.py` also saves the README
 screenshots to docs/widget-*.png.
 """
@@ -19,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +34,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, free_port
+from conftest import LiveServer, free_port, write_articles
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.pipeline import ingest
 from citeqa.service.components import chunker_settings, open_index
+from citeqa.service.feedback_store import FeedbackStore, Record, feedback_file
 from citeqa.service.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -509,3 +516,292 @@ def test_embed_pointing_at_a_dead_server_shows_errors(
         expect(page.locator("citeqa-embed .msg.error")).to_have_count(attempt)
     expect(page.locator("citeqa-embed .msg.error").first).to_contain_text("couldn’t reach")
     expect(question_box(page)).to_be_editable()
+
+
+# -- the chat for daily use: feedback, reloads, long passages -------------------------------
+# A corpus of its own: the two test articles and one whose long sentence makes a long
+# passage, with characters outside the Basic Multilingual Plane (🌊, 🐟) before the words a
+# correction selects, so code-point offsets and JS's UTF-16 ones differ there.
+
+CITEQA = Path(sys.executable).with_name("citeqa")
+TIDES = (
+    "The Harbour Times\n\nSpring tides 🌊 in Port Quillon\n\n"
+    "The spring tide that reached Port Quillon on Sunday morning, after a week of strong "
+    "winds from the west that had already closed the ferry pier twice and flooded the lower "
+    "market square, rose to 4.7 metres above the harbour datum, the highest level the "
+    "harbour master, Ansel Varga, said he had recorded in his twenty years at the post, "
+    "though the old lighthouse keeper's logbooks mention a higher one in 1921.\n\n"
+    "The market traders 🐟 moved their stalls to the church square, where they will stay "
+    "until the council repairs the drains. The repairs will cost about 80,000 euros, the "
+    "council said.\n"
+)
+TIDE_QUESTION = "How high did the spring tide rise in Port Quillon?"
+STALLS_QUESTION = "Where did the market traders move their stalls?"
+COST_QUESTION = "How much will the council's drain repairs cost?"
+
+
+@pytest.fixture(scope="module")
+def tides_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    folder = write_articles(tmp_path_factory.mktemp("tides") / "articles")
+    (folder / "tides.txt").write_text(TIDES, encoding="utf-8")
+    settings = Settings(index=folder.parent / "index")
+    ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def tides_server(tides_settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(tides_settings) as live:
+        yield live
+
+
+def ask_and_wait(page: Page, question: str) -> dict:
+    """Ask, and wait for the reply; the /ask JSON."""
+    count = replies(page).count()
+    with page.expect_response(lambda r: r.url.endswith("/ask")) as reply:
+        question_box(page).fill(question)
+        question_box(page).press("Enter")
+    expect(replies(page)).to_have_count(count + 1)
+    return reply.value.json()
+
+
+def records(settings: Settings) -> dict[str, Record]:
+    """The stored feedback, by question."""
+    return {r.question: r for r in FeedbackStore(feedback_file(settings)).records()}
+
+
+def feedback_bar(page: Page, reply: int):
+    return replies(page).nth(reply).get_by_role("group", name="Was this answer right?")
+
+
+def select_words(page: Page, words: str) -> None:
+    """Select `words` in the open article as a script can: a DOM range over them, found in
+    the text nodes the panel shows (they may cross the highlight's marks)."""
+    page.evaluate(
+        """words => {
+            const root = document.querySelector("citeqa-chat").shadowRoot;
+            const body = root.querySelector(".article-text");
+            const at = body.textContent.indexOf(words);
+            // The text node and offset of a point: the first node it falls inside, or
+            // (for an end) the one it closes.
+            const point = (offset, isEnd) => {
+                const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+                let seen = 0;
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    const inside = offset - seen;
+                    if (inside < node.length || (isEnd && inside === node.length)) {
+                        return [node, inside];
+                    }
+                    seen += node.length;
+                }
+            };
+            const [a, i] = point(at, false);
+            const [b, j] = point(at + words.length, true);
+            document.getSelection().setBaseAndExtent(a, i, b, j);
+        }""",
+        words,
+    )
+
+
+def drag_select(page: Page, words: str) -> None:
+    """Select `words` in the open article with the mouse, as a person does: press on the
+    left half of the first character, drag to the right half of the last."""
+    boxes = page.evaluate(
+        """words => {
+            const root = document.querySelector("citeqa-chat").shadowRoot;
+            const body = root.querySelector(".article-text");
+            const at = body.textContent.indexOf(words);
+            const rectOf = (offset) => {
+                const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+                let seen = 0;
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    if (offset < seen + node.length) {
+                        const range = document.createRange();
+                        range.setStart(node, offset - seen);
+                        range.setEnd(node, offset - seen + 1);
+                        const r = range.getBoundingClientRect();
+                        return { left: r.left, right: r.right, y: r.top + r.height / 2 };
+                    }
+                    seen += node.length;
+                }
+            };
+            return [rectOf(at), rectOf(at + words.length - 1)];
+        }""",
+        words,
+    )
+    first, last = boxes
+    page.mouse.move(first["left"] + 1, first["y"])
+    page.mouse.down()
+    page.mouse.move(last["right"] - 1, last["y"], steps=8)
+    page.mouse.up()
+
+
+def test_helpful_and_wrong_with_a_correction_selected_in_the_article(
+    page: Page, tides_server: LiveServer, tides_settings: Settings
+) -> None:
+    open_chat(page, tides_server.url)
+    first = ask_and_wait(page, TIDE_QUESTION)
+    bar = feedback_bar(page, 0)
+    helpful = bar.get_by_role("button", name="Helpful")
+    helpful.click()
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    expect(bar.get_by_role("status")).to_have_text("Thanks: marked as helpful.")
+    stored = records(tides_settings)[TIDE_QUESTION]
+    assert stored.verdict == "helpful"
+    assert stored.answer is not None and stored.answer.text == first["answers"][0]["text"]
+
+    ask_and_wait(page, STALLS_QUESTION)
+    bar = feedback_bar(page, 1)
+    bar.get_by_role("button", name="Wrong").click()
+    select = bar.get_by_role("button", name="Select the right answer in the article")
+    expect(select).to_be_focused()  # on to saying what is right
+    assert records(tides_settings)[STALLS_QUESTION].verdict == "wrong"
+    screenshot(page, "widget-feedback")
+
+    page.keyboard.press("Enter")
+    panel = page.locator("citeqa-chat dialog.article")
+    send = panel.get_by_role("button", name="Send the selected words as the answer")
+    expect(send).to_be_visible()
+    send.click()  # nothing selected yet
+    expect(panel.locator(".select-status")).to_contain_text("Select the words")
+
+    select_words(page, "the church square")
+    expect(panel.locator(".select-status")).to_have_text("Selected: “the church square”")
+    with page.expect_request(lambda r: r.url.endswith("/feedback")) as sent:
+        send.click()
+    expect(panel).to_be_hidden()
+    status = bar.get_by_role("status")
+    expect(status).to_have_text("Thanks: “the church square” is saved as the right answer.")
+    expect(status).to_be_focused()
+    correction = sent.value.post_data_json["correction"]
+    text = document_text(tides_server, "tides")
+    assert text[correction["start"] : correction["end"]] == "the church square"
+    utf16_start = len(text[: correction["start"]].encode("utf-16-le")) // 2
+    assert utf16_start > correction["start"], "emoji come first: code points, not UTF-16 units"
+    stored = records(tides_settings)[STALLS_QUESTION]
+    assert stored.correction is not None and stored.correction.text == "the church square"
+    assert stored.id == sent.value.post_data_json["id"], "the correction amends the 'wrong'"
+
+
+def test_the_articles_do_not_answer_this(
+    page: Page, tides_server: LiveServer, tides_settings: Settings
+) -> None:
+    open_chat(page, tides_server.url)
+    question = "Who painted the lighthouse in Port Quillon?"
+    ask_and_wait(page, question)
+    bar = feedback_bar(page, 0)
+    bar.get_by_role("button", name="Wrong").click()
+    bar.get_by_role("button", name="The articles don’t answer this").click()
+    status = bar.get_by_role("status")
+    expect(status).to_have_text("Thanks: noted that the articles don’t answer this.")
+    expect(status).to_be_focused()
+    assert records(tides_settings)[question].verdict == "unanswerable"
+
+
+def test_the_conversation_survives_a_reload_and_new_conversation_clears_it(
+    page: Page, tides_server: LiveServer
+) -> None:
+    open_chat(page, tides_server.url)
+    first = ask_and_wait(page, TIDE_QUESTION)
+    feedback_bar(page, 0).get_by_role("button", name="Helpful").click()
+    expect(feedback_bar(page, 0).get_by_role("status")).not_to_be_empty()
+
+    page.reload()
+
+    expect(page.locator("citeqa-chat .user .text")).to_have_text([TIDE_QUESTION])
+    best = page.locator("citeqa-chat .answer .short strong").first
+    expect(best).to_have_text(first["answers"][0]["text"])
+    helpful = feedback_bar(page, 0).get_by_role("button", name="Helpful")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("citeqa-chat .welcome")).to_have_count(0)
+    with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
+        ask_and_wait(page, "Who is the harbour master there?")
+    assert sent.value.post_data_json["history"][0]["question"] == TIDE_QUESTION
+
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator("citeqa-chat .msg")).to_have_count(0)
+    expect(page.locator("citeqa-chat .suggestions")).to_be_visible()
+    expect(question_box(page)).to_be_focused()
+    page.reload()
+    open_chat(page, tides_server.url)
+    expect(page.locator("citeqa-chat .msg")).to_have_count(0)
+    with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
+        ask_and_wait(page, STALLS_QUESTION)
+    assert sent.value.post_data_json["history"] == []
+
+
+def test_a_long_passage_expands_in_place_and_the_article_opens_at_the_answer(
+    page: Page, tides_server: LiveServer
+) -> None:
+    open_chat(page, tides_server.url)
+    response = ask_and_wait(page, TIDE_QUESTION)
+    best = response["answers"][0]
+    assert len(best["passage"]["text"]) > 320, "the long sentence is the passage"
+    card = page.locator("citeqa-chat .answer").first
+    quote = card.locator("blockquote")
+    excerpt = quote.evaluate("q => q.textContent")
+    assert best["text"] in excerpt and len(excerpt) < len(best["passage"]["text"])
+    expect(quote.locator("mark.hit")).to_have_text(best["text"])
+
+    toggle = card.locator("button.expand")
+    expect(toggle).to_have_accessible_name("Show the whole passage")
+    toggle.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert quote.evaluate("q => q.textContent") == best["passage"]["text"]
+    expect(quote.locator("mark.hit")).to_have_text(best["text"])
+    expect(toggle).to_have_accessible_name("Show less")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+
+    card.locator("button.source").click()
+    hit = page.locator("citeqa-chat dialog.article mark.hit")
+    expect(hit).to_be_in_viewport()
+    text = document_text(tides_server, best["doc_id"])
+    assert hit.evaluate("m => m.textContent") == text[best["start"] : best["end"]]
+
+
+def test_the_whole_loop_ask_correct_export_eval(
+    page: Page, tides_server: LiveServer, tides_settings: Settings, tmp_path: Path
+) -> None:
+    open_chat(page, tides_server.url)
+    ask_and_wait(page, COST_QUESTION)
+    bar = feedback_bar(page, 0)
+    bar.get_by_role("button", name="Wrong").click()
+    bar.get_by_role("button", name="Select the right answer in the article").click()
+    panel = page.locator("citeqa-chat dialog.article")
+    expect(panel.locator("mark.passage")).to_be_visible()
+    drag_select(page, "about 80,000 euros")
+    expect(panel.locator(".select-status")).to_have_text("Selected: “about 80,000 euros”")
+    panel.get_by_role("button", name="Send the selected words as the answer").click()
+    expect(bar.get_by_role("status")).to_have_text(
+        "Thanks: “about 80,000 euros” is saved as the right answer."
+    )
+
+    export = tmp_path / "feedback.jsonl"
+    exported = run_citeqa("feedback", "export", export, "--index", tides_settings.index)
+    assert exported.returncode == 0, exported.stderr
+    rows = {row["question"]: row for row in map(json.loads, export.read_text().splitlines())}
+    row = rows[COST_QUESTION]
+    assert row["answers"] == ["about 80,000 euros"] and row["doc_ids"] == ["tides"]
+    [(start, end)] = row["spans"]
+    assert document_text(tides_server, "tides")[start:end] == "about 80,000 euros"
+
+    report = tmp_path / "report"
+    scored = run_citeqa("eval", export, "--index", tides_settings.index, "--out", report)
+    assert scored.returncode == 0, scored.stderr
+    summary = json.loads((report / "report.json").read_text())
+    assert summary["overall"]["questions"] == len(rows)
+    asked = [json.loads(line) for line in (report / "questions.jsonl").read_text().splitlines()]
+    assert COST_QUESTION in {q["question"] for q in asked}
+
+
+def run_citeqa(*args: str | Path) -> subprocess.CompletedProcess:
+    """The installed `citeqa`, with no CITEQA_* setting of the test run's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    return subprocess.run(
+        [str(CITEQA), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**env, "NO_COLOR": "1", "COLUMNS": "200"},
+        timeout=600,
+    )

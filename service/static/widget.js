@@ -26,10 +26,15 @@
   if (!window.customElements || customElements.get("citeqa-chat")) return;
 
   const MAX_QUESTION_CHARS = 1000; // schemas.MAX_QUESTION_CHARS
-  const MAX_ANSWER_CHARS = 5000; // schemas.Turn.answer
+  const MAX_ANSWER_CHARS = 5000; // schemas.MAX_ANSWER_CHARS
   const HISTORY_TURNS = 3; // followup.resolve only reads the last three turns
   const REQUEST_TIMEOUT_MS = 60000;
   const COUNTER_FROM = 900; // show the length counter once a question gets near the limit
+  // A passage longer than this shows the words around the answer, and expands in place.
+  // Most passages are a sentence or two: the sample corpus's median sentence is ~150.
+  const LONG_PASSAGE = 320;
+  const EXCERPT_CONTEXT = 120; // code points kept on each side of the answer in an excerpt
+  const STORAGE_PREFIX = "citeqa-chat:"; // sessionStorage key, per server
 
   // Tuned to the shipped sample articles; a site with its own corpus passes its own.
   const SAMPLE_SUGGESTIONS = [
@@ -135,6 +140,73 @@
     ];
   }
 
+  // The words of `chars` around `range` (all of them from the start when there is none),
+  // cut at spaces: {from, to} in code points.
+  function excerptOf(chars, range) {
+    const start = range ? range.start : 0;
+    const end = range ? range.end : 0;
+    let from = Math.max(0, start - EXCERPT_CONTEXT);
+    let to = Math.min(chars.length, end + EXCERPT_CONTEXT + (range ? 0 : EXCERPT_CONTEXT));
+    while (from > 0 && from < start && chars[from - 1] !== " ") from++;
+    while (to < chars.length && to > end && chars[to] !== " ") to--;
+    return { from, to };
+  }
+
+  // A random UUID (v4), also where crypto.randomUUID is missing (pages served over http).
+  function newId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const parts = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20)];
+    return [...parts, hex.slice(20)].join("-");
+  }
+
+  // The words selected in `body`, which shows `text` (a document's text, exactly), as a
+  // span in the server's units: {start, end} in code points and the words. Offsets come
+  // from the text the API returned, never from the DOM's rendering of it; outer spaces are
+  // dropped; null when nothing in `body` is selected.
+  function selectedSpan(root, body, text) {
+    // Chromium keeps a selection inside a shadow root on the root; others on the document.
+    const selection = root.getSelection ? root.getSelection() : document.getSelection();
+    if (!selection?.rangeCount || body.textContent !== text) return null;
+    const range = selection.getRangeAt(0);
+    if (range.collapsed || !body.contains(range.startContainer)) return null;
+    if (!body.contains(range.endContainer)) return null;
+    const before = document.createRange();
+    before.setStart(body, 0);
+    before.setEnd(range.startContainer, range.startOffset);
+    let start = before.toString().length; // UTF-16 units, as JS strings count
+    let end = start + range.toString().length;
+    while (start < end && /\s/.test(text[start])) start++;
+    while (end > start && /\s/.test(text[end - 1])) end--;
+    const words = text.slice(start, end);
+    if (!words || words !== range.toString().trim()) return null;
+    const from = Array.from(text.slice(0, start)).length;
+    const span = { start: from, end: from + Array.from(words).length, text: words };
+    // The server's own check, in its units: text[start:end] == words.
+    if (Array.from(text).slice(span.start, span.end).join("") !== words) return null;
+    return span;
+  }
+
+  function userMessage(question) {
+    const text = h("p", { class: "text" }, question);
+    return h("div", { class: "msg user" }, hidden("You asked: "), text);
+  }
+
+  // What the feedback bar says, for an exchange's feedback (null: none given yet).
+  function feedbackMessage(feedback) {
+    if (!feedback) return "";
+    if (feedback.verdict === "helpful") return "Thanks: marked as helpful.";
+    if (feedback.verdict === "unanswerable") {
+      return "Thanks: noted that the articles don’t answer this.";
+    }
+    if (feedback.correction) {
+      return `Thanks: “${feedback.correction.text}” is saved as the right answer.`;
+    }
+    return "Marked as wrong. If an article has the right answer, you can show it:";
+  }
+
   // Agreeing sources cite their sentence but not where the answer sits in it: look it up.
   function rangeOf(text, needle) {
     const at = needle ? text.indexOf(needle) : -1;
@@ -233,6 +305,16 @@
   class CiteqaChat extends HTMLElement {
     #ui = null;
     #turns = []; // {question, answer} of earlier exchanges, for follow-up questions
+    // The conversation as shown, kept in sessionStorage so a reload brings it back:
+    // {question, response, feedback: {id, verdict, correction} | null} per exchange.
+    #exchanges = [];
+    #correcting = null; // the exchange whose right answer is being selected in the article
+    #shown = null; // {doc_id, text} of the article in the panel, once loaded
+    // The last words selected in the panel while correcting: pressing a button (mouse or
+    // touch) collapses the selection before its click, so it is kept as it is made.
+    #selected = null;
+    #conversation = 0; // counts "New conversation"s, so a late answer lands nowhere
+    #bars = new WeakMap(); // exchange -> its feedback bar's {render, status, next}
     #busy = false;
     #documents = new Map(); // doc_id -> Promise of the document, fetched once per page
     #corpusKnown = false;
@@ -254,6 +336,8 @@
       const root = this.attachShadow({ mode: "open" });
       this.#ui = this.#build();
       root.append(h("style", {}, CHAT_CSS), this.#ui.chat);
+      document.addEventListener("selectionchange", () => this.#noteSelection());
+      this.#restore();
       this.#loadCorpus();
     }
 
@@ -263,11 +347,16 @@
 
     #build() {
       const corpus = h("p", { class: "corpus" }, "Looking up the articles…");
+      const restart = h(
+        "button",
+        { type: "button", class: "restart", hidden: true, onclick: () => this.#restart() },
+        "New conversation",
+      );
       const header = h(
         "header",
         { class: "top", part: "header" },
-        h("h2", { class: "title" }, "Ask the articles"),
-        corpus,
+        h("div", {}, h("h2", { class: "title" }, "Ask the articles"), corpus),
+        restart,
       );
       const welcome = this.#welcome();
       const thread = h("div", { class: "thread" }, welcome);
@@ -287,7 +376,7 @@
       const { composer, input, send, counter } = this.#composer();
       const article = this.#articleDialog();
       const chat = h("div", { class: "chat" }, header, log, composer, article.dialog);
-      return { chat, corpus, log, thread, welcome, input, send, counter, article };
+      return { chat, corpus, restart, log, thread, welcome, input, send, counter, article };
     }
 
     #welcome() {
@@ -356,15 +445,41 @@
         icon("close"),
         hidden("Close article"),
       );
+      const correctingStatus = h("p", { class: "select-status", role: "status" });
+      const correcting = h(
+        "div",
+        { class: "correcting", hidden: true },
+        h("p", { id: "select-hint" }, "Select the words that answer the question, then send them."),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "use-selection",
+            "aria-describedby": "select-hint",
+            onclick: () => this.#sendSelection(),
+          },
+          "Send the selected words as the answer",
+        ),
+        correctingStatus,
+      );
       const dialog = h(
         "dialog",
         { class: "article", "aria-labelledby": "article-title" },
-        h("div", { class: "sheet" }, h("header", {}, h("div", {}, title, meta), close), body),
+        h(
+          "div",
+          { class: "sheet" },
+          h("header", {}, h("div", {}, title, meta), close),
+          body,
+          correcting,
+        ),
       );
       // A click on the backdrop lands on the dialog itself (the sheet fills the rest).
       dialog.addEventListener("click", (event) => event.target === dialog && dialog.close());
-      dialog.addEventListener("close", () => this.#opener?.focus());
-      return { dialog, title, meta, body };
+      dialog.addEventListener("close", () => {
+        this.#correcting = null;
+        this.#opener?.focus();
+      });
+      return { dialog, title, meta, body, correcting, correctingStatus };
     }
 
     // -- asking ---------------------------------------------------------------------------
@@ -383,9 +498,8 @@
       question = question.trim();
       if (this.#busy || !question) return;
       this.#ui.welcome.remove();
-      this.#append(
-        h("div", { class: "msg user" }, hidden("You asked: "), h("p", { class: "text" }, question)),
-      );
+      this.#ui.restart.hidden = false;
+      this.#append(userMessage(question));
       if (question.length > MAX_QUESTION_CHARS) {
         // The textarea stops typing past the limit; this catches anything set another way.
         this.#append(
@@ -409,16 +523,22 @@
         ),
       );
       this.#setBusy(true);
+      const conversation = this.#conversation;
       try {
         const response = await call(this.apiUrl, "/ask", {
           question,
           history: this.#turns.slice(-HISTORY_TURNS),
         });
+        if (conversation !== this.#conversation) return; // "New conversation" came first
         typing.remove();
-        this.#append(this.#reply(response));
+        const exchange = { question, response, feedback: null };
+        this.#exchanges.push(exchange);
+        this.#save();
+        this.#append(this.#reply(exchange));
         this.#remember(question, response);
         if (!this.#corpusKnown) this.#loadCorpus(); // the server is back: name the corpus
       } catch (error) {
+        if (conversation !== this.#conversation) return;
         typing.remove();
         if (!(error instanceof ApiError)) console.error("citeqa:", error);
         const known = error instanceof ApiError;
@@ -466,7 +586,8 @@
 
     // -- rendering replies ----------------------------------------------------------------
 
-    #reply(response) {
+    #reply(exchange) {
+      const response = exchange.response;
       const answers = response.answers ?? [];
       let body;
       if (response.no_answer || !answers.length) body = this.#noAnswer(response.related ?? []);
@@ -480,6 +601,7 @@
           ? h("p", { class: "resolved" }, `Searching for: ${response.resolved_question}`)
           : null,
         body,
+        this.#feedbackBar(exchange),
       );
     }
 
@@ -557,13 +679,196 @@
         cite.title || "Untitled article",
       );
       const meta = sourceLine(cite);
+      const chars = Array.from(passage.text);
+      // Clicking the quote is a mouse shortcut; the button is the keyboard's way in.
+      const quote = h("blockquote", { onclick: open }, highlighted(chars, range, "hit"));
       return h(
         "figure",
         { class: "cite" },
-        // Clicking the quote is a mouse shortcut; the button is the keyboard's way in.
-        h("blockquote", { onclick: open }, highlighted(Array.from(passage.text), range, "hit")),
+        quote,
+        chars.length > LONG_PASSAGE ? this.#expandable(quote, chars, range) : null,
         h("figcaption", {}, button, meta ? h("span", { class: "meta" }, meta) : null),
       );
+    }
+
+    // A long passage shows the words around the answer; the button shows it all, in place.
+    #expandable(quote, chars, range) {
+      const { from, to } = excerptOf(chars, range);
+      const inExcerpt = range && { start: range.start - from, end: range.end - from };
+      const excerpt = () => [
+        from > 0 ? "… " : "",
+        highlighted(chars.slice(from, to), inExcerpt, "hit"),
+        to < chars.length ? " …" : "",
+      ];
+      const toggle = h("button", { type: "button", class: "expand", "aria-expanded": "false" });
+      const show = (whole) => {
+        quote.replaceChildren(...(whole ? highlighted(chars, range, "hit") : excerpt()).flat());
+        toggle.setAttribute("aria-expanded", String(whole));
+        toggle.textContent = whole ? "Show less" : "Show the whole passage";
+      };
+      toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
+      show(false);
+      return toggle;
+    }
+
+    // -- feedback -------------------------------------------------------------------------
+
+    // "Helpful" and "Wrong" under a reply; after "Wrong", the ways to say what is right.
+    #feedbackBar(exchange) {
+      const best = exchange.response.answers?.[0] ?? null;
+      const cite = best ?? exchange.response.related?.[0] ?? null;
+      const status = h("p", { class: "feedback-status", role: "status", tabindex: "-1" });
+      const button = (className, label, onclick) =>
+        h("button", { type: "button", class: className, onclick }, label);
+      const helpful = button("helpful", "Helpful", () => this.#give(exchange, "helpful", helpful));
+      const wrong = button("wrong", "Wrong", () => this.#give(exchange, "wrong", wrong));
+      const select = cite
+        ? button("correct", "Select the right answer in the article", () =>
+            this.#openArticle(cite, best, select, exchange),
+          )
+        : null;
+      const none = button("unanswerable", "The articles don’t answer this", () =>
+        this.#give(exchange, "unanswerable", none),
+      );
+      const correction = h("div", { class: "correction" }, select, none);
+      const render = () => {
+        const verdict = exchange.feedback?.verdict;
+        helpful.setAttribute("aria-pressed", String(verdict === "helpful"));
+        const saidWrong = verdict === "wrong" || verdict === "unanswerable";
+        wrong.setAttribute("aria-pressed", String(saidWrong));
+        correction.hidden = verdict !== "wrong" || Boolean(exchange.feedback.correction);
+        status.textContent = feedbackMessage(exchange.feedback);
+      };
+      this.#bars.set(exchange, { render, status, next: select ?? none });
+      render();
+      return h(
+        "div",
+        { class: "feedback", role: "group", "aria-label": "Was this answer right?" },
+        h("div", { class: "verdicts" }, helpful, wrong),
+        status,
+        correction,
+      );
+    }
+
+    // Send a verdict (and a correction) for `exchange`; the same id each time, so the
+    // server amends one feedback. `from` is the button pressed, for where focus goes next.
+    async #give(exchange, verdict, from, correction = null) {
+      const bar = this.#bars.get(exchange);
+      const given = exchange.feedback;
+      // Said already: sending it again would drop a correction given since.
+      if (!correction && given?.verdict === verdict) return true;
+      const id = given?.id ?? newId();
+      const best = exchange.response.answers?.[0];
+      const body = { id, question: exchange.question, verdict };
+      if (exchange.response.resolved_question) {
+        body.resolved_question = exchange.response.resolved_question;
+      }
+      if (best) {
+        body.answer = { doc_id: best.doc_id, start: best.start, end: best.end, text: best.text };
+      }
+      if (correction) body.correction = correction;
+      try {
+        await call(this.apiUrl, "/feedback", body);
+      } catch (error) {
+        const message = error instanceof ApiError ? error.message : "Something went wrong.";
+        bar.status.textContent = `The feedback was not saved. ${message}`;
+        return false;
+      }
+      exchange.feedback = { id, verdict, correction };
+      this.#save();
+      bar.render();
+      // After "Wrong", on to saying what is right; otherwise stay where the person is.
+      if (verdict === "wrong" && !correction && from) bar.next.focus();
+      if (verdict === "unanswerable") bar.status.focus();
+      return true;
+    }
+
+    #noteSelection() {
+      if (!this.#correcting || !this.#shown) return;
+      const { body, correctingStatus } = this.#ui.article;
+      const span = selectedSpan(this.shadowRoot, body, this.#shown.text);
+      if (!span) return;
+      this.#selected = { doc_id: this.#shown.doc_id, ...span };
+      correctingStatus.textContent = `Selected: “${span.text}”`;
+    }
+
+    // The article panel's "send the selected words": the correction of the exchange the
+    // panel was opened for, checked against the article text when it was selected.
+    async #sendSelection() {
+      const { dialog, correctingStatus } = this.#ui.article;
+      const exchange = this.#correcting;
+      const correction = this.#selected;
+      if (!exchange) return;
+      if (!correction) {
+        correctingStatus.textContent = "Select the words of the article that answer first.";
+        return;
+      }
+      correctingStatus.textContent = "Sending…";
+      if (await this.#give(exchange, "wrong", null, correction)) {
+        this.#opener = this.#bars.get(exchange).status; // focus the thanks once it closes
+        dialog.close();
+      } else {
+        correctingStatus.textContent = this.#bars.get(exchange).status.textContent;
+      }
+    }
+
+    // -- the conversation across reloads --------------------------------------------------
+
+    get #storageKey() {
+      return STORAGE_PREFIX + this.apiUrl;
+    }
+
+    #save() {
+      try {
+        sessionStorage.setItem(this.#storageKey, JSON.stringify(this.#exchanges));
+      } catch {
+        // Storage off or full: the conversation still works, it just won't survive a reload.
+      }
+    }
+
+    #restore() {
+      let saved;
+      try {
+        saved = JSON.parse(sessionStorage.getItem(this.#storageKey) ?? "[]");
+      } catch {
+        return;
+      }
+      if (!Array.isArray(saved)) return;
+      const exchanges = saved.filter(
+        (e) => typeof e?.question === "string" && e.response && typeof e.response === "object",
+      );
+      if (!exchanges.length) return;
+      const { log, thread, welcome, restart } = this.#ui;
+      // Restored, not new: screen readers should not read the whole conversation out again.
+      log.setAttribute("aria-busy", "true");
+      welcome.remove();
+      for (const exchange of exchanges) {
+        this.#exchanges.push(exchange);
+        thread.append(userMessage(exchange.question), this.#reply(exchange));
+        this.#remember(exchange.question, exchange.response);
+      }
+      restart.hidden = false;
+      requestAnimationFrame(() => {
+        log.scrollTop = log.scrollHeight;
+        log.removeAttribute("aria-busy");
+      });
+    }
+
+    #restart() {
+      const { thread, restart } = this.#ui;
+      this.#conversation++;
+      this.#exchanges = [];
+      this.#turns = [];
+      try {
+        sessionStorage.removeItem(this.#storageKey);
+      } catch {
+        // Nothing was stored.
+      }
+      this.#ui.welcome = this.#welcome();
+      thread.replaceChildren(this.#ui.welcome);
+      restart.hidden = true;
+      this.#setBusy(false);
+      this.focusInput();
     }
 
     #problem(message, retryQuestion) {
@@ -593,18 +898,25 @@
 
     // -- the article panel ----------------------------------------------------------------
 
-    async #openArticle(cite, answer, opener) {
-      const { dialog, title, meta, body } = this.#ui.article;
+    // `correcting`: the exchange whose right answer the person is about to select here.
+    async #openArticle(cite, answer, opener, correcting = null) {
+      const { dialog, title, meta, body, correcting: footer, correctingStatus } = this.#ui.article;
       const request = ++this.#showing;
       this.#opener = opener;
+      this.#shown = null;
+      this.#selected = null;
       title.textContent = cite.title || "Untitled article";
       meta.textContent = sourceLine(cite);
       body.replaceChildren(h("p", { class: "loading" }, "Loading the article…"));
+      footer.hidden = !correcting;
+      correctingStatus.textContent = "";
       if (!dialog.open) dialog.showModal();
+      this.#correcting = correcting;
       try {
         const doc = await this.#document(cite.doc_id);
         if (request !== this.#showing) return;
         body.replaceChildren(...articleText(doc.text, cite.passage, answer));
+        this.#shown = { doc_id: cite.doc_id, text: doc.text };
         this.#scrollToPassage(body);
       } catch (error) {
         if (request !== this.#showing) return;
@@ -622,9 +934,10 @@
       return this.#documents.get(docId);
     }
 
-    // Put the passage a third of the way down the panel, scrolling the panel only.
+    // Put the answer (or, without one, the passage) a third of the way down the panel,
+    // scrolling the panel only: a long passage's start may be far above its answer.
     #scrollToPassage(body) {
-      const mark = body.querySelector("mark.passage");
+      const mark = body.querySelector("mark.hit") ?? body.querySelector("mark.passage");
       if (mark) body.scrollTop = Math.max(0, mark.offsetTop - body.clientHeight / 3);
     }
 
@@ -749,7 +1062,16 @@
       font: 400 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
       -webkit-text-size-adjust: 100%;
     }
-    .top { padding: 0.75em 1.25em; border-bottom: 1px solid var(--line); }
+    .top {
+      padding: 0.75em 1.25em; border-bottom: 1px solid var(--line);
+      display: flex; gap: 1em; align-items: center; justify-content: space-between;
+    }
+    .restart {
+      flex: none; border: 1px solid var(--line); background: var(--bg); border-radius: 1.2em;
+      padding: 0.3em 0.8em; font-size: 0.85em;
+    }
+    .restart:hover { border-color: var(--accent); }
+    .restart[hidden] { display: none; }
     .title { margin: 0; font-size: 1.05em; font-weight: 650; }
     .corpus { margin: 0.1em 0 0; font-size: 0.8em; color: var(--muted); }
 
@@ -812,6 +1134,28 @@
     details > :not(summary) { margin-top: 0.6em; }
     summary { cursor: pointer; color: var(--accent); width: fit-content; }
     .related { display: flex; flex-direction: column; gap: 0.6em; }
+    .expand {
+      border: 0; background: none; padding: 0 0 0 0.95em; color: var(--accent);
+      font-size: 0.85em; text-decoration: underline; text-underline-offset: 0.15em;
+    }
+
+    .feedback {
+      display: flex; flex-wrap: wrap; align-items: center; gap: 0.4em 0.8em;
+      border-top: 1px solid var(--line); padding-top: 0.5em; font-size: 0.88em;
+    }
+    .verdicts, .correction { display: flex; flex-wrap: wrap; gap: 0.4em; }
+    .correction[hidden] { display: none; }
+    .feedback button {
+      border: 1px solid var(--line); background: var(--bg); border-radius: 1em;
+      padding: 0.2em 0.8em;
+    }
+    .feedback button:hover { border-color: var(--accent); }
+    .feedback button[aria-pressed="true"] {
+      background: var(--accent); color: var(--accent-fg); border-color: var(--accent);
+    }
+    .feedback-status { color: var(--muted); }
+    .feedback-status:empty { display: none; }
+    .correction { flex-basis: 100%; }
     .related .label { color: var(--muted); font-size: 0.9em; }
 
     .typing { width: auto; padding: 0.9em 1em; }
@@ -868,6 +1212,18 @@
       white-space: pre-wrap; overflow-wrap: anywhere;
     }
     .article-text mark.passage { outline: 2px solid var(--mark-edge); outline-offset: 1px; }
+    .correcting {
+      border-top: 1px solid var(--line); padding: 0.75em 1.25em; background: var(--soft);
+      display: flex; flex-wrap: wrap; gap: 0.5em 1em; align-items: center;
+    }
+    .correcting[hidden] { display: none; }
+    .correcting p { margin: 0; font-size: 0.9em; }
+    .use-selection {
+      border: 0; border-radius: 1.2em; padding: 0.4em 1em; background: var(--accent);
+      color: var(--accent-fg);
+    }
+    .select-status { flex-basis: 100%; color: var(--muted); }
+    .select-status:empty { display: none; }
     .loading { color: var(--muted); }
     .problem { color: var(--bad); }
 
