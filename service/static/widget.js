@@ -31,7 +31,8 @@
   const REQUEST_TIMEOUT_MS = 60000;
   const COUNTER_FROM = 900; // show the length counter once a question gets near the limit
   // A passage longer than this shows the words around the answer, and expands in place.
-  // Most passages are a sentence or two: the sample corpus's median sentence is ~150.
+  // The sample corpus's sentences (spaCy, as chunked): median 135 characters, 95% under
+  // 290, 8 of 283 over 320; so only the unusually long ones are cut.
   const LONG_PASSAGE = 320;
   const EXCERPT_CONTEXT = 120; // code points kept on each side of the answer in an excerpt
   const STORAGE_PREFIX = "citeqa-chat:"; // sessionStorage key, per server
