@@ -19,7 +19,8 @@ from citeqa.ingest.models import Chunk, Document, DocumentMeta, ExcludedSpan
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, text TEXT NOT NULL, checksum TEXT NOT NULL,
-    title TEXT, source TEXT, date TEXT, byline TEXT, url TEXT, excluded TEXT NOT NULL
+    title TEXT, source TEXT, date TEXT, byline TEXT, url TEXT, file TEXT,
+    pages TEXT, excluded TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL,
@@ -38,6 +39,8 @@ _COPY = {
     "sentences": "SELECT s.* FROM other.sentences s JOIN other.chunks c USING (chunk_id) "
     "WHERE c.doc_id NOT IN ({})",
 }
+# DocumentMeta's fields, as the documents table holds them (pages as JSON).
+_META = "title, source, date, byline, url, file, pages"
 # Sentence vectors are stored as float16: half the disk, and cosine scores move < 1e-3.
 _VECTOR_DTYPE = np.float16
 
@@ -67,9 +70,10 @@ class ChunkStore:
         excluded = [[s.start, s.end, s.reason] for s in document.excluded]
         with self._lock:
             self._db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (document.doc_id, document.text, document.checksum, meta.title, meta.source,
-                 meta.date, meta.byline, meta.url, json.dumps(excluded)),
+                 meta.date, meta.byline, meta.url, meta.file, json.dumps(meta.pages),
+                 json.dumps(excluded)),
             )  # fmt: skip
             for chunk_id, chunk in zip(chunk_ids, chunks, strict=True):
                 self._add_chunk(chunk_id, chunk)
@@ -172,8 +176,7 @@ class ChunkStore:
     def document(self, doc_id: str) -> DocumentRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT doc_id, text, title, source, date, byline, url FROM documents "
-                "WHERE doc_id = ?",
+                f"SELECT doc_id, text, {_META} FROM documents WHERE doc_id = ?",
                 (doc_id,),
             ).fetchone()
         return _record(row) if row else None
@@ -181,7 +184,7 @@ class ChunkStore:
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc_id, '', title, source, date, byline, url FROM documents ORDER BY doc_id"
+                f"SELECT doc_id, '', {_META} FROM documents ORDER BY doc_id"
             ).fetchall()
         return [_record(r) for r in rows]
 
@@ -190,12 +193,12 @@ class ChunkStore:
         marks = ",".join("?" * len(doc_ids))
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc_id, text, checksum, title, source, date, byline, url, excluded "
+                f"SELECT doc_id, text, checksum, {_META}, excluded "
                 f"FROM documents WHERE doc_id IN ({marks}) ORDER BY doc_id",
                 doc_ids,
             ).fetchall()
         return [
-            Document(doc_id, text, checksum, DocumentMeta(*meta),
+            Document(doc_id, text, checksum, _meta(*meta),
                      [ExcludedSpan(*span) for span in json.loads(excluded)])
             for doc_id, text, checksum, *meta, excluded in rows
         ]  # fmt: skip
@@ -233,5 +236,10 @@ class ChunkStore:
 
 
 def _record(row: tuple) -> DocumentRecord:
-    doc_id, text, title, source, date, byline, url = row
-    return DocumentRecord(doc_id, text, DocumentMeta(title, source, date, byline, url))
+    doc_id, text, *meta = row
+    return DocumentRecord(doc_id, text, _meta(*meta))
+
+
+def _meta(*columns: str | None) -> DocumentMeta:
+    *fields, pages = columns
+    return DocumentMeta(*fields, pages=json.loads(pages))

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from citeqa.index.base import IndexConfig, IndexDamagedError
 
-# The local index's layout: 3, the manifest fingerprints every file; 4, segments.
-FORMAT_VERSION = 4
+# The local index's layout: 3, the manifest fingerprints every file; 4, segments; 5, each
+# document's file name and page starts.
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 LOCK = "write.lock"
 MANIFEST = "manifest.json"

@@ -70,6 +70,10 @@ _MIN_DUPLICATE_LINE = 40
 # A line too short to count as a duplicate is not even looked at: duplicate_key never lengthens.
 _LONG_LINE = re.compile(rf"^[^\n]{{{_MIN_DUPLICATE_LINE},}}", re.M)
 _TITLE_MAX_CHARS = 160
+# A value a file states that is longer is not a title, a name or a site's name but the
+# file's mistake. 256 characters are at most 1024 bytes of UTF-8, what Milvus's `source`
+# holds (index/milvus.py ID_BYTES).
+_STATED_MAX_CHARS = 256
 
 
 def is_blank(text: str) -> bool:
@@ -133,6 +137,13 @@ def extract_meta(text: str, excluded: list[ExcludedSpan]) -> DocumentMeta:
         date=_date(visible),
         byline=_shown(text[byline.start() : byline.end()]) if byline else None,
     )
+
+
+def stated(value: str | None) -> str | None:
+    """Metadata as an HTML page or a PDF states it, as shown; None when it is blank or too
+    long to be metadata."""
+    shown = _shown(value) if value else None
+    return shown if shown and len(shown) <= _STATED_MAX_CHARS else None
 
 
 def _spans(pattern: re.Pattern[str], text: str, reason: str) -> Iterator[ExcludedSpan]:

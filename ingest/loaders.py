@@ -14,14 +14,16 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from citeqa.ingest import pdf, webpage
 from citeqa.ingest.cleaning import extract_meta, find_excluded, is_blank
-from citeqa.ingest.models import Document
+from citeqa.ingest.models import Document, DocumentMeta, Extracted
 from citeqa.ingest.shards import EVERYTHING, Shard
 
-SUFFIXES = frozenset({".txt", ".md"})
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+SUFFIXES = TEXT_SUFFIXES | webpage.SUFFIXES | pdf.SUFFIXES
 # The largest document, as UTF-8 bytes: the one limit for files and for text sent to the API.
 MAX_DOCUMENT_BYTES = 20_000_000
 # Never follow a link, never wait: on a FIFO or a device, open() could block for ever.
@@ -55,9 +57,10 @@ def check_folder(folder: Path) -> None:
 def load_folder(
     folder: Path, known: Mapping[str, str] | None = None, shard: Shard = EVERYTHING
 ) -> LoadResult:
-    """Every .txt and .md file directly in `folder` whose document is in `shard`, sorted
-    by name; a file's doc_id is its name without the suffix. Hidden files (editor backups
-    and locks, macOS `._` files) and other suffixes are not articles: ignored, not reported.
+    """Every article file (SUFFIXES) directly in `folder` whose document is in `shard`,
+    sorted by name; a file's doc_id is its name without the suffix. Hidden files (editor
+    backups and locks, macOS `._` files) and other suffixes are not articles: ignored, not
+    reported.
 
     A file whose checksum is `known[doc_id]` (the index's checksums) goes to `unchanged`
     without being decoded or parsed: re-reading an unchanged corpus costs a hash per file.
@@ -75,7 +78,7 @@ def load_folder(
             if known.get(doc_id) == checksum(raw):
                 result.unchanged.append(doc_id)
             else:
-                result.documents.append(make_document(doc_id, _decode(raw)))
+                result.documents.append(_file_document(doc_id, path.name, raw))
         except (OSError, ValueError) as error:
             result.errors.append(LoadError(str(path), str(error)))
     return result
@@ -126,6 +129,22 @@ def _check_entry(info: os.stat_result) -> None:
 def _check_size(size: int) -> None:
     if size > MAX_DOCUMENT_BYTES:
         raise ValueError(f"larger than {MAX_DOCUMENT_BYTES} bytes")
+
+
+def _file_document(doc_id: str, name: str, raw: bytes) -> Document:
+    """The document in the file `name`, read as its suffix says. What the file states
+    (an HTML page's or a PDF's metadata) wins over what is guessed from the text. The
+    checksum is the file's bytes', so an unchanged file is known before it is parsed."""
+    suffix = Path(name).suffix.lower()
+    if suffix in webpage.SUFFIXES:
+        found = webpage.extract(raw)
+    elif suffix in pdf.SUFFIXES:
+        found = pdf.extract(raw)
+    else:
+        found = Extracted(_decode(raw), DocumentMeta())
+    check_text(found.text)
+    given = {k: v for k, v in asdict(found.meta).items() if v is not None}
+    return _document(doc_id, found.text, checksum(raw), {**given, "file": name})
 
 
 def _decode(raw: bytes) -> str:
@@ -183,14 +202,20 @@ def make_document(
     checksum: a new title is a change. Raises ValueError if `check_text` refuses the text.
     """
     check_text(text)
-    excluded = find_excluded(text)
     given = dict(title=title, source=source, date=date, url=url)
     given = {k: v for k, v in given.items() if v is not None}
     content = text if not given else text + "\0" + json.dumps(given, sort_keys=True)
+    return _document(doc_id, text, checksum(content.encode("utf-8")), given)
+
+
+def _document(doc_id: str, text: str, digest: str, given: dict[str, object]) -> Document:
+    """A document of the checked `text`, its boilerplate found and its metadata read from
+    the text but where `given` (DocumentMeta's fields) says otherwise."""
+    excluded = find_excluded(text)
     return Document(
         doc_id=doc_id,
         text=text,
-        checksum=checksum(content.encode("utf-8")),
+        checksum=digest,
         meta=replace(extract_meta(text, excluded), **given),
         excluded=excluded,
     )

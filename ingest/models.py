@@ -6,6 +6,7 @@ text, so citations can always be checked with `document.text[start:end]`.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,22 @@ class DocumentMeta:
     date: str | None = None  # ISO 8601, YYYY-MM-DD
     byline: str | None = None
     url: str | None = None  # the page's address, when it came with one
+    file: str | None = None  # the name of the file it was read from
+    # Where each page begins in `text`, for a PDF: a citation's offset gives its page.
+    pages: list[int] | None = None
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that holds `offset`; None for a document without pages."""
+        return bisect_right(self.pages, offset) if self.pages else None
+
+
+@dataclass
+class Extracted:
+    """What a format's reader took out of a file: the text to store, and the metadata
+    the file itself states (None where it states nothing)."""
+
+    text: str
+    meta: DocumentMeta
 
 
 @dataclass

@@ -140,6 +140,7 @@ class Answerer:
             date=document.meta.date,
             start=best.span.start,
             end=best.span.end,
+            page=document.meta.page_at(best.span.start),
             passage=_passage(best),
             also_in=[_citation(_passage(c), self._document(c.doc_id)) for c in group.others],
         )
@@ -190,6 +191,7 @@ def _citation(passage: Passage, document: DocumentRecord) -> Citation:
         title=document.meta.title,
         source=document.meta.source,
         date=document.meta.date,
+        page=document.meta.page_at(passage.start),
     )
 
 

@@ -110,6 +110,10 @@ class AskRequest(BaseModel):
     _question_not_blank = field_validator("question")(not_blank)
 
 
+# Where a citation starts, for a document with pages (a PDF; DocumentMeta.page_at).
+Page = Annotated[int | None, Field(description="For a PDF: the page it starts on, from 1.")]
+
+
 class Passage(BaseModel):
     start: int
     end: int
@@ -126,6 +130,7 @@ class Citation(BaseModel):
     title: str | None = None
     source: str | None = None
     date: str | None = None
+    page: Page = None
 
 
 class Answer(BaseModel):
@@ -137,6 +142,7 @@ class Answer(BaseModel):
     date: str | None = None
     start: int
     end: int
+    page: Page = None
     passage: Passage
     also_in: list[Citation] = Field(
         [], description="Other documents that give the same answer, each with its citation."
@@ -199,6 +205,10 @@ class DocumentSummary(BaseModel):
     date: str | None
     byline: str | None
     url: str | None = None
+    file: str | None = Field(None, description="The file it was ingested from.")
+    pages: list[int] | None = Field(
+        None, description="For a PDF: where each page begins in the text, as offsets."
+    )
 
 
 class DocumentOut(DocumentSummary):

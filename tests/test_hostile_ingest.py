@@ -81,7 +81,7 @@ def test_hidden_files_and_other_suffixes_are_ignored_silently(articles: Path) ->
     (articles / ".alpha.txt.swp").write_bytes(b"\x00\x01vim swap")
     (articles / "._alpha.txt").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS junk
     (articles / ".#beta.md").symlink_to("user@host.1234")  # an emacs lock: a dangling link
-    (articles / "notes.pdf").write_bytes(b"%PDF-1.7")
+    (articles / "notes.docx").write_bytes(b"PK\x03\x04")
     loaded = load_folder(articles)
     assert [d.doc_id for d in loaded.documents] == ["alpha", "beta"]
     assert loaded.errors == []

@@ -210,7 +210,7 @@ def test_bad_files_are_reported_and_skipped(articles: Path) -> None:
     (articles / "broken.txt").write_bytes(b"Caf\xc3 \xff\xfe not text")
     (articles / "empty.txt").write_bytes(b"")
     (articles / "blank.md").write_bytes(b"  \n\t\n")
-    (articles / "notes.pdf").write_bytes(b"%PDF-1.7")  # not an article: ignored, not an error
+    (articles / "notes.docx").write_bytes(b"PK\x03\x04")  # not an article: ignored, not an error
     loaded = load_folder(articles)
     assert [d.doc_id for d in loaded.documents] == ["alpha", "beta"]
     reasons = {Path(e.path).name: e.reason for e in loaded.errors}
