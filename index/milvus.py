@@ -27,7 +27,14 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
+from pymilvus import (
+    CollectionSchema,
+    DataType,
+    Function,
+    FunctionType,
+    MilvusClient,
+    MilvusException,
+)
 
 from citeqa.index.base import (
     DocumentRecord,
@@ -463,22 +470,24 @@ def filter_expression(filters: Filters | None) -> str:
 
 @dataclass(frozen=True)
 class _Schema:
-    schema: object
+    schema: CollectionSchema
     indexes: dict[str, dict]
 
 
-def _owned(schema: object) -> None:
-    """The fields every row has: which version of which document it belongs to."""
+def _schema(primary: str, *whole_numbers: str) -> CollectionSchema:
+    """A schema with an int64 id, the version of the document each row belongs to, and
+    `whole_numbers` as int64 fields."""
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field(primary, DataType.INT64, is_primary=True)
     schema.add_field("doc_id", DataType.VARCHAR, max_length=ID_BYTES)
     schema.add_field("checksum", DataType.VARCHAR, max_length=128)
+    for name in whole_numbers:
+        schema.add_field(name, DataType.INT64)
+    return schema
 
 
 def _chunks_schema(dim: int) -> _Schema:
-    schema = MilvusClient.create_schema(auto_id=False)
-    schema.add_field("chunk_id", DataType.INT64, is_primary=True)
-    _owned(schema)
-    schema.add_field("start", DataType.INT64)
-    schema.add_field("end", DataType.INT64)
+    schema = _schema("chunk_id", "start", "end")
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_field(
         "terms",
@@ -504,22 +513,13 @@ def _chunks_schema(dim: int) -> _Schema:
 
 
 def _sentences_schema(dim: int) -> _Schema:
-    schema = MilvusClient.create_schema(auto_id=False)
-    schema.add_field("sentence_id", DataType.INT64, is_primary=True)
-    _owned(schema)
-    schema.add_field("chunk_id", DataType.INT64)
-    schema.add_field("start", DataType.INT64)
-    schema.add_field("end", DataType.INT64)
+    schema = _schema("sentence_id", "chunk_id", "start", "end")
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     return _Schema(schema, {"vector": STORED_INDEX})
 
 
 def _documents_schema(dim: int) -> _Schema:
-    schema = MilvusClient.create_schema(auto_id=False)
-    schema.add_field("part_id", DataType.INT64, is_primary=True)
-    _owned(schema)
-    schema.add_field("part", DataType.INT64)
-    schema.add_field("parts", DataType.INT64)
+    schema = _schema("part_id", "part", "parts")
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_field("meta", DataType.JSON)
     # Milvus wants a vector in every collection: the mean of the document's chunk vectors.

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from articles import AGREEING, DISAGREEING
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.pipeline import ingest
@@ -69,16 +70,8 @@ def answerer_over(folder: Path, articles: dict[str, str], embedder: Embedder) ->
 @pytest.fixture(scope="module")
 def disagreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
     """Two reports of one attack that give different numbers of rockets."""
-    army = (
-        "The base near Kirkuk came under attack on Friday night. Thirty-one rockets were "
-        "fired at the base, the army said, and two soldiers were wounded.\n"
-    )
-    officials = (
-        "Officials described the attack on the Kirkuk base. About 30 rockets were fired at "
-        "the base, they said, most of them landing outside its walls.\n"
-    )
     folder = tmp_path_factory.mktemp("disagree")
-    return answerer_over(folder, {"army.txt": army, "officials.txt": officials}, embedder)
+    return answerer_over(folder, DISAGREEING, embedder)
 
 
 def test_values_the_sources_disagree_on_are_a_conflict(disagreeing: Answerer) -> None:
@@ -111,17 +104,9 @@ def test_questions_get_the_words_that_answer(
 
 @pytest.fixture(scope="module")
 def agreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Answerer:
-    """Two articles that name the same person, one with a variant spelling."""
-    one = (
-        "The new harbour bridge was opened on Saturday by Mayor Katarina Olsson, "
-        "who cut the ribbon in front of a large crowd.\n"
-    )
-    two = (
-        "Crowds gathered at the waterfront. Mayor Katarina Olsson opened the harbour bridge "
-        "and thanked the engineers who built it.\n"
-    )
+    """Two articles that name the same person."""
     folder = tmp_path_factory.mktemp("agree")
-    return answerer_over(folder, {"one.txt": one, "two.txt": two}, embedder)
+    return answerer_over(folder, AGREEING, embedder)
 
 
 def test_sources_that_agree_become_one_answer_with_more_citations(agreeing: Answerer) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from articles import AGREEING, DISAGREEING
 
 from citeqa.index.base import Filters, Index, IndexMismatchError, IndexUnreachableError
 from citeqa.index.migrate import copy_into
@@ -196,26 +197,14 @@ def test_questions_the_articles_do_not_answer_get_no_answer(
 def test_agreeing_sources_are_also_in_and_disagreeing_ones_a_conflict(
     backend: str, build: Build, embedder: Embedder
 ) -> None:
-    agree = {
-        "one.txt": "The new harbour bridge was opened on Saturday by Mayor Katarina Olsson, "
-        "who cut the ribbon in front of a large crowd.\n",
-        "two.txt": "Crowds gathered at the waterfront. Mayor Katarina Olsson opened the harbour "
-        "bridge and thanked the engineers who built it.\n",
-    }
-    answerer = build_answerer(build(backend, "agree", agree), embedder)
+    answerer = build_answerer(build(backend, "agree", AGREEING), embedder)
     response = answerer.ask(AskRequest(question="Who opened the harbour bridge?"))
     top = response.answers[0]
     assert "Olsson" in top.text and not response.conflict
     assert {top.doc_id} | {c.doc_id for c in top.also_in} == {"one", "two"}
     assert_cited(response, answerer.index)
 
-    disagree = {
-        "army.txt": "The base near Kirkuk came under attack on Friday night. Thirty-one rockets "
-        "were fired at the base, the army said, and two soldiers were wounded.\n",
-        "officials.txt": "Officials described the attack on the Kirkuk base. About 30 rockets "
-        "were fired at the base, they said, most of them landing outside its walls.\n",
-    }
-    answerer = build_answerer(build(backend, "disagree", disagree), embedder)
+    answerer = build_answerer(build(backend, "disagree", DISAGREEING), embedder)
     response = answerer.ask(
         AskRequest(question="How many rockets were fired at the base in Kirkuk?")
     )
