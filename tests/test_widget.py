@@ -667,6 +667,7 @@ def test_helpful_and_wrong_with_a_correction_selected_in_the_article(
 
     select_words(page, "the church square")
     expect(panel.locator(".select-status")).to_have_text("Selected: “the church square”")
+    screenshot(page, "widget-correction")
     with page.expect_request(lambda r: r.url.endswith("/feedback")) as sent:
         send.click()
     expect(panel).to_be_hidden()
