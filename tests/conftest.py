@@ -25,6 +25,9 @@ from citeqa.service.components import build_answerer, chunker_settings, open_ind
 from citeqa.service.server import uvicorn_config
 from citeqa.service.settings import Settings, sample_corpus
 
+# Every backend `index/factory.py` knows: the shared suites run on each.
+BACKENDS = ["local", "milvus"]
+
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:

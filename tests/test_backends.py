@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from articles import AGREEING, DISAGREEING
+from conftest import BACKENDS
 
 from citeqa.index.base import Filters, Index, IndexMismatchError, IndexUnreachableError
 from citeqa.index.migrate import copy_into
@@ -23,7 +24,6 @@ from citeqa.service.consolidation import normalise
 from citeqa.service.schemas import AskRequest, AskResponse
 from citeqa.service.settings import Settings, sample_corpus
 
-BACKENDS = ["local", "milvus"]
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 
 Build = Callable[[str, str, dict[str, str] | None], Settings]

@@ -1,7 +1,8 @@
 """The /ask contract through FastAPI's TestClient, in this process, over a small index this
-module builds: the checks test_api runs against uvicorn (tests/contract.py), here with no
-server and no port. The routes take the answerer, the settings and the admission gate as
-dependencies (service/state.py), which resolve the same way however the app is served.
+module builds on every backend: the checks test_api runs against uvicorn
+(tests/contract.py), here with no server and no port. The routes take the answerer, the
+settings and the admission gate as dependencies (service/state.py), which resolve the
+same way however the app is served.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import write_articles
+from conftest import BACKENDS, write_articles
 from contract import BAD_BODIES, assert_answer_shape, assert_cited, assert_refused
 from fastapi.testclient import TestClient
 
@@ -29,10 +30,14 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def http(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[TestClient]:
+    """The app over each backend in turn: the contract is the same on both."""
     folder = write_articles(tmp_path_factory.mktemp("corpus") / "articles")
-    settings = Settings(index=tmp_path_factory.mktemp("testclient") / "index")
+    index = tmp_path_factory.mktemp("testclient") / "index"
+    settings = Settings(index=index, backend=request.param)
     ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
     with TestClient(create_app(settings, embedder)) as client:  # `with`: runs the lifespan
         yield client
