@@ -62,7 +62,9 @@ def test_documents_lists_the_corpus_with_metadata(client: httpx.Client) -> None:
     listed = {d["doc_id"]: d for d in response.json()}
     assert sorted(listed) == sorted(p.stem for p in sample_corpus().glob("*.txt"))
     for entry in listed.values():
-        assert set(entry) == {"doc_id", "title", "source", "date", "byline", "url"}
+        fields = {"doc_id", "title", "source", "date", "byline", "url", "file", "pages"}
+        assert set(entry) == fields
+        assert entry["file"] == f"{entry['doc_id']}.txt" and entry["pages"] is None
     assert listed["000_f154d279849c0383"]["source"] == "The Washington Post"
     assert listed["002_fcc7f8c38549703a"]["date"] == "2020-01-04"
 
