@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from conftest import BACKENDS
 from fastapi.testclient import TestClient
 from fpdf import FPDF
-from test_backends import BACKENDS, assert_cited
+from test_backends import assert_cited
 from test_cli import citeqa
 
 from citeqa.ingest.chunking import chunk_document
