@@ -119,8 +119,9 @@ class SearchHit:
 @dataclass(frozen=True)
 class DocumentRecord:
     doc_id: str
-    text: str
+    text: str  # "" in `Index.documents()`'s listing
     meta: DocumentMeta
+    checksum: str  # of the version stored, as `Index.checksums()` has it
 
 
 @dataclass(frozen=True)

@@ -220,8 +220,8 @@ class MilvusIndex:
         return _record(documents[0]) if documents else None
 
     def documents(self) -> list[DocumentRecord]:
-        heads = self._scan(self.documents_name, "part == 0", ["doc_id", "meta"])
-        records = [DocumentRecord(r["doc_id"], "", _meta(r["meta"])) for r in heads]
+        heads = self._scan(self.documents_name, "part == 0", ["doc_id", "meta", "checksum"])
+        records = [DocumentRecord(r["doc_id"], "", _meta(r["meta"]), r["checksum"]) for r in heads]
         return sorted(records, key=lambda r: r.doc_id)
 
     def checksums(self) -> dict[str, str]:
@@ -556,7 +556,7 @@ def _meta(stored: dict) -> DocumentMeta:
 
 
 def _record(document: Document) -> DocumentRecord:
-    return DocumentRecord(document.doc_id, document.text, document.meta)
+    return DocumentRecord(document.doc_id, document.text, document.meta, document.checksum)
 
 
 def _version(doc_id: str, checksum: str) -> str:

@@ -176,7 +176,7 @@ class ChunkStore:
     def document(self, doc_id: str) -> DocumentRecord | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT doc_id, text, {_META} FROM documents WHERE doc_id = ?",
+                f"SELECT doc_id, text, checksum, {_META} FROM documents WHERE doc_id = ?",
                 (doc_id,),
             ).fetchone()
         return _record(row) if row else None
@@ -184,7 +184,7 @@ class ChunkStore:
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT doc_id, '', {_META} FROM documents ORDER BY doc_id"
+                f"SELECT doc_id, '', checksum, {_META} FROM documents ORDER BY doc_id"
             ).fetchall()
         return [_record(r) for r in rows]
 
@@ -236,8 +236,8 @@ class ChunkStore:
 
 
 def _record(row: tuple) -> DocumentRecord:
-    doc_id, text, *meta = row
-    return DocumentRecord(doc_id, text, _meta(*meta))
+    doc_id, text, checksum, *meta = row
+    return DocumentRecord(doc_id, text, _meta(*meta), checksum)
 
 
 def _meta(*columns: str | None) -> DocumentMeta:

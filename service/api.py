@@ -175,13 +175,13 @@ def _routes(app: FastAPI) -> None:
         errors = span_errors(body, answerer.index)
         if errors:
             raise RequestValidationError(errors)
-        checksums = answerer.index.checksums()
 
         def stored(span: Span | None) -> StoredSpan | None:
             if span is None:
                 return None
+            document = answerer.index.document(span.doc_id)
             return StoredSpan(span.doc_id, span.start, span.end, span.text,
-                              checksums.get(span.doc_id))  # fmt: skip
+                              document.checksum if document else None)  # fmt: skip
 
         store.put(
             Record(

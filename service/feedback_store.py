@@ -3,7 +3,7 @@
 The file is `CITEQA_FEEDBACK`, by default `<CITEQA_INDEX>/feedback.sqlite`. A local index
 replaces only its `v*` folders, `CURRENT` and `.tmp-*` work (index/versions.py), and Milvus
 keeps nothing in the folder but its Lite file, so re-ingesting never touches feedback.
-Each span is stored with its document's checksum at the time (the index's `checksums()`),
+Each span is stored with its document's checksum at the time (`DocumentRecord.checksum`),
 so an export can tell a correction whose document has changed since.
 
 A connection per call: the server's handlers run on many threads, and SQLite's own locking

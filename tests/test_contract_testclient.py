@@ -73,3 +73,20 @@ def test_unknown_document_is_404_with_a_message(http: TestClient) -> None:
     response = http.get("/documents/no-such-article")
     assert response.status_code == 404
     assert "no-such-article" in response.json()["detail"]
+
+
+def test_feedback_quotes_its_document_on_every_backend(http: TestClient) -> None:
+    """A correction is checked against the stored document, whichever backend holds it."""
+    text = http.get("/documents/alpha").json()["text"]
+    start = text.index("12 million dollars")
+    correction = {"doc_id": "alpha", "start": start, "end": start + 18,
+                  "text": "12 million dollars"}  # fmt: skip
+    body = {"question": "How much did the bridge repairs cost?", "verdict": "wrong",
+            "correction": correction}  # fmt: skip
+    response = http.post("/feedback", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["corrected"] is True
+    shifted = {**correction, "start": start + 1, "end": start + 19}
+    refused = http.post("/feedback", json={**body, "correction": shifted})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "correction", "text"]
