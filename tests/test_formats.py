@@ -20,6 +20,7 @@ from fpdf import FPDF
 from test_backends import assert_cited
 from test_cli import citeqa
 
+from citeqa.ingest import webpage
 from citeqa.ingest.chunking import chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
@@ -148,7 +149,10 @@ def write_bad(folder: Path) -> dict[str, str]:
     (folder / "notes.pdf").write_text("Only text, saved as .pdf.\n", encoding="utf-8")
     (folder / "secret.pdf").write_bytes(encrypted(pdf_bytes(["A locked page of text."])))
     (folder / "scan.pdf").write_bytes(pdf_bytes(["", ""]))
+    huge = "<p>The same paragraph again.</p>" * (webpage.MAX_PAGE_BYTES // 30)
+    (folder / "huge.html").write_text(f"<html><body>{huge}</body></html>", encoding="utf-8")
     return {
+        "huge.html": "over 5,000,000 bytes",
         "menu.html": "no main text",
         "image.htm": "binary data",
         "notes.pdf": "not a PDF",
