@@ -7,7 +7,7 @@ the store's job: `index.search` fuses them, the same way over every backend.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,12 +48,19 @@ class IndexConfig:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search; `None` means no restriction. Dates are ISO strings, inclusive."""
+    """Restrict a search; `None` means no restriction. Dates are ISO strings, inclusive.
+    The lists are kept as tuples: filters are hashable, so a backend can reuse what one
+    search's filters resolved to for every retriever of that search."""
 
-    sources: list[str] | None = None
+    sources: Sequence[str] | None = None
     date_from: str | None = None
     date_to: str | None = None
-    doc_ids: list[str] | None = None
+    doc_ids: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("sources", "doc_ids"):
+            if (values := getattr(self, name)) is not None:
+                object.__setattr__(self, name, tuple(values))
 
     def is_empty(self) -> bool:
         return not (self.sources or self.date_from or self.date_to or self.doc_ids)
@@ -106,6 +113,17 @@ class Retriever(Protocol):
     name: str  # "bm25", "dense": the key of its rank in `SearchHit.ranks`
 
     def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]: ...
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A `Retriever` made of its name and the backend's function that ranks."""
+
+    name: str
+    rank: Callable[[Query, int, Filters | None], list[Scored]]
+
+    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        return self.rank(query, k, filters)
 
 
 @dataclass

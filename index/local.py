@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from citeqa.index.base import (
     IndexConfig,
     IndexMismatchError,
     IndexStats,
-    Query,
+    Ranking,
     Retriever,
     Scored,
     StoredChunk,
@@ -58,6 +59,9 @@ from citeqa.ingest.models import Chunk, Document, Sentence
 
 COUNTED = ("documents", "chunks", "sentences")
 EXPORT_BATCH = 256  # documents read per batch of `export`: bounds its memory
+# Filters whose masks stay resolved: a mask is a byte per chunk (1 MB at a million), and
+# the same filters recur within a search (each retriever) and across a chat's follow-ups.
+FILTERS_CACHED = 8
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,9 @@ class LocalIndex:
         self._alive = [_live_rows(s, deleted.get(s.name, frozenset())) for s in segments]
         parts = zip(segments, self._alive, strict=True)
         self._bm25 = BM25([LiveTerms(s.terms, alive) for s, alive in parts])
+        # Each retriever of a search applies its filters: resolve them once, per version
+        # (a filter on sources or dates reads every chunk id it allows from SQLite).
+        self._masks = lru_cache(maxsize=FILTERS_CACHED)(self._filter_masks)
 
     def _sources(self) -> list[_Source]:
         """Every store with documents this index holds, pending changes included; newest
@@ -232,7 +239,12 @@ class LocalIndex:
 
     @property
     def retrievers(self) -> tuple[Retriever, ...]:
-        return (_BM25Retriever(self), _DenseRetriever(self))
+        """BM25 over every live chunk; the inner product of the chunk vectors with the
+        question's, exact or IVF per segment."""
+        return (
+            Ranking("bm25", lambda query, k, filters: self.search_bm25(query.terms, k, filters)),
+            Ranking("dense", lambda query, k, filters: self.search_dense(query.vector, k, filters)),
+        )
 
     def frequencies(self, terms: Collection[str]) -> dict[str, int]:
         return {t: self._bm25.df(t) for t in terms}
@@ -244,6 +256,9 @@ class LocalIndex:
         """Per segment, a mask of the rows whose document passes `filters` (None: all)."""
         if filters is None or filters.is_empty():
             return [None] * len(self._segments)
+        return self._masks(filters)
+
+    def _filter_masks(self, filters: Filters) -> list[np.ndarray | None]:
         masks: list[np.ndarray | None] = []
         for segment in self._segments:
             mask = np.zeros(len(segment.ids), dtype=bool)
@@ -406,27 +421,3 @@ def _describe(config: IndexConfig) -> str:
         f"model {config.model} ({config.dim} dimensions), format {config.format_version}, "
         f"chunker {config.chunker}"
     )
-
-
-class _BM25Retriever:
-    """BM25 over every live chunk of a `LocalIndex`."""
-
-    name = "bm25"
-
-    def __init__(self, index: LocalIndex) -> None:
-        self._index = index
-
-    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
-        return self._index.search_bm25(query.terms, k, filters)
-
-
-class _DenseRetriever:
-    """Inner product of the chunk vectors with the question's, exact or IVF per segment."""
-
-    name = "dense"
-
-    def __init__(self, index: LocalIndex) -> None:
-        self._index = index
-
-    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
-        return self._index.search_dense(query.vector, k, filters)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,6 +44,7 @@ from citeqa.index.base import (
     IndexStats,
     IndexUnreachableError,
     Query,
+    Ranking,
     Retriever,
     Scored,
     StoredChunk,
@@ -165,7 +166,18 @@ class MilvusIndex:
 
     @property
     def retrievers(self) -> tuple[Retriever, ...]:
-        return (_BM25Retriever(self), _DenseRetriever(self))
+        return (Ranking("bm25", self._search_bm25), Ranking("dense", self._search_dense))
+
+    def _search_bm25(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        """Milvus's BM25 over the chunks' terms. Its scores are Milvus's own (Lite returns
+        them negated): only the order counts."""
+        if not query.terms:
+            return []
+        return _search(self, " ".join(query.terms), "sparse", BM25_SEARCH, k, filters)
+
+    def _search_dense(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+        """Milvus's HNSW search of the chunk vectors, by inner product."""
+        return _search(self, _floats(query.vector), "vector", DENSE_SEARCH, k, filters)
 
     def is_current(self) -> bool:
         return True  # no versions: every read sees the last save
@@ -405,33 +417,6 @@ class _Pending:
         return " or ".join(([_in("doc_id", gone)] if gone else []) + replaced)
 
 
-class _BM25Retriever:
-    """Milvus's BM25 over the chunks' terms. Its scores are Milvus's own (Lite returns
-    them negated): only the order counts."""
-
-    name = "bm25"
-
-    def __init__(self, index: MilvusIndex) -> None:
-        self._index = index
-
-    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
-        if not query.terms:
-            return []
-        return _search(self._index, " ".join(query.terms), "sparse", BM25_SEARCH, k, filters)
-
-
-class _DenseRetriever:
-    """Milvus's HNSW search of the chunk vectors, by inner product."""
-
-    name = "dense"
-
-    def __init__(self, index: MilvusIndex) -> None:
-        self._index = index
-
-    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
-        return _search(self._index, _floats(query.vector), "vector", DENSE_SEARCH, k, filters)
-
-
 def _search(
     index: MilvusIndex,
     data: str | list[float],
@@ -567,7 +552,7 @@ def _text_match(terms: list[str]) -> str:
     return f"TEXT_MATCH(terms, {_literal(' '.join(terms))})"
 
 
-def _in(field: str, values: list) -> str:
+def _in(field: str, values: Sequence[str | int]) -> str:
     return f"{field} in [{', '.join(map(_literal, values))}]"
 
 
