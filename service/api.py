@@ -25,7 +25,13 @@ from citeqa.service.admission import Admission, OverloadedError
 from citeqa.service.auth import require_writer
 from citeqa.service.components import chunker_settings
 from citeqa.service.errors import validation_error
-from citeqa.service.feedback import FeedbackIn, FeedbackStored, Span, span_errors
+from citeqa.service.feedback import (
+    FeedbackIn,
+    FeedbackStored,
+    Span,
+    cited_documents,
+    span_errors,
+)
 from citeqa.service.feedback_store import FeedbackStore, Record, StoredSpan, feedback_file, now
 from citeqa.service.headers import SecurityHeaders
 from citeqa.service.limits import BodyLimits, route_limits
@@ -172,14 +178,15 @@ def _routes(app: FastAPI) -> None:
         article that do answer. No key: the chat is public, as /ask is, and feedback
         changes no answer; it is exported for a person to review (`citeqa feedback
         export`). Every span must quote its document exactly."""
-        errors = span_errors(body, answerer.index)
+        documents = cited_documents(body, answerer.index)
+        errors = span_errors(body, documents)
         if errors:
             raise RequestValidationError(errors)
 
         def stored(span: Span | None) -> StoredSpan | None:
             if span is None:
                 return None
-            document = answerer.index.document(span.doc_id)
+            document = documents[span.doc_id]
             return StoredSpan(span.doc_id, span.start, span.end, span.text,
                               document.checksum if document else None)  # fmt: skip
 

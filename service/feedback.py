@@ -11,11 +11,12 @@ feedback, so "wrong" is kept at once and its correction, sent later, replaces it
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
-from citeqa.index.base import Index
+from citeqa.index.base import DocumentRecord, Index
 from citeqa.ingest.cleaning import is_blank
 from citeqa.service.schemas import (
     MAX_ANSWER_CHARS,
@@ -110,12 +111,19 @@ class FeedbackStored(BaseModel):
     corrected: bool
 
 
-def span_errors(body: FeedbackIn, index: Index) -> list[dict[str, Any]]:
-    """Why each span of `body` does not quote its document, as validation errors
-    (`{"loc", "msg", "type"}`); empty when every one does."""
+def cited_documents(body: FeedbackIn, index: Index) -> dict[str, DocumentRecord | None]:
+    """The documents `body`'s spans cite, each read once (None: not in the index)."""
+    return {span.doc_id: index.document(span.doc_id) for span in body.spans().values()}
+
+
+def span_errors(
+    body: FeedbackIn, documents: Mapping[str, DocumentRecord | None]
+) -> list[dict[str, Any]]:
+    """Why each span of `body` does not quote its document (`cited_documents`), as
+    validation errors (`{"loc", "msg", "type"}`); empty when every one does."""
     errors = []
     for name, span in body.spans().items():
-        document = index.document(span.doc_id)
+        document = documents[span.doc_id]
         if document is None:
             errors.append(_error([name, "doc_id"], f"no document with id {span.doc_id!r}",
                                  "unknown_document"))  # fmt: skip
