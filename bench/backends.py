@@ -17,29 +17,28 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import print_table, rss_mb, time_calls, write_result
+from bench.common import ingest_sample, print_table, rss_mb, time_calls, write_result
+from citeqa.index.factory import BackendName
 from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.components import answerer_over, chunker_settings, open_index
+from citeqa.service.components import build_answerer
 from citeqa.service.schemas import AskRequest
-from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.settings import Settings
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 BACKENDS = ("local", "milvus")
 
 
-def measure(backend: str, questions: list[str]) -> dict:
+def measure(backend: BackendName, questions: list[str]) -> dict:
     """In this process: ingest the sample corpus into `backend`, then time searches and
     questions over it."""
     embedder = Embedder(Settings().cache)
     with tempfile.TemporaryDirectory(prefix="citeqa-bench-") as tmp:
-        settings = Settings(index=Path(tmp) / "index", backend=backend)
         began = time.perf_counter()
-        index = open_index(settings, embedder)
-        ingest(sample_corpus(), index, embedder, chunker_settings(settings))
+        settings, _ = ingest_sample(Path(tmp) / "index", embedder, backend)
         ingest_s = time.perf_counter() - began
-        answerer = answerer_over(index, settings, embedder)
+        answerer = build_answerer(settings, embedder)
+        index = answerer.index
         vectors = embedder.encode(questions)
 
         def retrieve(i: int) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from citeqa.index.factory import BackendName
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.pipeline import IngestReport, ingest
 from citeqa.service.components import chunker_settings, open_index
@@ -77,9 +78,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ingest_sample(root: Path, embedder: Embedder) -> tuple[Settings, IngestReport]:
-    """Settings for a fresh index at `root` holding the sample corpus."""
-    settings = Settings(index=root)
+def ingest_sample(
+    root: Path, embedder: Embedder, backend: BackendName = "local"
+) -> tuple[Settings, IngestReport]:
+    """Settings for a fresh index at `root`, on `backend`, holding the sample corpus."""
+    settings = Settings(index=root, backend=backend)
     report = ingest(
         sample_corpus(), open_index(settings, embedder), embedder, chunker_settings(settings)
     )
