@@ -3,6 +3,8 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 CITEQA  := .venv/bin/citeqa
 SQUAD   ?= ../shared/eval/squad-dev-v1.1-even.json
+SQUAD2  ?= ../shared/eval/squad-dev-v2.0-even.json
+SHIFTS  ?= ../shared/train/squadshifts-amazon-v1.0.json ../shared/train/squadshifts-reddit-v1.0.json
 STAMP   := .venv/.installed
 
 .PHONY: install run ingest serve test lint eval eval-squad bench bench-quick train-reader clean
@@ -31,6 +33,7 @@ test: install
 
 eval: install
 	$(CITEQA) eval eval/questions.jsonl --out reports/sample
+	$(CITEQA) eval eval/natural.jsonl --out reports/natural
 
 eval-squad: install
 	$(CITEQA) eval --squad $(SQUAD) --out reports/squad
@@ -46,9 +49,11 @@ bench: install
 bench-quick: install
 	$(PY) -m bench.run --quick --squad $(SQUAD)
 
-# About 50 minutes on 2 cores; writes data/models/reader/ (see its README.md).
+# About an hour on 2 cores (run it under nohup: it logs and checkpoints; add
+# `ARGS=--resume` to go on after a stop); writes data/models/reader/ (see its README.md).
 train-reader: install
-	$(CITEQA) train-reader --squad $(SQUAD)
+	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
+		--epochs 2 --max-steps 4200 $(ARGS)
 
 clean:
 	rm -rf .venv reports .pytest_cache

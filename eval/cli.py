@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from citeqa.eval.train_config import TrainConfig
 from citeqa.service.cli import IndexOption, index_errors, settings_for
 from citeqa.service.feedback_store import FeedbackStore, feedback_file
 from citeqa.service.schemas import DEFAULT_TOP_K, MAX_TOP_K
@@ -113,6 +114,14 @@ def eval_command(
 @app.command("train-reader")
 def train_reader(
     squad: Annotated[Path, typer.Option(help="SQuAD-format JSON to train on, split by article.")],
+    squad2: Annotated[
+        Path | None,
+        typer.Option(help="SQuAD 2.0 JSON: its unanswerable questions teach 'not here'."),
+    ] = None,
+    shifts: Annotated[
+        list[Path] | None,
+        typer.Option(help="More SQuAD-format sets to train on (repeat the option)."),
+    ] = None,
     questions: Annotated[
         Path | None,
         typer.Option(help="The project's question set, split by article too. Default: shipped."),
@@ -123,8 +132,13 @@ def train_reader(
     work: Annotated[Path, typer.Option(help="Checkpoints and progress.log.")] = Path(
         ".cache/train-reader"
     ),
-    epochs: Annotated[int, typer.Option(min=1)] = 3,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = 8e-5,
+    epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = TrainConfig.learning_rate,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop after N steps (the schedule fits them): a time budget."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Go on from the last checkpoint in WORK.")] = False,
     confidence_only: Annotated[
         bool,
         typer.Option(
@@ -141,11 +155,11 @@ def train_reader(
     ] = None,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
-    from citeqa.eval.train_reader import OWN_QUESTIONS, READER_DIR, TrainConfig, main
+    from citeqa.eval.train_reader import OWN_QUESTIONS, READER_DIR, Sets, main
 
-    config = TrainConfig(epochs=epochs, learning_rate=learning_rate)
-    main(squad, questions or OWN_QUESTIONS, out or READER_DIR, work, config, confidence_only,
-         extra)  # fmt: skip
+    config = TrainConfig(epochs=epochs, learning_rate=learning_rate, max_steps=max_steps)
+    sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts)
+    main(sets, out or READER_DIR, work, config, confidence_only, resume)
 
 
 feedback_app = typer.Typer(help="What readers said about answers in the chat (POST /feedback).")

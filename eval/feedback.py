@@ -11,7 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from citeqa.eval.datasets import EvalQuestion, question_type
+from citeqa.eval.datasets import EvalQuestion
+from citeqa.service.answer_types import question_type
 from citeqa.service.feedback_store import Record, StoredSpan
 
 

@@ -13,7 +13,6 @@ frozen word embeddings) and a checkpoint after every epoch, with a progress log.
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections.abc import Iterator
@@ -32,10 +31,11 @@ from citeqa.eval.datasets import (
     load_squad,
     split_of,
 )
-from citeqa.eval.metrics import best_no_answer_threshold, exact_match, f1, is_correct
-from citeqa.ingest.chunking import ChunkerSettings, chunk_document
+from citeqa.eval.metrics import exact_match, f1, is_correct
+from citeqa.eval.reader_data import Extra, Group, extra_examples, own_groups, squad_groups
+from citeqa.eval.train_config import TrainConfig
+from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.models import Document
 from citeqa.service.answering import Answerer
 from citeqa.service.calibration import CONFIDENCE_FILE, Candidate, Confidence
 from citeqa.service.reading import (
@@ -54,99 +54,9 @@ from citeqa.service.settings import Settings
 
 READER_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "reader"
 OWN_QUESTIONS = Path(__file__).parent / "questions.jsonl"
-
-
-@dataclass(frozen=True)
-class Example:
-    """A question, the passage it is read against, and its gold answers in that passage."""
-
-    question: str
-    passage: str
-    answers: list[tuple[int, int]]  # character spans in `passage`
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 3
-    learning_rate: float = 8e-5
-    batch_size: int = 16
-    warmup: float = 0.1  # share of steps with a rising learning rate
-    weight_decay: float = 0.01
-    own_repeats: int = 3  # the news questions are few; each is seen this often per epoch
-    seed: int = 13
-    max_steps: int | None = None  # stop early (tests)
-
-
-def squad_examples(questions: list[EvalQuestion], documents: dict[str, Document]) -> list[Example]:
-    return [
-        Example(q.question, documents[q.doc_ids[0]].text, q.spans)
-        for q in questions
-        if q.spans and q.doc_ids
-    ]
-
-
-def own_examples(
-    questions: list[EvalQuestion], documents: list[Document], chunker: ChunkerSettings
-) -> list[Example]:
-    """The project set gives answers as text, not offsets: each chunk of a cited document
-    that contains a gold answer becomes a passage, with every place it occurs as a target.
-    (Label-making only; answers at run time come from token offsets, never a search.)"""
-    chunks = {d.doc_id: chunk_document(d, chunker) for d in documents}
-    examples = []
-    for q in questions:
-        for doc_id in q.doc_ids:
-            for chunk in chunks.get(doc_id, []):
-                spans = sorted({s for a in q.answers for s in _occurrences(chunk.text, a)})
-                if spans:
-                    examples.append(Example(q.question, chunk.text, spans))
-    return examples
-
-
-@dataclass
-class Extra:
-    """Extra training questions with their gold spans (a `citeqa feedback export`)."""
-
-    examples: list[Example]
-    skipped: list[EvalQuestion]  # the span no longer quotes the answer: document changed
-
-
-def extra_examples(questions: list[EvalQuestion], texts: dict[str, str], size: int) -> Extra:
-    """Each question with a span, read against about `size` characters of its document
-    around the span (cut at spaces), as the reader reads a chunk at run time. Unanswerable
-    questions cite nothing and teach the reader nothing: they are left out."""
-    examples, skipped = [], []
-    for q in questions:
-        if not q.spans:
-            continue
-        text = texts.get(q.doc_ids[0], "")
-        start, end = q.spans[0]
-        if text[start:end] != q.answers[0]:
-            skipped.append(q)
-            continue
-        margin = max(0, size - (end - start)) // 2
-        first = _after_space(text, max(0, start - margin), start)
-        last = _before_space(text, min(len(text), end + margin), end)
-        examples.append(Example(q.question, text[first:last], [(start - first, end - first)]))
-    return Extra(examples, skipped)
-
-
-def _after_space(text: str, at: int, limit: int) -> int:
-    """`at`, moved on past the word it cuts (never beyond `limit`)."""
-    space = text.find(" ", at, limit) if at else -1
-    return space + 1 if space != -1 else at
-
-
-def _before_space(text: str, at: int, limit: int) -> int:
-    """`at`, moved back before the word it cuts (never before `limit`)."""
-    space = text.rfind(" ", limit, at) if at < len(text) else -1
-    return space if space != -1 else at
-
-
-def _occurrences(text: str, answer: str) -> Iterator[tuple[int, int]]:
-    start = text.find(answer)
-    while start != -1:
-        yield start, start + len(answer)
-        start = text.find(answer, start + 1)
+# Short questions as people type them, over the sample corpus: for fitting the confidence
+# model and the threshold (its training part) and for eval, never for training the reader.
+NATURAL_QUESTIONS = Path(__file__).parent / "natural.jsonl"
 
 
 @dataclass(frozen=True)
@@ -155,10 +65,24 @@ class Batchable:
     start_targets: torch.Tensor  # [window, token] bool
     end_targets: torch.Tensor
     lengths: np.ndarray  # tokens per window, for padding each batch only as far as needed
+    group_of: np.ndarray  # [window] the group each window belongs to, ascending
+
+    def groups(self) -> list[np.ndarray]:
+        """The windows of each group, in order."""
+        return runs(self.group_of)
 
 
-def featurize(tokenizer, examples: list[Example]) -> Batchable:
-    """Tokenize every example; a window without a whole gold answer targets [CLS]."""
+def runs(labels: np.ndarray) -> list[np.ndarray]:
+    """The positions of each run of equal labels: [0,0,1,2,2] -> [[0,1],[2],[3,4]]."""
+    bounds = np.flatnonzero(np.diff(labels)) + 1
+    return np.split(np.arange(len(labels)), bounds)
+
+
+def featurize(tokenizer, groups: list[Group]) -> Batchable:
+    """Tokenize every passage of every group. Targets are the gold answers in any window of
+    the group; a group with none anywhere targets [CLS] in each of its windows."""
+    examples = [e for g in groups for e in g.examples]
+    group_of_example = np.repeat(np.arange(len(groups)), [len(g.examples) for g in groups])
     encoded = encode(tokenizer, [e.question for e in examples], [e.passage for e in examples])
     windows, tokens = encoded.span_mask.shape
     starts = np.zeros((windows, tokens), dtype=bool)
@@ -173,32 +97,47 @@ def featurize(tokenizer, examples: list[Example]) -> Batchable:
             last = np.flatnonzero(in_passage[w] & (token_starts < b) & (b <= token_ends))
             if first.size and last.size and first[0] <= last[-1]:
                 starts[w, first[0]] = ends[w, last[-1]] = True
-        if not starts[w].any():
-            starts[w, 0] = ends[w, 0] = True
+    group_of = group_of_example[encoded.passage_of]
+    for rows in runs(group_of):
+        if not starts[rows].any():
+            starts[rows, 0] = ends[rows, 0] = True
     return Batchable(
         encoded,
         torch.from_numpy(starts),
         torch.from_numpy(ends),
         encoded.arrays["attention_mask"].sum(1),
+        group_of,
     )
 
 
-def span_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """-log P(any gold position): marginal likelihood over all gold answers."""
+def span_loss(
+    logits: torch.Tensor, targets: torch.Tensor, groups: list[np.ndarray]
+) -> torch.Tensor:
+    """-log P(any gold position), with one softmax over all the positions of a group's
+    windows (shared normalisation); the mean over groups (rows of `logits`)."""
     gold = logits.masked_fill(~targets, -1e4)
-    return (torch.logsumexp(logits, -1) - torch.logsumexp(gold, -1)).mean()
+    losses = [
+        torch.logsumexp(logits[rows].reshape(-1), 0) - torch.logsumexp(gold[rows].reshape(-1), 0)
+        for rows in map(torch.from_numpy, groups)
+    ]
+    return torch.stack(losses).mean()
 
 
 def batches(data: Batchable, size: int, rng: random.Random) -> Iterator[np.ndarray]:
-    """Shuffled batches of windows of similar length (less padding, same randomness)."""
-    order = list(range(len(data.lengths)))
-    rng.shuffle(order)
+    """Shuffled batches of whole groups of similar length (less padding, same randomness),
+    each of at most `size` windows, or one larger group."""
+    groups = data.groups()
+    rng.shuffle(groups)
     pool = size * 50
-    for p in range(0, len(order), pool):
-        group = sorted(order[p : p + pool], key=lambda i: data.lengths[i])
-        chunks = [group[i : i + size] for i in range(0, len(group), size)]
+    for p in range(0, len(groups), pool):
+        part = sorted(groups[p : p + pool], key=lambda rows: data.lengths[rows].max())
+        chunks: list[list[np.ndarray]] = [[]]
+        for rows in part:
+            if chunks[-1] and sum(map(len, chunks[-1])) + len(rows) > size:
+                chunks.append([])
+            chunks[-1].append(rows)
         rng.shuffle(chunks)
-        yield from (np.array(c) for c in chunks)
+        yield from (np.concatenate(c) for c in chunks)
 
 
 def _take(data: Batchable, rows: np.ndarray) -> tuple[Encoded, torch.Tensor, torch.Tensor]:
@@ -218,40 +157,62 @@ def train(
     data: Batchable,
     config: TrainConfig,
     on_step=None,
+    checkpoint: Path | None = None,
 ) -> list[float]:
     """AdamW with linear warm-up and decay; the word embeddings stay frozen. Returns the
-    loss of every step; `on_step(step, total, loss)` is called after each."""
+    loss of every step run; `on_step(step, total, loss)` is called after each. With
+    `checkpoint`, the whole state is saved there every `config.checkpoint_every` steps and,
+    if the file exists, training goes on from it (the same batches in the same order)."""
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     params = [p for n, p in model.named_parameters() if n != FROZEN]
     model.get_parameter(FROZEN).requires_grad_(False)
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    per_epoch = math.ceil(len(data.lengths) / config.batch_size)
-    total = per_epoch * config.epochs
-    if config.max_steps is not None:
-        total = min(total, config.max_steps)
+    plan = [rows for _ in range(config.epochs) for rows in batches(data, config.batch_size, rng)]
+    total = len(plan) if config.max_steps is None else min(len(plan), config.max_steps)
     warmup = max(1, int(total * config.warmup))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup + 1)))
     )
+    done = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        done = state["step"]
     model.train()
     losses: list[float] = []
-    for _ in range(config.epochs):
-        for rows in batches(data, config.batch_size, rng):
-            if len(losses) >= total:
-                return losses
-            encoded, start_targets, end_targets = _take(data, rows)
-            start, end = masked_logits(model, encoded)
-            loss = (span_loss(start, start_targets) + span_loss(end, end_targets)) / 2
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimiser.step()
-            schedule.step()
-            optimiser.zero_grad()
-            losses.append(loss.item())
-            if on_step:
-                on_step(len(losses), total, losses[-1])
+    for step in range(done, total):
+        rows = plan[step]
+        encoded, start_targets, end_targets = _take(data, rows)
+        groups = runs(data.group_of[rows])
+        start, end = masked_logits(model, encoded)
+        loss = (span_loss(start, start_targets, groups) + span_loss(end, end_targets, groups)) / 2
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        losses.append(loss.item())
+        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
+            _save_checkpoint(checkpoint, model, optimiser, schedule, step + 1)
+        if on_step:
+            on_step(step + 1, total, losses[-1])
     return losses
+
+
+def _save_checkpoint(path: Path, model, optimiser, schedule, step: int) -> None:
+    """Atomically: a run killed while saving keeps the previous checkpoint."""
+    state = {
+        "model": model.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "schedule": schedule.state_dict(),
+        "step": step,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
 
 
 # Before a confidence model is fitted, spans are ranked by the reader's own softmax share.
@@ -285,8 +246,13 @@ def fit_confidence(fit_on: list[Read], calibrate_on: list[Read]) -> Confidence:
     rows = [r for r in fit_on if r.candidates]
     x = np.array([[c.features[n] for n in names] for r in rows for c in r.candidates])
     y = np.concatenate([r.labels for r in rows])
-    model = LogisticRegression(C=1.0, max_iter=5000).fit(x, y)
-    fitted = Confidence(names, list(model.coef_[0]), float(model.intercept_[0]), 1.0, 0.0, 0.0)
+    # Standardised, so one regularisation suits features on scales from 0..1 to logits;
+    # folded back into plain coefficients, which is all confidence.json holds.
+    mean, std = x.mean(0), x.std(0) + 1e-9
+    model = LogisticRegression(C=1.0, max_iter=5000).fit((x - mean) / std, y)
+    coef = model.coef_[0] / std
+    intercept = float(model.intercept_[0] - coef @ mean)
+    fitted = Confidence(names, list(coef), intercept, 1.0, 0.0, 0.0)
     logits, right = _tops(fitted, [r for r in calibrate_on if r.candidates])
     platt = LogisticRegression(C=1e6, max_iter=5000).fit(logits[:, None], right)
     fitted.slope, fitted.offset = float(platt.coef_[0][0]), float(platt.intercept_[0])
@@ -304,14 +270,30 @@ def _tops(confidence: Confidence, rows: list[Read]) -> tuple[np.ndarray, np.ndar
     return np.array(logits), np.array(right)
 
 
-def choose_threshold(confidence: Confidence, rows: list[Read]) -> float:
-    """The no-answer threshold with the best no-answer F1 over `rows`."""
-    scores = []
-    for r in rows:
-        confidence.score(r.candidates)
-        scores.append(max((c.score for c in r.candidates), default=float("-inf")))
-    best = best_no_answer_threshold(scores, [r.question.unanswerable for r in rows])
-    return best.threshold if best else 0.0
+def choose_threshold(confidence: Confidence, parts: list[list[Read]]) -> float:
+    """The no-answer threshold with the best exact match averaged over `parts` (each set
+    counts the same, whatever its size): abstaining is exact on an unanswerable question,
+    and wrong on any other."""
+    tops = [[_top(confidence, r) for r in rows] for rows in parts]
+    cuts = sorted({score for rows in tops for score, _, _ in rows} | {0.0})
+
+    def exact(threshold: float) -> float:
+        return float(np.mean([
+            np.mean([right if score >= threshold else unanswerable
+                     for score, right, unanswerable in rows])
+            for rows in tops
+        ]))  # fmt: skip
+
+    return max(cuts, key=lambda t: (exact(t), -t))
+
+
+def _top(confidence: Confidence, row: Read) -> tuple[float, float, bool]:
+    """The best candidate's confidence, whether it is right, and whether none could be."""
+    confidence.score(row.candidates)
+    if not row.candidates:
+        return float("-inf"), 0.0, row.question.unanswerable
+    best = int(np.argmax([c.score for c in row.candidates]))
+    return row.candidates[best].score, float(row.labels[best]), row.question.unanswerable
 
 
 def gold_paragraph_scores(reader: Reader, examples: list[tuple[str, str, list[str]]]) -> dict:
@@ -344,91 +326,156 @@ class Log:
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """A SQuAD-format file, its questions and their split."""
+
+    path: Path
+    set: EvalSet
+    split: Split
+
+    @classmethod
+    def read(cls, path: Path) -> Loaded:
+        eval_set = load_squad(path)
+        return cls(path, eval_set, split_of(eval_set))
+
+
+@dataclass(frozen=True)
 class Sets:
-    """The question sets, split by article, and the SQuAD paragraphs."""
+    """The question sets, each split by article (`datasets.split_of`)."""
 
     squad_path: Path
     squad: EvalSet
     squad_split: Split
     own: EvalSet
     own_split: Split
-
+    natural: EvalSet
+    natural_split: Split
+    # SQuAD 2.0: its unanswerable questions of training articles teach "not here".
+    squad2: Loaded | None
+    # More SQuAD-format sets (SQuAD-shifts): their training and calibration parts are
+    # trained on; their test parts give held-out figures of the reader alone.
+    shifts: list[Loaded]
     extra: list[EvalQuestion]  # trained on whole: no split, no figure is reported on them
 
     @classmethod
-    def load(cls, squad: Path, questions: Path, extra: Path | None = None) -> Sets:
+    def load(
+        cls,
+        squad: Path,
+        questions: Path,
+        extra: Path | None = None,
+        squad2: Path | None = None,
+        shifts: list[Path] | None = None,
+    ) -> Sets:
         squad_set, own_set = load_squad(squad), load_questions(questions)
+        natural = load_questions(NATURAL_QUESTIONS)
         extra_questions = load_questions(extra).questions if extra else []
-        return cls(squad, squad_set, split_of(squad_set), own_set, split_of(own_set),
-                   extra_questions)  # fmt: skip
+        return cls(
+            squad, squad_set, split_of(squad_set), own_set, split_of(own_set),
+            natural, split_of(natural),
+            Loaded.read(squad2) if squad2 else None,
+            [Loaded.read(path) for path in shifts or []],
+            extra_questions,
+        )  # fmt: skip
 
 
 def main(
-    squad: Path,
-    questions: Path,
+    sets: Sets,
     out_dir: Path,
     work: Path,
     config: TrainConfig,
     confidence_only: bool = False,
-    extra: Path | None = None,
+    resume: bool = False,
 ) -> None:
     """The whole run: train the reader, then fit its confidence model and threshold; with
     `confidence_only`, the second step alone, over the weights already in `out_dir`.
-    `extra`, a question set with spans (`citeqa feedback export`), is trained on too,
+    `sets.extra`, a question set with spans (`citeqa feedback export`), is trained on too,
     against the documents of the index the settings name."""
     log = Log(work)
-    sets = Sets.load(squad, questions, extra)
     if confidence_only:
         weights = out_dir / WEIGHTS_FILE
     else:
-        weights = train_weights(sets, out_dir, work, config, log)
+        weights = train_weights(sets, out_dir, work, config, log, resume)
     calibrate(sets, weights, work, log)
 
 
-def train_weights(sets: Sets, out_dir: Path, work: Path, config: TrainConfig, log: Log) -> Path:
-    """Fine-tune on the training articles; a checkpoint after every epoch."""
+def training_groups(sets: Sets, config: TrainConfig, log: Log) -> list[Group]:
+    """Every group the reader trains on, from training articles only."""
     from citeqa.service.components import chunker_settings
     from citeqa.service.settings import Settings, sample_corpus
 
-    documents = {d.doc_id: d for d in sets.squad.documents}
-    sample_documents = load_folder(sample_corpus()).documents
+    rng = random.Random(config.seed)
     settings = Settings()
     chunker = chunker_settings(settings)
-    examples = squad_examples(sets.squad_split.train, documents)
-    examples += own_examples(sets.own_split.train, sample_documents, chunker) * config.own_repeats
+    groups = squad_groups(sets.squad, sets.squad_split.train, config.alone, rng)
+    if sets.squad2:
+        unanswerable = [q for q in sets.squad2.split.train if q.unanswerable]
+        groups += squad_groups(sets.squad2.set, unanswerable, config.alone, rng)
+    for shift in sets.shifts:
+        trained = shift.split.train + shift.split.calibration
+        groups += squad_groups(shift.set, trained, config.alone, rng)
+    sample_documents = load_folder(sample_corpus()).documents
+    groups += own_groups(sets.own_split.train, sample_documents, chunker) * config.own_repeats
     if sets.extra:
-        examples += _extra(sets.extra, settings, chunker, log).examples * config.own_repeats
-    data = featurize(load_tokenizer(), examples)
-    log(f"{len(examples)} examples, {len(data.lengths)} windows, {asdict(config)}")
+        extra = _extra(sets.extra, settings, chunker, log).examples
+        groups += [Group([e]) for e in extra] * config.own_repeats
+    return groups
+
+
+def train_weights(
+    sets: Sets, out_dir: Path, work: Path, config: TrainConfig, log: Log, resume: bool
+) -> Path:
+    """Fine-tune on the training articles, with a checkpoint every few hundred steps;
+    then score the reader alone on every held-out part."""
+    from citeqa.service.settings import Settings
+
+    checkpoint = work / "checkpoint.pt"
+    if not resume:
+        checkpoint.unlink(missing_ok=True)
+    groups = training_groups(sets, config, log)
+    data = featurize(load_tokenizer(), groups)
+    negatives = sum(not any(e.answers for e in g.examples) for g in groups)
+    log(f"{len(groups)} groups ({negatives} without an answer), {len(data.lengths)} windows, "
+        f"{asdict(config)}")  # fmt: skip
     model = load_model(None)
     began = time.time()
 
     def on_step(step: int, total: int, loss: float) -> None:
         if step % 20 == 0 or step == total:
-            rate = step / (time.time() - began)
+            rate = (step - first[0]) / (time.time() - began)
             log(f"step {step}/{total} loss {loss:.3f} {rate:.2f} steps/s, "
                 f"{(total - step) / rate / 60:.1f} min left")  # fmt: skip
-        if step % max(1, total // config.epochs) == 0:
-            save_weights(model, work / f"step-{step}.safetensors")
 
-    train(model, data, config, on_step)
+    first = [_checkpoint_step(checkpoint)]
+    train(model, data, config, on_step, checkpoint)
     weights = out_dir / WEIGHTS_FILE
     save_weights(model, weights)
-    held_out = [
-        (q.question, documents[q.doc_ids[0]].text, q.answers) for q in sets.squad_split.test
-    ]
+    reader = Reader(weights, Settings().cache)
     scores = {
-        "squad_test_whole_gold_paragraph": gold_paragraph_scores(
-            Reader(weights, settings.cache), held_out
-        ),
+        **held_out_scores(sets, reader),
         "training_minutes": round((time.time() - began) / 60, 1),
-        "examples": len(examples),
+        "groups": len(groups),
         "windows": len(data.lengths),
         "config": asdict(config),
     }
     (out_dir / "training.json").write_text(json.dumps(scores, indent=1) + "\n")
     log(f"wrote {weights}: {json.dumps(scores)}")
     return weights
+
+
+def _checkpoint_step(path: Path) -> int:
+    return torch.load(path, weights_only=False)["step"] if path.exists() else 0
+
+
+def held_out_scores(sets: Sets, reader: Reader) -> dict[str, dict]:
+    """The reader alone on each test part, the whole gold paragraph given."""
+    parts = {"squad_test_whole_gold_paragraph": (sets.squad, sets.squad_split)}
+    parts |= {f"{s.set.name}_test_whole_gold_paragraph": (s.set, s.split) for s in sets.shifts}
+    out = {}
+    for name, (eval_set, split) in parts.items():
+        texts = {d.doc_id: d.text for d in eval_set.documents}
+        held_out = [(q.question, texts[q.doc_ids[0]], q.answers) for q in split.test]
+        out[name] = gold_paragraph_scores(reader, held_out)
+    return out
 
 
 def _extra(
@@ -448,13 +495,14 @@ def _extra(
 
 
 def calibrate(sets: Sets, weights: Path, work: Path, log: Log) -> Confidence:
-    """Fit the confidence model on the calibration articles, which the reader never saw,
-    through the real pipeline over open corpora; then the no-answer threshold on the
-    project set (its training questions as the answerable side, since its calibration part
-    holds only unanswerable ones). Writes confidence.json beside the weights."""
+    """Fit the confidence model and the no-answer threshold through the real pipeline,
+    over open corpora, on questions the reader never trained on: the calibration articles
+    of SQuAD (and SQuAD 2.0, with its unanswerable questions), and the training part of
+    the short natural questions over the sample corpus. Writes confidence.json beside the
+    weights."""
     from citeqa.eval.corpus import cache_dir, prepare_index
     from citeqa.ingest.embedding import Embedder
-    from citeqa.service.components import answer_settings
+    from citeqa.service.components import answer_settings, span_typer
     from citeqa.service.settings import Settings, sample_corpus
 
     settings = Settings()
@@ -464,20 +512,22 @@ def calibrate(sets: Sets, weights: Path, work: Path, log: Log) -> Confidence:
     def answerer(eval_set: EvalSet, index: Path) -> Answerer:
         at = settings.model_copy(update={"index": index})
         opened = prepare_index(eval_set, at, embedder)
-        return Answerer(opened, embedder, reader, UNFITTED, answer_settings(at, 0.0))
+        return Answerer(opened, embedder, reader, UNFITTED, span_typer(),
+                        answer_settings(at, 0.0))  # fmt: skip
 
-    squad_qa = answerer(sets.squad, cache_dir(sets.squad_path, settings))
-    sample = EvalSet("sample", sets.own.questions, load_folder(sample_corpus()).documents)
-    sample_qa = answerer(sample, work / "sample-index")
     log("reading the calibration questions")
-    rows = read_all(squad_qa, sets.squad_split.calibration)
-    rows += read_all(sample_qa, sets.own_split.calibration)
+    parts = [read_all(answerer(sets.squad, cache_dir(sets.squad_path, settings)),
+                      sets.squad_split.calibration)]  # fmt: skip
+    if sets.squad2:
+        squad2_qa = answerer(sets.squad2.set, cache_dir(sets.squad2.path, settings))
+        parts.append(read_all(squad2_qa, sets.squad2.split.calibration))
+    sample = EvalSet("sample", [], load_folder(sample_corpus()).documents)
+    sample_qa = answerer(sample, work / "sample-index")
+    natural = sets.natural_split
+    parts.append(read_all(sample_qa, natural.train + natural.calibration))
+    rows = [r for part in parts for r in part]
     confidence = fit_confidence(rows[0::2], rows[1::2])
-    answerable = [q for q in sets.own_split.train if not q.unanswerable]
-    unanswerable = [r for r in rows if r.question.unanswerable]
-    confidence.threshold = choose_threshold(
-        confidence, read_all(sample_qa, answerable) + unanswerable
-    )
+    confidence.threshold = choose_threshold(confidence, parts)
     path = weights.parent / CONFIDENCE_FILE
     confidence.save(path)
     log(f"wrote {path}: threshold {confidence.threshold:.3f}")

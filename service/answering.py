@@ -16,6 +16,7 @@ from citeqa.index.search import search, term_weights
 from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.embedding import Embedder
 from citeqa.service import followup
+from citeqa.service.answer_types import SpanTyper, expected_kinds
 from citeqa.service.calibration import Candidate, Confidence, candidates
 from citeqa.service.consolidation import AnswerGroup, find_conflict, group_candidates
 from citeqa.service.reading import Reader
@@ -61,18 +62,21 @@ class Answerer:
         embedder: Embedder,
         reader: Reader,
         confidence: Confidence,
+        typer: SpanTyper,
         settings: AnswerSettings,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.reader = reader
         self.confidence = confidence
+        self.typer = typer
         self.settings = settings
 
     def with_settings(self, **changes: float | int) -> Answerer:
         """The same answerer with other settings, e.g. abstaining below another confidence."""
         settings = replace(self.settings, **changes)
-        return Answerer(self.index, self.embedder, self.reader, self.confidence, settings)
+        return Answerer(self.index, self.embedder, self.reader, self.confidence, self.typer,
+                        settings)  # fmt: skip
 
     def ask(self, request: AskRequest) -> AskResponse:
         return self.ask_traced(request).response
@@ -105,7 +109,7 @@ class Answerer:
 
     def analyse(self, text: str) -> Question:
         tokens = frozenset(tokenize_one(text))
-        return Question(text, tokens, term_weights(self.index, tokens))
+        return Question(text, tokens, term_weights(self.index, tokens), expected_kinds(text))
 
     def retrieve(
         self, question: Question, filters: FilterModel | None
@@ -124,7 +128,7 @@ class Answerer:
         """The reader's spans from windows around the best sentences, scored, best first."""
         read = windows(sentences, self.settings.read_windows, self.settings.window_context)
         spans = self.reader.read(question.text, [w.passage for w in read])
-        found = candidates(question, spans, read)
+        found = candidates(question, spans, read, self.typer)
         self.confidence.score(found)
         return sorted(found, key=lambda c: -c.score)
 

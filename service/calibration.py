@@ -19,6 +19,7 @@ import numpy as np
 
 from citeqa.index.base import StoredSentence
 from citeqa.index.tokens import tokenize_one
+from citeqa.service.answer_types import Located, SpanTyper, agreement
 from citeqa.service.reading import Span
 from citeqa.service.sentences import Question, Window
 
@@ -44,46 +45,63 @@ class Candidate:
 
     def sentences(self) -> list[StoredSentence]:
         """The sentences the span touches: its passage in a citation."""
-        inside = [
-            s for s in self.window.sentences if s.start < self.span.end and self.span.start < s.end
-        ]
-        return inside or self.window.sentences
+        return touched(self.window.sentences, self.span.start, self.span.end)
 
 
-def candidates(question: Question, spans: list[Span], windows: list[Window]) -> list[Candidate]:
-    """Every span with its features; spans come from `Reader.read` over `windows`."""
+# Spans of a question that become candidates, the reader's best first: each one's
+# sentence is typed by spaCy (answer_types), which costs time per sentence; past the
+# reader's best 8 spans of 2 windows, a right answer was rare (the calibration questions).
+CANDIDATES = 8
+
+
+def candidates(
+    question: Question, spans: list[Span], windows: list[Window], typer: SpanTyper
+) -> list[Candidate]:
+    """The best spans with their features; spans come from `Reader.read` over `windows`,
+    best first."""
+    spans = spans[:CANDIDATES]
     if not spans:
         return []
-    best = max(s.score for s in spans)
-    # One softmax over every span of the question, so windows compete with each other.
+    best = spans[0].score
+    # One softmax over the listed spans of the question, so windows compete with each other.
     total = sum(math.exp(s.score - best) for s in spans)
+    kinds = typer.kinds([_located(s, windows[s.passage]) for s in spans])
     out = []
-    for span in spans:
+    for span, kind in zip(spans, kinds, strict=True):
         window = windows[span.passage]
         sentence = window.best
         words = tokenize_one(span.text)
-        out.append(
-            Candidate(
-                span,
-                window,
-                {
-                    "reader": span.score,
-                    "reader_gap": best - span.score,
-                    "share": math.exp(span.score - best) / total,
-                    "null_gap": span.score - span.null_score,
-                    "semantic": sentence.semantic,
-                    "lexical": sentence.lexical,
-                    "context_lexical": sentence.context_lexical,
-                    "sentence_score": sentence.score,
-                    # An answer that repeats the question is rarely the answer.
-                    "in_question": sum(w in question.tokens for w in words) / len(words)
-                    if words
-                    else 1.0,
-                    "length": math.log1p(len(span.text.split())),
-                },
-            )
-        )
+        features = {
+            "reader": span.score,
+            "reader_gap": best - span.score,
+            "share": math.exp(span.score - best) / total,
+            "log_prob": span.log_prob,
+            "null_log_prob": span.null_log_prob,
+            "null_gap": span.log_prob - span.null_log_prob,
+            "semantic": sentence.semantic,
+            "lexical": sentence.lexical,
+            "context_lexical": sentence.context_lexical,
+            "sentence_score": sentence.score,
+            # An answer that repeats the question is rarely the answer.
+            "in_question": sum(w in question.tokens for w in words) / len(words) if words else 1.0,
+            "length": math.log1p(len(span.text.split())),
+            **agreement(question.expects, kind),
+        }
+        out.append(Candidate(span, window, features))
     return out
+
+
+def _located(span: Span, window: Window) -> Located:
+    """The span within the sentences it touches: what its kind is read from."""
+    inside = touched(window.sentences, span.start, span.end)
+    start = inside[0].start
+    text = window.passage.text[start - window.passage.start : inside[-1].end - window.passage.start]
+    return Located(text, span.start - start, span.end - start)
+
+
+def touched(sentences: list[StoredSentence], start: int, end: int) -> list[StoredSentence]:
+    """The sentences that [start, end) overlaps (all of them if none does)."""
+    return [s for s in sentences if s.start < end and start < s.end] or sentences
 
 
 # Ranks (of the sentence, of its chunk) are left out: on a 5-article corpus they say far

@@ -11,6 +11,8 @@ from citeqa.index.factory import Backend, index_config
 from citeqa.index.factory import open_index as open_backend
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.nlp import load_nlp
+from citeqa.service.answer_types import SpanTyper
 from citeqa.service.answering import Answerer, AnswerSettings
 from citeqa.service.calibration import CONFIDENCE_FILE, Confidence
 from citeqa.service.reading import WEIGHTS_FILE, Reader, shipped_reader
@@ -48,6 +50,7 @@ def answerer_over(index: Index, settings: Settings, embedder: Embedder) -> Answe
         embedder=embedder,
         reader=reader,
         confidence=confidence,
+        typer=span_typer(),
         settings=answer_settings(settings, confidence.threshold),
     )
 
@@ -57,6 +60,12 @@ def load_reader(folder: Path, cache: Path) -> tuple[Reader, Confidence]:
     """The reader in `folder` and its confidence model, loaded once per process: every
     answerer over any index shares them (read-only at run time)."""
     return Reader(folder / WEIGHTS_FILE, cache), Confidence.load(folder / CONFIDENCE_FILE)
+
+
+@lru_cache(maxsize=1)
+def span_typer() -> SpanTyper:
+    """The answer-type tagger, over the one spaCy pipeline questions use."""
+    return SpanTyper(load_nlp())
 
 
 def fusion_weights(settings: Settings) -> dict[str, float]:

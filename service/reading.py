@@ -182,7 +182,10 @@ class Span:
     end: int
     text: str
     score: float  # start logit + end logit
-    null_score: float  # the same for "no answer" in its window
+    # Shared normalisation (the reader was trained so): one softmax for starts and one for
+    # ends over every window of the question, so these mean the same in any window.
+    log_prob: float  # log P(this start) + log P(this end)
+    null_log_prob: float  # log P(no answer in any window): the [CLS] positions' mass
 
 
 def export_fp32(weights: Path, path: Path) -> None:
@@ -230,11 +233,14 @@ class Reader:
         with self._tokenizing:
             encoded = encode(self.tokenizer, [question] * len(passages), [p.text for p in passages])
         start, end = self._forward(encoded)
+        norm = Normaliser.over(start, end)
         band = _band(start.shape[1])
         spans = [
             span
             for window in range(len(encoded.passage_of))
-            for span in _best_spans(encoded, window, start[window], end[window], band, passages)
+            for span in _best_spans(
+                encoded, window, start[window], end[window], band, passages, norm
+            )  # fmt: skip
         ]
         return sorted(_unique(spans), key=lambda s: -s.score)
 
@@ -243,6 +249,31 @@ class Reader:
         start, end = self.session.run(None, encoded.arrays)
         blocked = ~encoded.span_mask
         return np.where(blocked, -1e4, start), np.where(blocked, -1e4, end)
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """One question's start and end softmaxes over all its windows' positions."""
+
+    log_z_start: float
+    log_z_end: float
+    null_log_prob: float
+
+    @classmethod
+    def over(cls, start: np.ndarray, end: np.ndarray) -> Normaliser:
+        """From the masked logits of every window: [window, token], [CLS] at token 0."""
+        z_start, z_end = _logsumexp(start), _logsumexp(end)
+        null = _logsumexp(start[:, 0]) - z_start + _logsumexp(end[:, 0]) - z_end
+        return cls(z_start, z_end, null)
+
+    def log_prob(self, score: float) -> float:
+        """A span's log P(start) + log P(end), from its start + end logit."""
+        return score - self.log_z_start - self.log_z_end
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = float(values.max())
+    return top + float(np.log(np.exp(values - top).sum()))
 
 
 def _band(n: int) -> np.ndarray:
@@ -259,6 +290,7 @@ def _best_spans(
     end: np.ndarray,
     band: np.ndarray,
     passages: list[Passage],
+    norm: Normaliser,
 ) -> list[Span]:
     """The SPANS_PER_WINDOW best spans of one window, within `band`."""
     pairs = start[:, None] + end[None, :]
@@ -283,7 +315,8 @@ def _best_spans(
                 end=passage.start + b,
                 text=passage.text[a:b],
                 score=float(scores[i, j]),
-                null_score=float(start[0] + end[0]),
+                log_prob=norm.log_prob(float(scores[i, j])),
+                null_log_prob=norm.null_log_prob,
             )
         )
     return out

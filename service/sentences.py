@@ -23,6 +23,7 @@ class Question:
     tokens: frozenset[str]  # stemmed content tokens, as the index tokenizes
     # How telling each token is (IDF over the corpus), so "Kirkuk" outweighs "said".
     weights: dict[str, float] = field(default_factory=dict)
+    expects: frozenset[str] = frozenset()  # kinds of answer it asks for (answer_types)
 
 
 @dataclass

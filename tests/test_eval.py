@@ -14,15 +14,17 @@ import pytest
 
 from citeqa.eval import metrics
 from citeqa.eval.corpus import prepare
-from citeqa.eval.datasets import QUESTION_TYPES, load_questions, load_squad, question_type
+from citeqa.eval.datasets import load_questions, load_squad
 from citeqa.eval.report import compare, write_report
 from citeqa.eval.run import EvalResult, evaluate
 from citeqa.ingest.embedding import Embedder
+from citeqa.service.answer_types import QUESTION_TYPES, question_type
 from citeqa.service.answering import Answerer
 from citeqa.service.settings import Settings, sample_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
+NATURAL = ROOT / "eval" / "natural.jsonl"
 FLOORS = ROOT / "eval" / "floors.json"
 CITEQA = Path(sys.executable).with_name("citeqa")
 
@@ -110,8 +112,9 @@ def test_question_type_from_wh_word() -> None:
 # -- the project question set ---------------------------------------------------------------
 
 
-def test_project_question_set_is_well_formed() -> None:
-    questions = load_questions(QUESTIONS).questions
+@pytest.mark.parametrize("path", [QUESTIONS, NATURAL], ids=["questions", "natural"])
+def test_project_question_sets_are_well_formed(path: Path) -> None:
+    questions = load_questions(path).questions
     texts = {p.stem: p.read_text(encoding="utf-8") for p in sample_corpus().glob("*.txt")}
     assert len({q.id for q in questions}) == len(questions)
     for q in questions:
@@ -125,6 +128,16 @@ def test_project_question_set_is_well_formed() -> None:
         for source in q.source_answers:
             assert source.doc_id in q.doc_ids, q.id
             assert all(a in texts[source.doc_id] for a in source.answers), q.id
+
+
+def test_natural_questions_are_short_and_include_unanswerable_ones() -> None:
+    """eval/natural.jsonl: questions as people type them (2 to 7 words, bar the issue's
+    seven), at least 120 answerable and 30 the articles do not answer."""
+    questions = load_questions(NATURAL).questions
+    short = [q for q in questions if 2 <= len(q.question.split()) <= 7]
+    assert len(short) >= len(questions) - 7
+    assert sum(not q.unanswerable for q in questions) >= 120
+    assert sum(q.unanswerable for q in questions) >= 30
 
 
 # -- SQuAD, end to end ----------------------------------------------------------------------
@@ -246,10 +259,12 @@ def test_cli_eval_squad_writes_a_report_and_compares(tmp_path: Path) -> None:
 # -- the regression gate --------------------------------------------------------------------
 
 
-def test_sample_corpus_stays_above_the_floors(answerer: Answerer) -> None:
-    """Fails when a change makes answers worse than the floors in eval/floors.json."""
-    floors = json.loads(FLOORS.read_text())
-    overall = evaluate(answerer, load_questions(QUESTIONS), progress=False).summary.overall
+@pytest.mark.parametrize("path", [QUESTIONS, NATURAL], ids=["questions", "natural"])
+def test_sample_corpus_stays_above_the_floors(answerer: Answerer, path: Path) -> None:
+    """Fails when a change makes answers worse than the floors in eval/floors.json, for
+    the long questions and for the short ones people type."""
+    floors = json.loads(FLOORS.read_text())[path.stem]
+    overall = evaluate(answerer, load_questions(path), progress=False).summary.overall
     measured = {
         "exact_match": overall.exact_match,
         "f1": overall.f1,

@@ -5,21 +5,26 @@ The reader is the real MiniLM with the shipped weights; training runs a few real
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citeqa.eval.datasets import EvalQuestion
-from citeqa.eval.train_reader import (
-    Example,
-    TrainConfig,
-    extra_examples,
-    featurize,
-    span_loss,
-    train,
-)
+from citeqa.eval.reader_data import Example, Group, extra_examples
+from citeqa.eval.train_config import TrainConfig
+from citeqa.eval.train_reader import featurize, span_loss, train
 from citeqa.service.components import load_reader
-from citeqa.service.reading import Passage, Reader, load_model, load_tokenizer, shipped_reader
+from citeqa.service.reading import (
+    Normaliser,
+    Passage,
+    Reader,
+    load_model,
+    load_tokenizer,
+    masked_logits,
+    shipped_reader,
+)
 from citeqa.service.settings import Settings
 
 
@@ -83,7 +88,7 @@ def test_a_few_training_steps_lower_the_loss() -> None:
         Example("What did Maria build?", "Maria built a red boat last year.", [(12, 22), (14, 22)]),
         Example("Where is the bridge?", "The bridge stands in Northport, by the sea.", [(21, 30)]),
     ]
-    data = featurize(load_tokenizer(), examples)
+    data = featurize(load_tokenizer(), [Group([e]) for e in examples])
     assert data.start_targets[:, 0].sum() == 0, "every answer lies inside its window"
     model = load_model(None)
     config = TrainConfig(epochs=20, batch_size=4, learning_rate=3e-4, max_steps=15)
@@ -111,19 +116,100 @@ def test_feedback_corrections_train_at_their_offsets() -> None:
     assert len(example.passage) <= 200 and example.passage in text
     [(a, b)] = example.answers
     assert example.passage[a:b] == "Ansel Varga"
-    data = featurize(load_tokenizer(), extra.examples)
+    data = featurize(load_tokenizer(), [Group([e]) for e in extra.examples])
     assert data.start_targets[:, 0].sum() == 0, "the answer lies inside its window"
-    config = TrainConfig(batch_size=1, max_steps=2)
+    config = TrainConfig(epochs=3, batch_size=1, max_steps=2)
     assert len(train(load_model(None), data, config)) == 2  # two real steps, no more
 
 
 def test_the_loss_counts_every_gold_answer() -> None:
-    import torch
-
     logits = torch.tensor([[0.0, 2.0, 2.0, -1.0]])
-    one = span_loss(logits, torch.tensor([[False, True, False, False]]))
-    both = span_loss(logits, torch.tensor([[False, True, True, False]]))
+    groups = [np.array([0])]
+    one = span_loss(logits, torch.tensor([[False, True, False, False]]), groups)
+    both = span_loss(logits, torch.tensor([[False, True, True, False]]), groups)
     assert both < one  # two acceptable starts carry more probability than one
+
+
+def test_a_group_is_normalised_over_all_its_windows() -> None:
+    """Shared normalisation: a window without the answer takes probability from the
+    group's gold span, so the same logits cost more loss beside a tempting window."""
+    gold = torch.tensor([[False, True, False]])
+    alone = span_loss(torch.tensor([[0.0, 3.0, 1.0]]), gold, [np.array([0])])
+    logits = torch.tensor([[0.0, 3.0, 1.0], [0.0, 3.0, 1.0]])
+    targets = torch.cat([gold, torch.zeros_like(gold)])
+    together = span_loss(logits, targets, [np.array([0, 1])])
+    assert together > alone
+    # The same logits twice: the gold span keeps half the mass it had alone.
+    assert torch.isclose(together, torch.log(torch.tensor(2.0)) + alone)
+
+
+def test_a_group_without_an_answer_targets_cls_in_every_window() -> None:
+    groups = [
+        Group([Example("Who is the harbour master?", "The port opened in 1901.", []),
+               Example("Who is the harbour master?", "Gulls nest on the pier.", [])]),
+        Group([Example("When did the port open?", "The port opened in 1901.", [(19, 23)]),
+               Example("When did the port open?", "Gulls nest on the pier.", [])]),
+    ]  # fmt: skip
+    data = featurize(load_tokenizer(), groups)
+    assert data.group_of.tolist() == [0, 0, 1, 1]
+    assert data.start_targets[:2, 0].all() and data.end_targets[:2, 0].all()
+    assert not data.start_targets[2:, 0].any(), "the answered group targets its span only"
+    assert data.start_targets[2].sum() == 1 and data.start_targets[3].sum() == 0
+
+
+def test_training_on_an_unanswerable_question_raises_its_cls_score() -> None:
+    question = "Who is the harbour master of Port Quillon?"
+    unanswerable = Group([Example(question, "Port Quillon is a quiet town by the sea.", [])])
+    answerable = Group([Example("When did the port open?", "The port opened in 1901.", [(19, 23)])])
+    data = featurize(load_tokenizer(), [unanswerable, answerable])
+    model = load_model(shipped_reader() / "reader.safetensors")
+
+    def cls_margin() -> float:
+        """[CLS]'s start logit over the best passage token's, for the unanswerable one."""
+        model.eval()
+        with torch.no_grad():
+            start, _ = masked_logits(model, _first_window(data))
+        return float(start[0, 0] - start[0, 1:].max())
+
+    before = cls_margin()
+    train(model, data, TrainConfig(epochs=10, batch_size=2, learning_rate=1e-4, max_steps=6))
+    assert cls_margin() > before
+
+
+def _first_window(data):
+    from citeqa.service.reading import Encoded
+
+    arrays = {k: v[:1] for k, v in data.encoded.arrays.items()}
+    return Encoded(arrays, data.encoded.offsets[:1], data.encoded.passage_of[:1],
+                   data.encoded.span_mask[:1])  # fmt: skip
+
+
+def test_span_probabilities_share_one_softmax_over_the_windows(reader: Reader) -> None:
+    """Each span's probability and the no-answer probability come from one softmax over
+    every window read, so they add up to at most 1, whichever window a span is in."""
+    passages = [
+        Passage("a", 0, "The harbour master of Port Quillon is Ansel Varga."),
+        Passage("b", 0, "The port opened in 1901 after a storm."),
+        Passage("c", 0, "Gulls nest on the pier in spring."),
+    ]
+    spans = reader.read("Who is the harbour master of Port Quillon?", passages)
+    assert spans[0].text == "Ansel Varga"
+    assert len({s.null_log_prob for s in spans}) == 1, "one no-answer mass per question"
+    total = sum(np.exp(s.log_prob) for s in spans) + np.exp(spans[0].null_log_prob)
+    assert total <= 1.0 + 1e-6
+    alone = reader.read("Who is the harbour master of Port Quillon?", passages[:1])[0]
+    assert alone.log_prob >= spans[0].log_prob, "more windows can only share the mass"
+
+
+def test_the_normaliser_is_a_softmax_over_every_window() -> None:
+    start = np.array([[1.0, 2.0, -1e4], [0.5, 0.0, 3.0]])
+    end = np.array([[0.0, 1.0, -1e4], [2.0, 1.0, 0.0]])
+    norm = Normaliser.over(start, end)
+    p_start = np.exp(start) / np.exp(start).sum()
+    p_end = np.exp(end) / np.exp(end).sum()
+    assert np.isclose(norm.log_prob(2.0 + 1.0), np.log(p_start[0, 1] * p_end[0, 1]))
+    null = (p_start[0, 0] + p_start[1, 0]) * (p_end[0, 0] + p_end[1, 0])
+    assert np.isclose(norm.null_log_prob, np.log(null))
 
 
 def test_concurrent_reads_get_the_same_spans_as_one_at_a_time(reader: Reader) -> None:

@@ -36,6 +36,9 @@
   const LONG_PASSAGE = 320;
   const EXCERPT_CONTEXT = 120; // code points kept on each side of the answer in an excerpt
   const STORAGE_PREFIX = "citeqa-chat:"; // sessionStorage key, per server
+  // An answer's score is a calibrated probability of being exactly right (README "How
+  // sure"): below one half the answer is more likely wrong than right, and says so.
+  const UNSURE_BELOW = 0.5;
 
   // Tuned to the shipped sample articles; a site with its own corpus passes its own.
   const SAMPLE_SUGGESTIONS = [
@@ -50,6 +53,10 @@
     apiUrl: trimSlash(script?.dataset.citeqaUrl || originOf(script?.src) || location.origin),
     suggestions: parseList(script?.dataset.citeqaSuggestions) ?? SAMPLE_SUGGESTIONS,
   };
+
+  function percent(score) {
+    return `${Math.round(100 * score)}%`;
+  }
 
   function originOf(src) {
     try {
@@ -631,10 +638,18 @@
     #answerCard(answer, variant = "") {
       const passage = answer.passage;
       const inPassage = { start: answer.start - passage.start, end: answer.end - passage.start };
+      const unsure = answer.score < UNSURE_BELOW;
       return h(
         "div",
-        { class: `answer ${variant}`.trim() },
+        { class: `answer ${variant} ${unsure ? "unsure" : ""}`.trim() },
         h("p", { class: "short" }, h("strong", {}, answer.text)),
+        h(
+          "p",
+          { class: "sureness" },
+          unsure
+            ? `Not sure: a best guess, ${percent(answer.score)} likely right`
+            : `${percent(answer.score)} likely right`,
+        ),
         this.#citation(answer, inPassage),
         answer.also_in?.length ? this.#agreeing(answer) : null,
       );
@@ -1117,6 +1132,9 @@
     .answer { display: flex; flex-direction: column; gap: 0.35em; }
     .answer.disagree { border-left: 3px solid var(--warn); padding-left: 0.7em; }
     .short { font-size: 1.1em; }
+    .sureness { margin: 0; font-size: 0.85em; color: var(--muted); }
+    .unsure .short { font-weight: 400; }
+    .unsure .sureness { color: var(--warn); }
     .cite { margin: 0; }
     blockquote {
       margin: 0; padding: 0.1em 0 0.1em 0.8em; border-left: 3px solid var(--line);
