@@ -60,14 +60,16 @@ def group_candidates(candidates: list[Candidate]) -> list[AnswerGroup]:
     """Candidates (best first) grouped by answer; one citation per extra document."""
     groups: list[AnswerGroup] = []
     for candidate in candidates:
-        if any(_overlaps(candidate, g.best) for g in groups):
-            continue  # a longer or shorter cut of an answer already given
         key = normalise(candidate.text)
         group = next((g for g in groups if _same_answer(g.key, key)), None)
-        if group is None:
+        if group is not None:
+            # The same answer in another document, even where a shorter or longer cut of
+            # it ranked first there ("Katarina Olsson" before "Mayor Katarina Olsson").
+            if candidate.doc_id not in _docs(group):
+                group.others.append(candidate)
+        elif not any(_overlaps(candidate, g.best) for g in groups):
             groups.append(AnswerGroup(candidate, key))
-        elif candidate.doc_id not in _docs(group):
-            group.others.append(candidate)
+        # else: a longer or shorter cut of an answer already given
     return groups
 
 

@@ -88,17 +88,18 @@ def test_values_the_sources_disagree_on_are_a_conflict(disagreeing: Answerer) ->
 @pytest.mark.parametrize(
     ("question", "wanted"),
     [
-        ("How many rockets were fired at the base in Kirkuk?", "about 30"),
-        ("Who is the Secretary of State?", "Mike Pompeo"),
-        ("Where were the president's advisers when they joined him on Sunday?", "Mar-a-Lago"),
+        ("How many rockets were fired at the base in Kirkuk?", {"about 30"}),
+        ("Who is the Secretary of State?", {"Mike Pompeo"}),
+        ("Where were the president's advisers when they joined him on Sunday?",
+         {"Mar-a-Lago", "Mar-a-Lago resort in Florida"}),  # eval/questions.jsonl's forms
     ],
-)
+)  # fmt: skip
 def test_questions_get_the_words_that_answer(
-    answerer: Answerer, question: str, wanted: str
+    answerer: Answerer, question: str, wanted: set[str]
 ) -> None:
     response = answerer.ask(AskRequest(question=question))
     assert not response.no_answer
-    assert response.answers[0].text == wanted, "a span, not the sentence around it"
+    assert response.answers[0].text in wanted, "a span, not the sentence around it"
     assert_cited(response, answerer)
 
 

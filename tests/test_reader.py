@@ -197,8 +197,6 @@ def test_span_probabilities_share_one_softmax_over_the_windows(reader: Reader) -
     assert len({s.null_log_prob for s in spans}) == 1, "one no-answer mass per question"
     total = sum(np.exp(s.log_prob) for s in spans) + np.exp(spans[0].null_log_prob)
     assert total <= 1.0 + 1e-6
-    alone = reader.read("Who is the harbour master of Port Quillon?", passages[:1])[0]
-    assert alone.log_prob >= spans[0].log_prob, "more windows can only share the mass"
 
 
 def test_the_normaliser_is_a_softmax_over_every_window() -> None:

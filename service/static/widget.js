@@ -36,8 +36,8 @@
   const LONG_PASSAGE = 320;
   const EXCERPT_CONTEXT = 120; // code points kept on each side of the answer in an excerpt
   const STORAGE_PREFIX = "citeqa-chat:"; // sessionStorage key, per server
-  // An answer's score is a calibrated probability of being exactly right (README "How
-  // sure"): below one half the answer is more likely wrong than right, and says so.
+  // An answer's score is a calibrated probability of being exactly right (README, on
+  // `score`): below one half the answer is more likely wrong than right, and says so.
   const UNSURE_BELOW = 0.5;
 
   // Tuned to the shipped sample articles; a site with its own corpus passes its own.
