@@ -438,14 +438,15 @@ def train_weights(
         f"{asdict(config)}")  # fmt: skip
     model = load_model(None)
     began = time.time()
+    resumed_at: dict[str, int] = {}  # the step before this run's first: a resumed run's rate
 
     def on_step(step: int, total: int, loss: float) -> None:
+        resumed_at.setdefault("step", step - 1)
         if step % 20 == 0 or step == total:
-            rate = (step - first[0]) / (time.time() - began)
+            rate = (step - resumed_at["step"]) / (time.time() - began)
             log(f"step {step}/{total} loss {loss:.3f} {rate:.2f} steps/s, "
                 f"{(total - step) / rate / 60:.1f} min left")  # fmt: skip
 
-    first = [_checkpoint_step(checkpoint)]
     train(model, data, config, on_step, checkpoint)
     weights = out_dir / WEIGHTS_FILE
     save_weights(model, weights)
@@ -460,10 +461,6 @@ def train_weights(
     (out_dir / "training.json").write_text(json.dumps(scores, indent=1) + "\n")
     log(f"wrote {weights}: {json.dumps(scores)}")
     return weights
-
-
-def _checkpoint_step(path: Path) -> int:
-    return torch.load(path, weights_only=False)["step"] if path.exists() else 0
 
 
 def held_out_scores(sets: Sets, reader: Reader) -> dict[str, dict]:
