@@ -21,9 +21,9 @@ from bench.common import ingest_sample, print_table, rss_mb, time_calls, write_r
 from citeqa.index.factory import BackendName
 from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.components import build_answerer
-from citeqa.service.schemas import AskRequest
+from citeqa.service.http.schemas import AskRequest
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import build_answerer
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 BACKENDS = ("local", "milvus")

@@ -18,10 +18,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from citeqa.index.factory import BackendName
+from citeqa.index.writer import IngestReport, ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import IngestReport, ingest
-from citeqa.service.components import chunker_settings, open_index
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import chunker_settings, open_index
 
 RESULTS = Path(__file__).parent / "results"
 # The packages whose versions move the figures most: the models' runtime, the vector

@@ -20,7 +20,7 @@ from bench.common import ingest_sample, peak_rss_mb, print_table, write_result
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.nlp import load_nlp
+from citeqa.ingest.runtime.nlp import load_nlp
 from citeqa.service.settings import Settings, sample_corpus
 
 

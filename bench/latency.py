@@ -36,13 +36,13 @@ from bench.common import (
 )
 from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.answering import Answerer
-from citeqa.service.api import create_app
-from citeqa.service.components import build_answerer
-from citeqa.service.reading import Passage
-from citeqa.service.schemas import AskRequest
-from citeqa.service.sentences import windows
+from citeqa.service.http.app import create_app
+from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.reader import Passage
+from citeqa.service.qa.sentences import windows
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import build_answerer
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 

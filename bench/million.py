@@ -41,11 +41,11 @@ from citeqa.index.local import LocalIndex
 from citeqa.index.search import search
 from citeqa.index.tokens import tokenize_one
 from citeqa.index.versions import FORMAT_VERSION, Manifest
+from citeqa.index.writer import embed_chunks
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder, make_document
 from citeqa.ingest.models import Chunk, Document
-from citeqa.ingest.pipeline import embed_chunks
 from citeqa.service.settings import Settings, sample_corpus
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "bench"

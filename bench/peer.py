@@ -28,12 +28,12 @@ from bench.common import Timing, print_table, time_calls, write_result
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad
 from citeqa.index.base import Index
 from citeqa.index.search import search
+from citeqa.index.writer import sync_documents
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.pipeline import sync_documents
-from citeqa.service.components import answerer_over, chunker_settings, fusion_weights, open_index
-from citeqa.service.schemas import AskRequest
+from citeqa.service.http.schemas import AskRequest
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import answerer_over, chunker_settings, fusion_weights, open_index
 
 PEERS = Path(__file__).parent / "peers"
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"

@@ -17,9 +17,9 @@ from pyinstrument import Profiler
 from bench.common import ingest_sample
 from bench.latency import load_questions
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.components import build_answerer
-from citeqa.service.schemas import AskRequest
+from citeqa.service.http.schemas import AskRequest
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import build_answerer
 
 # Samples every 0.5 ms: a question takes tens of ms, and the default 1 ms misses its
 # smaller steps.

@@ -1,12 +1,12 @@
 """The reader's engines side by side: torch fp32, ONNX Runtime fp32, and ONNX Runtime with
-int8 weight matrices (the product's, service/reading.py), on the same held-out questions in
+int8 weight matrices (the product's, service/qa/reader.py), on the same held-out questions in
 one run.
 
     python -m bench.reader --squad FILE [--questions 300]
 
 Each engine reads each held-out SQuAD question's whole gold paragraph (from articles the
 reader never trained on), so F1 here is a reader-only figure. Prints F1, ms per question
-(p50/p95) with the threads `/ask` uses (ingest/threads.py), and how many top spans differ
+(p50/p95) with the threads `/ask` uses (ingest/runtime/threads.py), and how many top spans differ
 from torch's. The rule: keep the fastest engine that loses at most 1 F1 point against
 torch fp32.
 """
@@ -24,8 +24,8 @@ import torch
 from bench.common import print_table, time_calls
 from citeqa.eval.datasets import load_squad, split_of
 from citeqa.eval.metrics import f1
-from citeqa.ingest.threads import INTRA_OP_THREADS, session_options
-from citeqa.service.reading import (
+from citeqa.ingest.runtime.threads import INTRA_OP_THREADS, session_options
+from citeqa.service.qa.reader import (
     WEIGHTS_FILE,
     Encoded,
     Passage,

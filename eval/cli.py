@@ -14,8 +14,8 @@ import typer
 
 from citeqa.eval.train_config import TrainConfig
 from citeqa.service.cli import IndexOption, index_errors, settings_for
-from citeqa.service.feedback_store import FeedbackStore, feedback_file
-from citeqa.service.schemas import DEFAULT_TOP_K, MAX_TOP_K
+from citeqa.service.feedback.store import FeedbackStore, feedback_file
+from citeqa.service.http.schemas import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings
 
 app = typer.Typer()
@@ -64,7 +64,7 @@ def eval_command(
     citation does not quote its document exactly."""
     if (questions is None) == (squad is None):
         raise typer.BadParameter("give either QUESTIONS or --squad FILE, not both or neither")
-    # Embedding before faiss: it sets OpenMP's wait policy (ingest/threads.py), which holds
+    # Embedding before faiss: it sets OpenMP's wait policy (ingest/runtime/threads.py), which holds
     # only if set before the first OpenMP runtime loads.
     from citeqa.ingest.embedding import Embedder
 
@@ -192,7 +192,7 @@ def feedback_export(
     from citeqa.eval.datasets import question_row
     from citeqa.eval.feedback import export
     from citeqa.ingest.embedding import Embedder
-    from citeqa.service.components import open_index
+    from citeqa.service.wiring import open_index
 
     settings, store = _feedback_store(index)
     with index_errors():

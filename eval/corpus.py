@@ -17,11 +17,11 @@ from pathlib import Path
 from citeqa.eval.datasets import EvalSet
 from citeqa.index.base import Index
 from citeqa.index.factory import format_version
+from citeqa.index.writer import sync_documents
 from citeqa.ingest.embedding import MODEL_NAME, Embedder
-from citeqa.ingest.pipeline import sync_documents
-from citeqa.service.answering import Answerer
-from citeqa.service.components import answerer_over, backend, chunker_settings, open_index
+from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import answerer_over, backend, chunker_settings, open_index
 
 
 class CorpusError(RuntimeError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from citeqa.ingest.loaders import make_document
 from citeqa.ingest.models import Document
-from citeqa.service.answer_types import question_type
+from citeqa.service.qa.answer_types import question_type
 
 
 @dataclass

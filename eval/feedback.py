@@ -1,4 +1,4 @@
-"""Feedback from the chat (service/feedback_store.py) as a question set, and as counts.
+"""Feedback from the chat (service/feedback/store.py) as a question set, and as counts.
 
 A question's gold answer is what a person said: the words they selected (a correction),
 the answer shown when they marked it helpful, or none when they said the articles do not
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from citeqa.eval.datasets import EvalQuestion
-from citeqa.service.answer_types import question_type
-from citeqa.service.feedback_store import Record, StoredSpan
+from citeqa.service.feedback.store import Record, StoredSpan
+from citeqa.service.qa.answer_types import question_type
 
 
 @dataclass

@@ -3,7 +3,7 @@ calibration and latency percentiles. No I/O and no citeqa objects beyond strings
 numbers, so each can be checked by hand.
 
 Answer text is compared after SQuAD's normalisation, the one in
-`citeqa.service.consolidation.normalise`, so eval and answer grouping agree on "same".
+`citeqa.service.qa.consolidation.normalise`, so eval and answer grouping agree on "same".
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from citeqa.service.consolidation import normalise
+from citeqa.service.qa.consolidation import normalise
 
 
 def exact_match(prediction: str, golds: Sequence[str]) -> float:

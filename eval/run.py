@@ -16,8 +16,7 @@ from citeqa.eval import metrics
 from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.eval.summary import Summary, summarise
 from citeqa.index.base import Index
-from citeqa.service.answering import Answerer
-from citeqa.service.schemas import (
+from citeqa.service.http.schemas import (
     DEFAULT_TOP_K,
     Answer,
     AskRequest,
@@ -26,6 +25,7 @@ from citeqa.service.schemas import (
     Filters,
     Passage,
 )
+from citeqa.service.qa.answerer import Answerer
 
 # The kinds of mistake, in the order `classify` tests them.
 INVALID_CITATION = "invalid_citation"

@@ -36,9 +36,9 @@ from citeqa.eval.reader_data import Extra, Group, extra_examples, own_groups, sq
 from citeqa.eval.train_config import TrainConfig
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.loaders import load_folder
-from citeqa.service.answering import Answerer
-from citeqa.service.calibration import CONFIDENCE_FILE, Candidate, Confidence
-from citeqa.service.reading import (
+from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.confidence import CONFIDENCE_FILE, Candidate, Confidence
+from citeqa.service.qa.reader import (
     FROZEN,
     WEIGHTS_FILE,
     Encoded,
@@ -400,8 +400,8 @@ def main(
 
 def training_groups(sets: Sets, config: TrainConfig, log: Log) -> list[Group]:
     """Every group the reader trains on, from training articles only."""
-    from citeqa.service.components import chunker_settings
     from citeqa.service.settings import Settings, sample_corpus
+    from citeqa.service.wiring import chunker_settings
 
     rng = random.Random(config.seed)
     settings = Settings()
@@ -480,7 +480,7 @@ def _extra(
 ) -> Extra:
     """The extra questions' examples, over the documents in the index they were given on."""
     from citeqa.ingest.embedding import Embedder
-    from citeqa.service.components import open_index
+    from citeqa.service.wiring import open_index
 
     index = open_index(settings, Embedder(settings.cache))
     records = (index.document(doc_id) for doc_id in {q.doc_ids[0] for q in questions if q.spans})
@@ -499,8 +499,8 @@ def calibrate(sets: Sets, weights: Path, work: Path, log: Log) -> Confidence:
     weights."""
     from citeqa.eval.corpus import cache_dir, prepare_index
     from citeqa.ingest.embedding import Embedder
-    from citeqa.service.components import answer_settings, span_typer
     from citeqa.service.settings import Settings, sample_corpus
+    from citeqa.service.wiring import answer_settings, span_typer
 
     settings = Settings()
     embedder = Embedder(settings.cache)

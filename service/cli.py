@@ -20,7 +20,7 @@ from citeqa.index.base import (
     IndexUnreachableError,
 )
 from citeqa.index.factory import BackendName
-from citeqa.service.schemas import DEFAULT_TOP_K, MAX_TOP_K, AskRequest
+from citeqa.service.http.schemas import DEFAULT_TOP_K, MAX_TOP_K, AskRequest
 from citeqa.service.settings import Settings, sample_corpus
 
 app = typer.Typer()
@@ -62,11 +62,11 @@ def ingest(
     ] = None,
 ) -> None:
     """Bring the index in line with FOLDER: add, update and remove changed documents."""
+    from citeqa.index.writer import ingest as run_ingest
     from citeqa.ingest.embedding import Embedder
     from citeqa.ingest.loaders import check_folder
-    from citeqa.ingest.pipeline import ingest as run_ingest
     from citeqa.ingest.shards import EVERYTHING, Shard
-    from citeqa.service.components import chunker_settings, open_index
+    from citeqa.service.wiring import chunker_settings, open_index
 
     try:
         part = Shard.parse(shard) if shard else EVERYTHING
@@ -93,7 +93,7 @@ def ingest(
 
 
 def where(settings: Settings) -> str:
-    from citeqa.service.components import backend
+    from citeqa.service.wiring import backend
 
     return backend(settings).describe()
 
@@ -115,7 +115,7 @@ def export(
     included: nothing is embedded again. The source is the other backend's index."""
     from citeqa.index.migrate import copy_into
     from citeqa.ingest.embedding import Embedder
-    from citeqa.service.components import open_index
+    from citeqa.service.wiring import open_index
 
     settings = settings_for(index)
     if milvus_uri:
@@ -139,7 +139,7 @@ def ask(
     """Answer QUESTION from the index, with quoted citations."""
     from pydantic import ValidationError
 
-    from citeqa.service.components import build_answerer
+    from citeqa.service.wiring import build_answerer
 
     try:
         request = AskRequest(question=question, top_k=top_k)
@@ -175,9 +175,9 @@ def serve(
 
     import uvicorn
 
-    from citeqa.service.api import create_app
-    from citeqa.service.logs import logging_config
-    from citeqa.service.server import uvicorn_config
+    from citeqa.service.http.app import create_app
+    from citeqa.service.http.middleware.logs import logging_config
+    from citeqa.service.http.server import uvicorn_config
 
     settings = settings_for(index)
     with index_errors():

@@ -21,9 +21,9 @@ from typing import TypeVar
 from citeqa.index.base import Index, IndexDamagedError, IndexMismatchError
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.admission import OverloadedError, run_within
-from citeqa.service.answering import Answerer
-from citeqa.service.components import answerer_over, open_index
+from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import answerer_over, open_index
 
 T = TypeVar("T")
 log = logging.getLogger("citeqa")

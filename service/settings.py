@@ -41,10 +41,10 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = None
     milvus_collection: str = Field("citeqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # The SQLite file POST /feedback writes and `citeqa feedback` reads; default
-    # `index`/feedback.sqlite, outside the index's versions (service/feedback_store.py).
+    # `index`/feedback.sqlite, outside the index's versions (service/feedback/store.py).
     feedback: Path | None = None
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
-    # (ingest/onnx_export.py), made on first use.
+    # (ingest/runtime/onnx.py), made on first use.
     cache: Path = Field(default_factory=_default_cache)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     ask_budget_s: float = Field(10.0, gt=0)
 
     # Limits on each request (README "Limits and hardening"): past one, an error status
-    # at once, never a stalled server. Bodies: service/limits.py; the rest: uvicorn, as
-    # service/server.py configures it.
+    # at once, never a stalled server. Bodies: service/http/middleware/limits.py; the rest:
+    # uvicorn, as service/http/server.py configures it.
     max_body_bytes: int = Field(1024 * 1024, gt=0)  # 413 above
     # POST /documents; default: ingest's largest document (loaders) plus 1 MiB of JSON.
     max_write_bytes: int | None = Field(None, gt=0)  # 413 above

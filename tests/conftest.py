@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.answering import Answerer
-from citeqa.service.api import create_app
-from citeqa.service.components import build_answerer, chunker_settings, open_index
-from citeqa.service.server import uvicorn_config
+from citeqa.service.http.app import create_app
+from citeqa.service.http.server import uvicorn_config
+from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
 # Every backend `index/factory.py` knows: the shared suites run on each.
 BACKENDS = ["local", "milvus"]

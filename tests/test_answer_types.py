@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from citeqa.service.answer_types import Located, SpanTyper, agreement, expected_kinds
-from citeqa.service.components import span_typer
+from citeqa.service.qa.answer_types import Located, SpanTyper, agreement, expected_kinds
+from citeqa.service.wiring import span_typer
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from articles import AGREEING, DISAGREEING
 
+from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.answering import Answerer
-from citeqa.service.components import build_answerer, chunker_settings, open_index
-from citeqa.service.consolidation import _same_answer, normalise, value_kind
-from citeqa.service.schemas import AskRequest, AskResponse
+from citeqa.service.http.schemas import AskRequest, AskResponse
+from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.consolidation import _same_answer, normalise, value_kind
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 

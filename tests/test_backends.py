@@ -15,14 +15,14 @@ from conftest import BACKENDS
 from citeqa.index.base import Filters, Index, IndexMismatchError, IndexUnreachableError
 from citeqa.index.migrate import copy_into
 from citeqa.index.search import search
+from citeqa.index.writer import delete_documents, ingest, upsert_documents
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.ingest.pipeline import delete_documents, ingest, upsert_documents
-from citeqa.service.answering import Answerer
-from citeqa.service.components import build_answerer, chunker_settings, open_index
-from citeqa.service.consolidation import normalise
-from citeqa.service.schemas import AskRequest, AskResponse
+from citeqa.service.http.schemas import AskRequest, AskResponse
+from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.consolidation import normalise
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 

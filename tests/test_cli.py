@@ -21,7 +21,7 @@ from citeqa.index.base import IndexConfig
 from citeqa.index.local import LocalIndex
 from citeqa.index.versions import FORMAT_VERSION
 from citeqa.ingest.loaders import make_document
-from citeqa.service.schemas import AskResponse
+from citeqa.service.http.schemas import AskResponse
 
 CITEQA = Path(sys.executable).with_name("citeqa")
 QUESTION = "How much did the bridge repairs cost?"

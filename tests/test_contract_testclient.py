@@ -1,7 +1,7 @@
 """The /ask contract through FastAPI's TestClient, in this process, over a small index this
 module builds on every backend: the checks test_api runs against uvicorn
 (tests/contract.py), here with no server and no port. The routes take the answerer, the
-settings and the admission gate as dependencies (service/state.py), which resolve the
+settings and the admission gate as dependencies (service/http/deps.py), which resolve the
 same way however the app is served.
 """
 
@@ -14,11 +14,11 @@ from conftest import BACKENDS, write_articles
 from contract import BAD_BODIES, assert_answer_shape, assert_cited, assert_refused
 from fastapi.testclient import TestClient
 
+from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.api import create_app
-from citeqa.service.components import chunker_settings, open_index
+from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import chunker_settings, open_index
 
 # Two about each article (tests/conftest.py, write_articles), and one they cannot answer.
 QUESTIONS = [

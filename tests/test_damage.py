@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from citeqa.index.base import IndexBusyError, IndexDamagedError
 from citeqa.index.local import LocalIndex
+from citeqa.index.writer import IngestReport, ingest, upsert_documents
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.ingest.pipeline import IngestReport, ingest, upsert_documents
 from citeqa.service.cli import app as cli
-from citeqa.service.components import open_index
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import open_index
 
 
 def open_at(root: Path, embedder: Embedder) -> LocalIndex:

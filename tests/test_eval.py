@@ -18,8 +18,8 @@ from citeqa.eval.datasets import load_questions, load_squad
 from citeqa.eval.report import compare, write_report
 from citeqa.eval.run import EvalResult, evaluate
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.answer_types import QUESTION_TYPES, question_type
-from citeqa.service.answering import Answerer
+from citeqa.service.qa.answer_types import QUESTION_TYPES, question_type
+from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings, sample_corpus
 
 ROOT = Path(__file__).resolve().parents[1]

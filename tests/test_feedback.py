@@ -22,12 +22,12 @@ import pytest
 from conftest import LiveServer, write_articles
 
 from citeqa.eval.datasets import load_questions
+from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.components import chunker_settings, open_index
-from citeqa.service.feedback_store import FILE_NAME, FeedbackStore, Record, StoredSpan
-from citeqa.service.schemas import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
+from citeqa.service.feedback.store import FILE_NAME, FeedbackStore, Record, StoredSpan
+from citeqa.service.http.schemas import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import chunker_settings, open_index
 
 CITEQA = Path(sys.executable).with_name("citeqa")
 KEY = "feedback-test-key"

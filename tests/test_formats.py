@@ -20,16 +20,16 @@ from fpdf import FPDF
 from test_backends import assert_cited
 from test_cli import citeqa
 
+from citeqa.index.writer import ingest
 from citeqa.ingest import webpage
 from citeqa.ingest.chunking import chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.answering import Answerer
-from citeqa.service.api import create_app
-from citeqa.service.components import build_answerer, chunker_settings, open_index
-from citeqa.service.schemas import AskRequest
+from citeqa.service.http.app import create_app
+from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
 CAPTION = "Ansel Varga on the north pier of Port Quillon, where he worked for three decades."
 BODY = [

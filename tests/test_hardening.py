@@ -22,7 +22,7 @@ from conftest import LiveServer
 from playwright.sync_api import sync_playwright
 
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.api import create_app
+from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 
 GUARD_S = 30
@@ -120,7 +120,7 @@ def test_writes_have_their_own_larger_limit(tight: LiveServer) -> None:
 
 def test_the_default_write_limit_comes_from_the_document_limit() -> None:
     from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES
-    from citeqa.service.limits import write_limit
+    from citeqa.service.http.middleware.limits import write_limit
 
     assert write_limit(Settings()) > MAX_DOCUMENT_BYTES > Settings().max_body_bytes
     assert write_limit(Settings(max_write_bytes=5000)) == 5000
@@ -358,7 +358,7 @@ def test_a_server_error_is_logged_once(tight: LiveServer, request_log) -> None:
 
 
 def test_each_request_is_one_line_with_its_route_template(tight: LiveServer, request_log) -> None:
-    from citeqa.service.logs import JsonFormatter
+    from citeqa.service.http.middleware.logs import JsonFormatter
 
     response = httpx.get(
         f"{tight.url}/documents/no-such-doc", headers={"X-Request-ID": "doc-1"}, timeout=GUARD_S

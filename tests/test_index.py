@@ -18,13 +18,13 @@ from citeqa.index.base import Filters, IndexConfig, IndexMismatchError, SearchHi
 from citeqa.index.local import LocalIndex
 from citeqa.index.search import search as search_index
 from citeqa.index.versions import FORMAT_VERSION, Manifest
+from citeqa.index.writer import IngestReport, embed_chunks, ingest
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.ingest.pipeline import IngestReport, embed_chunks, ingest
-from citeqa.service.components import build_answerer, chunker_settings, open_index
-from citeqa.service.schemas import AskRequest
+from citeqa.service.http.schemas import AskRequest
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
 WAPO = "000_f154d279849c0383"
 NYT_FOLLOWUP = "002_fcc7f8c38549703a"

@@ -23,9 +23,9 @@ from conftest import free_port
 
 from bench.soak import AUTH, CITEQA, ServerProcess
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.components import build_answerer
-from citeqa.service.schemas import AskRequest
+from citeqa.service.http.schemas import AskRequest
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import build_answerer
 
 TRIALS = int(os.environ.get("KILL_TRIALS", "2"))
 SEED = 20261126

@@ -12,10 +12,10 @@ import torch
 from bench.reader import TorchReader
 from bench.reader import fp32_reader as bench_fp32_reader
 from citeqa.ingest.embedding import Embedder, model_path
-from citeqa.ingest.onnx_export import cached_session, export_module
-from citeqa.service.components import load_reader
-from citeqa.service.reading import WEIGHTS_FILE, Passage, Reader, shipped_reader
+from citeqa.ingest.runtime.onnx import cached_session, export_module
+from citeqa.service.qa.reader import WEIGHTS_FILE, Passage, Reader, shipped_reader
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import load_reader
 
 MASTER = "The harbour master of Port Quillon is Ansel Varga. The port opened in 1901."
 # Longer than one window, so the batch holds overflow windows and padding.

@@ -15,8 +15,7 @@ from citeqa.eval.datasets import EvalQuestion
 from citeqa.eval.reader_data import Example, Group, extra_examples
 from citeqa.eval.train_config import TrainConfig
 from citeqa.eval.train_reader import featurize, span_loss, train
-from citeqa.service.components import load_reader
-from citeqa.service.reading import (
+from citeqa.service.qa.reader import (
     Normaliser,
     Passage,
     Reader,
@@ -26,6 +25,7 @@ from citeqa.service.reading import (
     shipped_reader,
 )
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import load_reader
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_training_on_an_unanswerable_question_raises_its_cls_score() -> None:
 
 
 def _first_window(data):
-    from citeqa.service.reading import Encoded
+    from citeqa.service.qa.reader import Encoded
 
     arrays = {k: v[:1] for k, v in data.encoded.arrays.items()}
     return Encoded(arrays, data.encoded.offsets[:1], data.encoded.passage_of[:1],

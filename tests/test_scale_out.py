@@ -17,8 +17,8 @@ from conftest import free_port
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
 from citeqa.ingest.shards import Shard
-from citeqa.service.components import open_index
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import open_index
 
 BIN = Path(sys.executable).parent
 

@@ -17,11 +17,11 @@ import schemathesis
 from conftest import LiveServer
 from hypothesis import HealthCheck, assume, given, settings
 
+from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.components import open_index
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import open_index
 
 KEY = "fuzz-key"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))

@@ -24,13 +24,13 @@ from citeqa.index.search import search as search_index
 from citeqa.index.segment import merge_plan
 from citeqa.index.tokens import tokenize, tokenize_one
 from citeqa.index.versions import Manifest
+from citeqa.index.writer import embed_chunks
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder, make_document
 from citeqa.ingest.models import Chunk, Document
-from citeqa.ingest.pipeline import embed_chunks
-from citeqa.service.components import open_index
 from citeqa.service.settings import Settings, sample_corpus
+from citeqa.service.wiring import open_index
 
 QUESTIONS = [
     "Who killed Qassem Soleimani?",

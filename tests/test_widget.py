@@ -37,11 +37,11 @@ import pytest
 from conftest import LiveServer, free_port, write_articles
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.components import chunker_settings, open_index
-from citeqa.service.feedback_store import FeedbackStore, Record, feedback_file
+from citeqa.service.feedback.store import FeedbackStore, Record, feedback_file
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import chunker_settings, open_index
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -19,12 +19,12 @@ import pytest
 from conftest import LiveServer
 
 from citeqa.index.versions import try_lock
+from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.pipeline import ingest
-from citeqa.service.components import open_index
-from citeqa.service.schemas import MAX_DOCUMENTS_PER_WRITE as MAX_WRITE
+from citeqa.service.http.schemas import MAX_DOCUMENTS_PER_WRITE as MAX_WRITE
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import open_index
 
 KEY = "test-key-0f3a"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -22,7 +22,7 @@ from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES
-from citeqa.service.errors import send_problem
+from citeqa.service.http.errors import send_problem
 from citeqa.service.settings import Settings
 
 # Room for a write's JSON around its document text: the other fields and the quoting.

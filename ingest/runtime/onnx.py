@@ -25,7 +25,7 @@ import onnxruntime as ort
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from citeqa.ingest.threads import session_options
+from citeqa.ingest.runtime.threads import session_options
 
 # Bump when the export below, or what a model's `export` callback builds, changes.
 EXPORT_VERSION = 1

@@ -14,7 +14,7 @@ import numpy as np
 
 from citeqa.index.base import StoredChunk, StoredSentence
 from citeqa.index.tokens import tokenize_one
-from citeqa.service.reading import Passage
+from citeqa.service.qa.reader import Passage
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ MAX_DOCUMENTS_PER_WRITE = 100  # one POST /documents; larger batches are split b
 MAX_DOC_ID_CHARS = 200
 MAX_META_CHARS = 2000
 MAX_FILTER_VALUES = 1000  # each of filters.sources and filters.doc_ids
-MAX_JSON_DEPTH = 32  # nesting of any JSON body (service/strict_json.py)
+MAX_JSON_DEPTH = 32  # nesting of any JSON body (service/http/middleware/strict_json.py)
 # Body sizes and timeouts are settings (service/settings.py): they depend on the deployment.
 
 
@@ -305,8 +305,9 @@ def _problem(description: str, *, text: bool = False) -> dict[str, Any]:
 
 
 # What any route can answer before or around its own code: the server (uvicorn) and the
-# middleware (service/limits.py, service/api.py). Spread it into a route's `responses`:
-# `responses={404: ..., **COMMON_RESPONSES}`; a route's own entry for a status goes after.
+# middleware (service/http/middleware/limits.py, service/http/app.py). Spread it into a
+# route's `responses`: `responses={404: ..., **COMMON_RESPONSES}`; a route's own entry for a
+# status goes after.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _problem(
         "Malformed HTTP: a bad request line or headers, or headers over CITEQA_MAX_HEADER_BYTES "

@@ -5,7 +5,8 @@ uvicorn bounds an idle kept-alive connection (`timeout_keep_alive`), the size of
 head (`h11_max_incomplete_event_size`, 400 above) and open connections
 (`limit_concurrency`, 503 above), but not the time a client may take to send its request
 line and headers: a connection that sends half a request line is held for ever. The h11
-protocol class below adds that timeout. (Bodies are bounded in time by service/limits.py.)
+protocol class below adds that timeout. (Bodies are bounded in time by
+service/http/middleware/limits.py.)
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def uvicorn_config(
         timeout_keep_alive=settings.keep_alive_timeout_s,
         limit_concurrency=settings.max_connections,
         h11_max_incomplete_event_size=settings.max_header_bytes,
-        access_log=False,  # service/logs.py logs each request, once
+        access_log=False,  # service/http/middleware/logs.py logs each request, once
         server_header=False,
         **options,
     )

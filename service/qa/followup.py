@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from spacy.tokens import Token
 
-from citeqa.ingest.nlp import load_nlp
-from citeqa.service.schemas import Turn
+from citeqa.ingest.runtime.nlp import load_nlp
+from citeqa.service.http.schemas import Turn
 
 _PERSON_PRONOUNS = {"he", "him", "she", "her", "his", "hers", "they", "them", "their"}
 _THING_PRONOUNS = {"it", "its"}

@@ -11,11 +11,11 @@ from citeqa.index.factory import Backend, index_config
 from citeqa.index.factory import open_index as open_backend
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.nlp import load_nlp
-from citeqa.service.answer_types import SpanTyper
-from citeqa.service.answering import Answerer, AnswerSettings
-from citeqa.service.calibration import CONFIDENCE_FILE, Confidence
-from citeqa.service.reading import WEIGHTS_FILE, Reader, shipped_reader
+from citeqa.ingest.runtime.nlp import load_nlp
+from citeqa.service.qa.answer_types import SpanTyper
+from citeqa.service.qa.answerer import Answerer, AnswerSettings
+from citeqa.service.qa.confidence import CONFIDENCE_FILE, Confidence
+from citeqa.service.qa.reader import WEIGHTS_FILE, Reader, shipped_reader
 from citeqa.service.settings import Settings
 
 

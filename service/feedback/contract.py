@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 
 from citeqa.index.base import DocumentRecord, Index
 from citeqa.ingest.cleaning import is_blank
-from citeqa.service.schemas import (
+from citeqa.service.http.schemas import (
     MAX_ANSWER_CHARS,
     MAX_DOC_ID_CHARS,
     MAX_QUESTION_CHARS,

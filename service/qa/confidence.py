@@ -19,9 +19,9 @@ import numpy as np
 
 from citeqa.index.base import StoredSentence
 from citeqa.index.tokens import tokenize_one
-from citeqa.service.answer_types import Located, SpanTyper, agreement
-from citeqa.service.reading import Span
-from citeqa.service.sentences import Question, Window
+from citeqa.service.qa.answer_types import Located, SpanTyper, agreement
+from citeqa.service.qa.reader import Span
+from citeqa.service.qa.sentences import Question, Window
 
 CONFIDENCE_FILE = "confidence.json"
 

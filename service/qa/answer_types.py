@@ -1,9 +1,9 @@
 """What kind of answer a question asks for, and what kind of thing a span is.
 
 A "where" question answered with "decision-maker", or a "when" question with a noun, is
-wrong whatever the reader's score. The confidence model (service/calibration.py) gets the
+wrong whatever the reader's score. The confidence model (service/qa/confidence.py) gets the
 agreement of the two as features: the question's kind from its wh-word, the span's from
-spaCy's entities in the span's sentence (the pipeline service/followup.py already loads).
+spaCy's entities in the span's sentence (the pipeline service/qa/followup.py already loads).
 """
 
 from __future__ import annotations

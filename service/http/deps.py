@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 
 from citeqa.service.admission import Admission
-from citeqa.service.answering import Answerer
-from citeqa.service.feedback_store import FeedbackStore
+from citeqa.service.feedback.store import FeedbackStore
 from citeqa.service.live import LiveAnswerer
+from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
 
 

@@ -10,7 +10,7 @@ characters in the passage, and a passage's own offset in its document is exact, 
 `document[passage.start + a : passage.start + b]`. The answer text is never searched for.
 
 At run time the forward pass is ONNX Runtime's, over an export of these weights made on first
-use (ingest/onnx_export.py) with int8 weight matrices: the reader alone about twice as fast
+use (ingest/runtime/onnx.py) with int8 weight matrices: the reader alone about twice as fast
 as torch fp32, for 0.2 F1 points on the SQuAD test split (bench/README.md, "/ask on ONNX Runtime").
 torch is for training and for the export.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 
-from citeqa.ingest import threads  # noqa: F401  (before torch: OpenMP's settings)
+from citeqa.ingest.runtime import threads  # noqa: F401  (before torch: OpenMP's settings)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -38,7 +38,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from citeqa.ingest.onnx_export import (  # noqa: E402
+from citeqa.ingest.runtime.onnx import (  # noqa: E402
     TransformerOutputs,
     cached_session,
     export_module,

@@ -25,9 +25,9 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citeqa.ingest.loaders import is_unicode
-from citeqa.service.errors import send_problem
-from citeqa.service.limits import replay
-from citeqa.service.schemas import MAX_JSON_DEPTH
+from citeqa.service.http.errors import send_problem
+from citeqa.service.http.middleware.limits import replay
+from citeqa.service.http.schemas import MAX_JSON_DEPTH
 
 # Above this size the parse runs in a worker thread, not on the event loop.
 THREAD_ABOVE_BYTES = 256 * 1024

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citeqa.service.errors import send_problem
+from citeqa.service.http.errors import send_problem
 
 log = logging.getLogger("citeqa")
 

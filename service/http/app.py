@@ -1,8 +1,8 @@
 """FastAPI routes. All answering happens in `Answerer`; this module only speaks HTTP.
 
-Run it with `citeqa serve`, or `uvicorn --factory citeqa.service.api:create_app` (without
+Run it with `citeqa serve`, or `uvicorn --factory citeqa.service.http.app:create_app` (without
 the server's own limits: header timeout, connections; `citeqa serve` sets them, see
-service/server.py).
+service/http/server.py).
 """
 
 from __future__ import annotations
@@ -18,27 +18,33 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 
 from citeqa.index.base import Index, IndexBusyError, IndexDamagedError
+from citeqa.index.writer import IngestReport, delete_documents, upsert_documents
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.ingest.pipeline import IngestReport, delete_documents, upsert_documents
 from citeqa.service.admission import Admission, OverloadedError
-from citeqa.service.auth import require_writer
-from citeqa.service.components import chunker_settings
-from citeqa.service.errors import validation_error
-from citeqa.service.feedback import (
+from citeqa.service.feedback.contract import (
     FeedbackIn,
     FeedbackStored,
     Span,
     cited_documents,
     span_errors,
 )
-from citeqa.service.feedback_store import FeedbackStore, Record, StoredSpan, feedback_file, now
-from citeqa.service.headers import SecurityHeaders
-from citeqa.service.limits import BodyLimits, route_limits
-from citeqa.service.live import LiveAnswerer, WriterBusyError
-from citeqa.service.logs import RequestLog, note
-from citeqa.service.metrics import Metrics
-from citeqa.service.schemas import (
+from citeqa.service.feedback.store import (
+    FeedbackStore,
+    Record,
+    StoredSpan,
+    feedback_file,
+    now,
+)
+from citeqa.service.http.auth import require_writer
+from citeqa.service.http.deps import Admitted, AppSettings, Current, Feedback, Live, attach
+from citeqa.service.http.errors import validation_error
+from citeqa.service.http.middleware.headers import SecurityHeaders
+from citeqa.service.http.middleware.limits import BodyLimits, route_limits
+from citeqa.service.http.middleware.logs import RequestLog, note
+from citeqa.service.http.middleware.metrics import Metrics
+from citeqa.service.http.middleware.strict_json import StrictJSON
+from citeqa.service.http.schemas import (
     COMMON_RESPONSES,
     AskRequest,
     AskResponse,
@@ -49,11 +55,11 @@ from citeqa.service.schemas import (
     Readiness,
     WriteResult,
 )
+from citeqa.service.live import LiveAnswerer, WriterBusyError
 from citeqa.service.settings import Settings
-from citeqa.service.state import Admitted, AppSettings, Current, Feedback, Live, attach
-from citeqa.service.strict_json import StrictJSON
+from citeqa.service.wiring import chunker_settings
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 log = logging.getLogger("citeqa")
 
 

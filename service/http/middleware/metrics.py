@@ -21,7 +21,7 @@ from prometheus_client import (
 from starlette.responses import Response
 
 from citeqa.index.base import IndexStats
-from citeqa.service.logs import DISCONNECTED
+from citeqa.service.http.middleware.logs import DISCONNECTED
 
 # The methods the API serves; anything else is counted as "other", so junk requests cannot
 # grow the number of series.

