@@ -39,7 +39,7 @@ from citeqa.ingest.embedding import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.http.schemas import AskRequest
 from citeqa.service.qa.answerer import Answerer
-from citeqa.service.qa.reader import Passage
+from citeqa.service.qa.reader import Excerpt
 from citeqa.service.qa.sentences import windows
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer
@@ -105,7 +105,7 @@ def concurrent_asks(url: str, questions: list[str], n: int, threads: int) -> tup
     return Timing(f"/ask, {threads} client threads at once", samples), n / wall
 
 
-def reader_windows(answerer: Answerer, question: str) -> list[Passage]:
+def reader_windows(answerer: Answerer, question: str) -> list[Excerpt]:
     """The passages `Answerer.ask` would give the reader for `question`."""
     analysed = answerer.analyse(question)
     _, sentences = answerer.retrieve(analysed, None)

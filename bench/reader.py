@@ -24,17 +24,16 @@ import torch
 from bench.common import print_table, time_calls
 from citeqa.eval.datasets import load_squad, split_of
 from citeqa.eval.metrics import f1
-from citeqa.ingest.runtime.threads import INTRA_OP_THREADS, session_options
-from citeqa.service.qa.reader import (
+from citeqa.ingest.runtime.paths import shipped_reader
+from citeqa.ingest.runtime.reader_model import (
     WEIGHTS_FILE,
     Encoded,
-    Passage,
-    Reader,
     export_fp32,
     load_model,
     masked_logits,
-    shipped_reader,
 )
+from citeqa.ingest.runtime.threads import INTRA_OP_THREADS, session_options
+from citeqa.service.qa.reader import Excerpt, Reader
 from citeqa.service.settings import Settings
 
 
@@ -82,7 +81,7 @@ def main() -> None:
 
             def ask(i: int, reader: Reader = reader, answers=answers, top=top) -> None:
                 q = questions[i % len(questions)]
-                spans = reader.read(q.question, [Passage(q.doc_ids[0], 0, texts[q.doc_ids[0]])])
+                spans = reader.read(q.question, [Excerpt(q.doc_ids[0], 0, texts[q.doc_ids[0]])])
                 answers[i % len(questions)] = spans[0].text if spans else ""
                 top[i % len(questions)] = (spans[0].start, spans[0].end) if spans else (0, 0)
 

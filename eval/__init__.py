@@ -7,3 +7,5 @@ functions, `run` asks every question and scores it, `report` writes the results.
 `cli` holds eval's commands and `main` puts the whole `citeqa` command together: here,
 because eval may import service and service never imports eval.
 """
+
+import citeqa.ingest.runtime  # noqa: F401  (first: the process's environment, see there)

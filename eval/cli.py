@@ -155,11 +155,12 @@ def train_reader(
     ] = None,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
-    from citeqa.eval.train_reader import OWN_QUESTIONS, READER_DIR, Sets, main
+    from citeqa.eval.train_reader import OWN_QUESTIONS, Sets, main
+    from citeqa.ingest.runtime.paths import shipped_reader
 
     config = TrainConfig(epochs=epochs, learning_rate=learning_rate, max_steps=max_steps)
     sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts)
-    main(sets, out or READER_DIR, work, config, confidence_only, resume)
+    main(sets, out or shipped_reader(), work, config, confidence_only, resume)
 
 
 feedback_app = typer.Typer(help="What readers said about answers in the chat (POST /feedback).")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from citeqa.index.base import Index
 from citeqa.index.factory import format_version
 from citeqa.index.writer import sync_documents
 from citeqa.ingest.embedding import MODEL_NAME, Embedder
+from citeqa.ingest.runtime.paths import cache_home
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import answerer_over, backend, chunker_settings, open_index
@@ -40,8 +40,7 @@ def cache_dir(source: Path, settings: Settings) -> Path:
         "format": format_version(backend(settings)),
     }
     digest.update(json.dumps(built_with, sort_keys=True).encode())
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache_home / "citeqa-eval" / digest.hexdigest()[:16]
+    return cache_home() / "citeqa-eval" / digest.hexdigest()[:16]
 
 
 def ingest_corpus(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> None:

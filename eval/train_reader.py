@@ -36,23 +36,20 @@ from citeqa.eval.reader_data import Extra, Group, extra_examples, own_groups, sq
 from citeqa.eval.train_config import TrainConfig
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.loaders import load_folder
-from citeqa.service.qa.answerer import Answerer
-from citeqa.service.qa.confidence import CONFIDENCE_FILE, Candidate, Confidence
-from citeqa.service.qa.reader import (
+from citeqa.ingest.runtime.reader_model import (
     FROZEN,
     WEIGHTS_FILE,
     Encoded,
-    Passage,
-    Reader,
-    encode,
+    ReaderTokenizer,
     load_model,
-    load_tokenizer,
     masked_logits,
     save_weights,
 )
+from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.confidence import CONFIDENCE_FILE, Candidate, Confidence
+from citeqa.service.qa.reader import Excerpt, Reader
 from citeqa.service.settings import Settings
 
-READER_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "reader"
 OWN_QUESTIONS = Path(__file__).parent / "questions.jsonl"
 # Short questions as people type them, over the sample corpus: for fitting the confidence
 # model and the threshold (its training part) and for eval, never for training the reader.
@@ -78,12 +75,12 @@ def runs(labels: np.ndarray) -> list[np.ndarray]:
     return np.split(np.arange(len(labels)), bounds)
 
 
-def featurize(tokenizer, groups: list[Group]) -> Batchable:
+def featurize(tokenizer: ReaderTokenizer, groups: list[Group]) -> Batchable:
     """Tokenize every passage of every group. Targets are the gold answers in any window of
     the group; a group with none anywhere targets [CLS] in each of its windows."""
     examples = [e for g in groups for e in g.examples]
     group_of_example = np.repeat(np.arange(len(groups)), [len(g.examples) for g in groups])
-    encoded = encode(tokenizer, [e.question for e in examples], [e.passage for e in examples])
+    encoded = tokenizer.encode([e.question for e in examples], [e.passage for e in examples])
     windows, tokens = encoded.span_mask.shape
     starts = np.zeros((windows, tokens), dtype=bool)
     ends = np.zeros((windows, tokens), dtype=bool)
@@ -300,7 +297,7 @@ def gold_paragraph_scores(reader: Reader, examples: list[tuple[str, str, list[st
     """EM and F1 of the reader's best span with the gold passage given (reader-only)."""
     ems, f1s = [], []
     for question, passage, golds in examples:
-        spans = reader.read(question, [Passage("gold", 0, passage)])
+        spans = reader.read(question, [Excerpt("gold", 0, passage)])
         answer = spans[0].text if spans else ""
         ems.append(exact_match(answer, golds))
         f1s.append(f1(answer, golds))
@@ -432,7 +429,7 @@ def train_weights(
     if not resume:
         checkpoint.unlink(missing_ok=True)
     groups = training_groups(sets, config, log)
-    data = featurize(load_tokenizer(), groups)
+    data = featurize(ReaderTokenizer(), groups)
     negatives = sum(not any(e.answers for e in g.examples) for g in groups)
     log(f"{len(groups)} groups ({negatives} without an answer), {len(data.lengths)} windows, "
         f"{asdict(config)}")  # fmt: skip

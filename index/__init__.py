@@ -6,3 +6,5 @@ immutable segments, so a write costs the size of the change, not of the corpus. 
 service only sees the `Index` protocol in `base.py`, so another backend can replace
 `LocalIndex` later.
 """
+
+import citeqa.ingest.runtime  # noqa: F401  (first: the process's environment, see there)

@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from citeqa.ingest.runtime import threads  # noqa: F401  (OpenMP's settings, before faiss loads)
-
-# isort: split
 import faiss
 import numpy as np
 

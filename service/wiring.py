@@ -12,10 +12,12 @@ from citeqa.index.factory import open_index as open_backend
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.runtime.nlp import load_nlp
+from citeqa.ingest.runtime.paths import shipped_reader
+from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
 from citeqa.service.qa.answer_types import SpanTyper
 from citeqa.service.qa.answerer import Answerer, AnswerSettings
 from citeqa.service.qa.confidence import CONFIDENCE_FILE, Confidence
-from citeqa.service.qa.reader import WEIGHTS_FILE, Reader, shipped_reader
+from citeqa.service.qa.reader import Reader
 from citeqa.service.settings import Settings
 
 

@@ -11,9 +11,12 @@ import torch
 
 from bench.reader import TorchReader
 from bench.reader import fp32_reader as bench_fp32_reader
-from citeqa.ingest.embedding import Embedder, model_path
-from citeqa.ingest.runtime.onnx import cached_session, export_module
-from citeqa.service.qa.reader import WEIGHTS_FILE, Passage, Reader, shipped_reader
+from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.runtime.onnx import cached_session
+from citeqa.ingest.runtime.paths import base_model, shipped_reader
+from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
+from citeqa.ingest.runtime.torch_export import export_module
+from citeqa.service.qa.reader import Excerpt, Reader
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import load_reader
 
@@ -44,7 +47,7 @@ QUESTIONS = [
     "When did the port open?",
     "When did Varga retire?",
 ]
-PASSAGES = [Passage("a", 0, MASTER), Passage("b", 12, LONG), Passage("c", 3, "Ferries.")]
+PASSAGES = [Excerpt("a", 0, MASTER), Excerpt("b", 12, LONG), Excerpt("c", 3, "Ferries.")]
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -83,7 +86,7 @@ def test_the_embedder_gives_sentence_transformers_vectors(embedder: Embedder) ->
         "a",
         LONG,  # past the model's 256 tokens: both cut it the same way
     ]
-    torch_model = SentenceTransformer(str(model_path()), device="cpu")
+    torch_model = SentenceTransformer(str(base_model()), device="cpu")
     expected = torch_model.encode(texts, normalize_embeddings=True)
     for got in (embedder.encode(texts), np.stack([embedder.encode([t])[0] for t in texts])):
         assert (got * expected).sum(axis=1).min() >= 0.99999

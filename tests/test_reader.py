@@ -15,15 +15,9 @@ from citeqa.eval.datasets import EvalQuestion
 from citeqa.eval.reader_data import Example, Group, extra_examples
 from citeqa.eval.train_config import TrainConfig
 from citeqa.eval.train_reader import featurize, span_loss, train
-from citeqa.service.qa.reader import (
-    Normaliser,
-    Passage,
-    Reader,
-    load_model,
-    load_tokenizer,
-    masked_logits,
-    shipped_reader,
-)
+from citeqa.ingest.runtime.paths import shipped_reader
+from citeqa.ingest.runtime.reader_model import ReaderTokenizer, load_model, masked_logits
+from citeqa.service.qa.reader import Excerpt, Normaliser, Reader
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import load_reader
 
@@ -42,7 +36,7 @@ def test_the_shipped_weights_are_small_and_load_without_a_hub(reader: Reader) ->
 
 def test_the_span_is_the_words_that_answer(reader: Reader) -> None:
     text = "The harbour master of Port Quillon is Ansel Varga. The port opened in 1901."
-    spans = reader.read("Who is the harbour master of Port Quillon?", [Passage("d", 0, text)])
+    spans = reader.read("Who is the harbour master of Port Quillon?", [Excerpt("d", 0, text)])
     assert spans[0].text == "Ansel Varga"
 
 
@@ -66,7 +60,7 @@ def test_every_span_quotes_its_document_exactly(
 ) -> None:
     passage_text = " ".join(words)
     document = prefix + passage_text + " tail"
-    passage = Passage("d", len(prefix), passage_text)
+    passage = Excerpt("d", len(prefix), passage_text)
     assert document[passage.start : passage.end] == passage.text
     for span in reader.read(question, [passage]):
         assert document[span.start : span.end] == span.text
@@ -76,7 +70,7 @@ def test_every_span_quotes_its_document_exactly(
 def test_long_passages_are_read_in_overlapping_windows(reader: Reader) -> None:
     filler = "The weather was mild and nothing happened that day. " * 60
     text = filler + "The harbour master of Port Quillon is Ansel Varga. " + filler
-    spans = reader.read("Who is the harbour master of Port Quillon?", [Passage("d", 7, text)])
+    spans = reader.read("Who is the harbour master of Port Quillon?", [Excerpt("d", 7, text)])
     assert spans[0].text == "Ansel Varga"
     assert text[spans[0].start - 7 : spans[0].end - 7] == "Ansel Varga"
 
@@ -88,7 +82,7 @@ def test_a_few_training_steps_lower_the_loss() -> None:
         Example("What did Maria build?", "Maria built a red boat last year.", [(12, 22), (14, 22)]),
         Example("Where is the bridge?", "The bridge stands in Northport, by the sea.", [(21, 30)]),
     ]
-    data = featurize(load_tokenizer(), [Group([e]) for e in examples])
+    data = featurize(ReaderTokenizer(), [Group([e]) for e in examples])
     assert data.start_targets[:, 0].sum() == 0, "every answer lies inside its window"
     model = load_model(None)
     config = TrainConfig(epochs=20, batch_size=4, learning_rate=3e-4, max_steps=15)
@@ -116,7 +110,7 @@ def test_feedback_corrections_train_at_their_offsets() -> None:
     assert len(example.passage) <= 200 and example.passage in text
     [(a, b)] = example.answers
     assert example.passage[a:b] == "Ansel Varga"
-    data = featurize(load_tokenizer(), [Group([e]) for e in extra.examples])
+    data = featurize(ReaderTokenizer(), [Group([e]) for e in extra.examples])
     assert data.start_targets[:, 0].sum() == 0, "the answer lies inside its window"
     config = TrainConfig(epochs=3, batch_size=1, max_steps=2)
     assert len(train(load_model(None), data, config)) == 2  # two real steps, no more
@@ -150,7 +144,7 @@ def test_a_group_without_an_answer_targets_cls_in_every_window() -> None:
         Group([Example("When did the port open?", "The port opened in 1901.", [(19, 23)]),
                Example("When did the port open?", "Gulls nest on the pier.", [])]),
     ]  # fmt: skip
-    data = featurize(load_tokenizer(), groups)
+    data = featurize(ReaderTokenizer(), groups)
     assert data.group_of.tolist() == [0, 0, 1, 1]
     assert data.start_targets[:2, 0].all() and data.end_targets[:2, 0].all()
     assert not data.start_targets[2:, 0].any(), "the answered group targets its span only"
@@ -161,7 +155,7 @@ def test_training_on_an_unanswerable_question_raises_its_cls_score() -> None:
     question = "Who is the harbour master of Port Quillon?"
     unanswerable = Group([Example(question, "Port Quillon is a quiet town by the sea.", [])])
     answerable = Group([Example("When did the port open?", "The port opened in 1901.", [(19, 23)])])
-    data = featurize(load_tokenizer(), [unanswerable, answerable])
+    data = featurize(ReaderTokenizer(), [unanswerable, answerable])
     model = load_model(shipped_reader() / "reader.safetensors")
 
     def cls_margin() -> float:
@@ -177,7 +171,7 @@ def test_training_on_an_unanswerable_question_raises_its_cls_score() -> None:
 
 
 def _first_window(data):
-    from citeqa.service.qa.reader import Encoded
+    from citeqa.ingest.runtime.reader_model import Encoded
 
     arrays = {k: v[:1] for k, v in data.encoded.arrays.items()}
     return Encoded(arrays, data.encoded.offsets[:1], data.encoded.passage_of[:1],
@@ -188,9 +182,9 @@ def test_span_probabilities_share_one_softmax_over_the_windows(reader: Reader) -
     """Each span's probability and the no-answer probability come from one softmax over
     every window read, so they add up to at most 1, whichever window a span is in."""
     passages = [
-        Passage("a", 0, "The harbour master of Port Quillon is Ansel Varga."),
-        Passage("b", 0, "The port opened in 1901 after a storm."),
-        Passage("c", 0, "Gulls nest on the pier in spring."),
+        Excerpt("a", 0, "The harbour master of Port Quillon is Ansel Varga."),
+        Excerpt("b", 0, "The port opened in 1901 after a storm."),
+        Excerpt("c", 0, "Gulls nest on the pier in spring."),
     ]
     spans = reader.read("Who is the harbour master of Port Quillon?", passages)
     assert spans[0].text == "Ansel Varga"
@@ -221,7 +215,7 @@ def test_concurrent_reads_get_the_same_spans_as_one_at_a_time(reader: Reader) ->
     ] * 8
 
     def read(job: tuple[str, str]) -> list[tuple[int, int]]:
-        return [(s.start, s.end) for s in reader.read(job[0], [Passage("d", 0, job[1])])]
+        return [(s.start, s.end) for s in reader.read(job[0], [Excerpt("d", 0, job[1])])]
 
     alone = [read(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=8) as pool:

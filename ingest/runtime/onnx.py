@@ -1,4 +1,5 @@
-"""ONNX Runtime sessions for torch models, exported on first use and cached on disk.
+"""ONNX Runtime sessions for torch models, exported on first use (torch_export.py) and
+cached on disk.
 
 A model's file is named by a hash of its source weights and of the exporter (this code's
 EXPORT_VERSION, torch's, onnx's and ONNX Runtime's versions), so new weights or a new
@@ -14,26 +15,23 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-import warnings
 from collections.abc import Callable
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
-import onnx
 import onnxruntime as ort
-import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from citeqa.ingest.runtime.threads import session_options
 
-# Bump when the export below, or what a model's `export` callback builds, changes.
+# Bump when the export (torch_export.py), or what a model's `export` callback builds,
+# changes. Versions come from the installed packages' metadata, so that finding a cached
+# file never imports torch (1-2 s).
 EXPORT_VERSION = 1
 EXPORTER = (
-    f"citeqa-export-{EXPORT_VERSION} torch-{torch.__version__} onnx-{onnx.__version__} "
+    f"citeqa-export-{EXPORT_VERSION} torch-{version('torch')} onnx-{version('onnx')} "
     f"onnxruntime-{ort.__version__}"
 )
-OPSET = 17  # ONNX Runtime 1.32 runs every opset up to 23; 17 has every op BERT needs
 
 
 def cached_session(
@@ -48,61 +46,14 @@ def cached_session(
     return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
 
-class TransformerOutputs(torch.nn.Module):
-    """A transformers model with plain tensor outputs, as the ONNX exporter wants them: the
-    `fields` of its output (e.g. "last_hidden_state", or "start_logits" and "end_logits")."""
-
-    def __init__(self, model: torch.nn.Module, fields: tuple[str, ...]) -> None:
-        super().__init__()
-        self.model = model
-        self.fields = fields
-
-    def forward(self, input_ids, attention_mask, token_type_ids):
-        out = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        )
-        return tuple(getattr(out, field) for field in self.fields)
-
-
-def export_module(
-    module: torch.nn.Module, inputs: dict[str, np.ndarray], outputs: list[str], path: Path
-) -> None:
-    """`module(**inputs)` as ONNX, with every input's and output's first two axes dynamic
-    (batch and tokens). `module` must be in eval mode: the exporter traces what it runs."""
-    assert not module.training, "export in eval mode, or dropout is in the graph"
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, *outputs)}
-    # The tracer warns about branches on shapes in transformers' masking code; they hold
-    # for every shape (tests/test_onnx.py compares padded batches with torch).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", "Exporting aten::index", UserWarning)
-        _export(module, inputs, outputs, axes, path)
-
-
-def _export(
-    module: torch.nn.Module,
-    inputs: dict[str, np.ndarray],
-    outputs: list[str],
-    axes: dict[str, dict[int, str]],
-    path: Path,
-) -> None:
-    torch.onnx.export(
-        module,
-        tuple(torch.from_numpy(a) for a in inputs.values()),
-        str(path),
-        input_names=list(inputs),
-        output_names=outputs,
-        dynamic_axes=axes,
-        opset_version=OPSET,
-        dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
-    )
-
-
 def quantize_weights(source: Path, target: Path, keep: list[str]) -> None:
     """int8 dynamic quantisation of every matrix product with a stored weight matrix, per
     output channel, but the nodes named in `keep`. Products of two activations (attention's
     scores and mixing) stay fp32: quantising them too cost the reader 1.6 F1 points, weights
     per tensor instead of per channel 4.4 (bench/README.md, "/ask on ONNX Runtime")."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     graph = onnx.load(str(source)).graph
     if missing := set(keep) - {n.name for n in graph.node}:
         raise ValueError(f"no node {missing} in {source} to keep in fp32")

@@ -1,9 +1,6 @@
-"""The process's threading choices, all in one place. Import this module before faiss or
-torch load: OpenMP reads its environment once, when it loads.
+"""ONNX Runtime's threading, for every model session (OpenMP's is set in __init__.py).
 
-faiss and torch each bring an OpenMP runtime. On 2 cores OpenMP's default spin-wait
-collapsed whenever a second thread was busy (one query embed under torch: 17 ms -> 540 ms),
-so its threads wait passively. The models run in ONNX Runtime, one thread per call: the
+The models run in ONNX Runtime, one thread per call: the
 server computes questions side by side on its ask slots (service/admission.py) instead of
 one question on both cores, which measured no faster under load (bench/README.md, "/ask on
 ONNX Runtime": threads).
@@ -11,11 +8,7 @@ ONNX Runtime": threads).
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import onnxruntime as ort  # noqa: E402
+import onnxruntime as ort
 
 # Threads of one model call (bench/README.md, "/ask on ONNX Runtime": threads).
 INTRA_OP_THREADS = 1

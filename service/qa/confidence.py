@@ -20,7 +20,7 @@ import numpy as np
 from citeqa.index.base import StoredSentence
 from citeqa.index.tokens import tokenize_one
 from citeqa.service.qa.answer_types import Located, SpanTyper, agreement
-from citeqa.service.qa.reader import Span
+from citeqa.service.qa.reader import FoundSpan
 from citeqa.service.qa.sentences import Question, Window
 
 CONFIDENCE_FILE = "confidence.json"
@@ -30,7 +30,7 @@ CONFIDENCE_FILE = "confidence.json"
 class Candidate:
     """One span the reader found, where it stands, and how likely it is right."""
 
-    span: Span
+    span: FoundSpan
     window: Window
     features: dict[str, float]
     score: float = 0.0
@@ -55,7 +55,7 @@ CANDIDATES = 8
 
 
 def candidates(
-    question: Question, spans: list[Span], windows: list[Window], typer: SpanTyper
+    question: Question, spans: list[FoundSpan], windows: list[Window], typer: SpanTyper
 ) -> list[Candidate]:
     """The best spans with their features; spans come from `Reader.read` over `windows`,
     best first."""
@@ -91,7 +91,7 @@ def candidates(
     return out
 
 
-def _located(span: Span, window: Window) -> Located:
+def _located(span: FoundSpan, window: Window) -> Located:
     """The span within the sentences it touches: what its kind is read from."""
     inside = touched(window.sentences, span.start, span.end)
     start = inside[0].start

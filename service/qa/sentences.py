@@ -14,7 +14,7 @@ import numpy as np
 
 from citeqa.index.base import StoredChunk, StoredSentence
 from citeqa.index.tokens import tokenize_one
-from citeqa.service.qa.reader import Passage
+from citeqa.service.qa.reader import Excerpt
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _overlap(question: Question, sentence: set[str]) -> float:
 class Window:
     """A passage for the reader: sentences `first..last` of one chunk, around `best`."""
 
-    passage: Passage
+    passage: Excerpt
     best: ScoredSentence  # the best-scored sentence inside it
     sentences: list[StoredSentence]  # all of its sentences, in order
 
@@ -111,4 +111,4 @@ def _window(best: ScoredSentence, first: int, last: int) -> Window:
     inside = chunk.sentences[first : last + 1]
     start, end = inside[0].start, inside[-1].end
     text = chunk.text[start - chunk.start : end - chunk.start]
-    return Window(Passage(chunk.doc_id, start, text), best, inside)
+    return Window(Excerpt(chunk.doc_id, start, text), best, inside)

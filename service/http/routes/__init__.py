@@ -1,0 +1,1 @@
+"""The HTTP routes, one APIRouter per job: ask, documents, feedback, ops."""
