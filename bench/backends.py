@@ -21,7 +21,7 @@ from bench.common import ingest_sample, print_table, rss_mb, time_calls, write_r
 from citeqa.index.factory import BackendName
 from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer
 
@@ -47,7 +47,7 @@ def measure(backend: BackendName, questions: list[str]) -> dict:
                    weights=answerer.settings.fusion)  # fmt: skip
 
         def ask(i: int) -> None:
-            answerer.ask(AskRequest(question=questions[i % len(questions)]))
+            answerer.ask(Query(questions[i % len(questions)]))
 
         timings = [time_calls("search", retrieve, len(questions)),
                    time_calls("ask", ask, len(questions))]  # fmt: skip

@@ -37,8 +37,8 @@ from bench.common import (
 from citeqa.index.search import search
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.http.app import create_app
-from citeqa.service.http.schemas import AskRequest
 from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.query import Query
 from citeqa.service.qa.reader import Excerpt
 from citeqa.service.qa.sentences import windows
 from citeqa.service.settings import Settings
@@ -143,9 +143,7 @@ def measure(questions: list[str], n: int, threads: int) -> tuple[list[Timing], f
                 lambda i: answerer.reader.read(q(i), passages[i % len(questions)]),
                 n,
             ),
-            time_calls(
-                "Answerer.ask, in process", lambda i: answerer.ask(AskRequest(question=q(i))), n
-            ),
+            time_calls("Answerer.ask, in process", lambda i: answerer.ask(Query(q(i))), n),
         ]
         with Server(settings) as server, httpx.Client(base_url=server.url, timeout=120) as http:
             rows.append(

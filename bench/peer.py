@@ -31,7 +31,7 @@ from citeqa.index.search import search
 from citeqa.index.writer import sync_documents
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import answerer_over, chunker_settings, fusion_weights, open_index
 
@@ -101,9 +101,7 @@ def run_citeqa(eval_set: EvalSet, root: Path, top_k: int, fetch: int) -> tuple[d
     retrieval = time_calls("retrieval", retrieve, len(asked))
     recall = sum(bool(retrieve(i) & set(q.doc_ids)) for i, q in enumerate(asked)) / len(asked)
     answerer = answerer_over(index, settings, embedder)
-    ask = time_calls(
-        "ask", lambda i: answerer.ask(AskRequest(question=asked[i].question)), len(asked)
-    )
+    ask = time_calls("ask", lambda i: answerer.ask(Query(asked[i].question)), len(asked))
     return {
         "system": "citeqa",
         "index_s": index_s,

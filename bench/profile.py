@@ -17,7 +17,7 @@ from pyinstrument import Profiler
 from bench.common import ingest_sample
 from bench.latency import load_questions
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer
 
@@ -36,11 +36,11 @@ def main() -> None:
         settings, _ = ingest_sample(Path(tmp) / "index", embedder)
         answerer = build_answerer(settings, embedder)
         for question in questions[:5]:
-            answerer.ask(AskRequest(question=question))
+            answerer.ask(Query(question))
         profiler = Profiler(interval=INTERVAL_S)
         with profiler:
             for i in range(args.requests):
-                answerer.ask(AskRequest(question=questions[i % len(questions)]))
+                answerer.ask(Query(questions[i % len(questions)]))
     print(profiler.output_text(unicode=False, color=False))
 
 

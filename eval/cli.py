@@ -15,7 +15,7 @@ import typer
 from citeqa.eval.train_config import TrainConfig
 from citeqa.service.cli import IndexOption, index_errors, settings_for
 from citeqa.service.feedback.store import FeedbackStore, feedback_file
-from citeqa.service.http.schemas import DEFAULT_TOP_K, MAX_TOP_K
+from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings
 
 app = typer.Typer()

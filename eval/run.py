@@ -1,7 +1,7 @@
-"""Ask every question of an `EvalSet` through `Answerer.ask_traced` and score each answer.
+"""Ask every question of an `EvalSet` through `Answerer.ask` and score each answer.
 
-The answerer is asked exactly as `/ask` asks it, and every reported figure comes from that
-response. Only when it abstains is the question asked once more with the no-answer
+The answerer is asked exactly as `/ask` asks it, and every reported figure comes from its
+`Result`. Only when it abstains is the question asked once more with the no-answer
 threshold at 0, to learn the best score below the threshold: calibration and the
 best-threshold search need it, and no response field carries it.
 """
@@ -15,17 +15,10 @@ from tqdm import tqdm
 from citeqa.eval import metrics
 from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.eval.summary import Summary, summarise
-from citeqa.index.base import Index
-from citeqa.service.http.schemas import (
-    DEFAULT_TOP_K,
-    Answer,
-    AskRequest,
-    AskResponse,
-    Citation,
-    Filters,
-    Passage,
-)
+from citeqa.index.base import Index, SearchFilters
 from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.query import DEFAULT_TOP_K, Query
+from citeqa.service.qa.result import Answer, Citation, Quote, Result
 
 # The kinds of mistake, in the order `classify` tests them.
 INVALID_CITATION = "invalid_citation"
@@ -109,7 +102,7 @@ def evaluate(
     probe = answerer.with_settings(no_answer_threshold=0.0)
     texts = DocumentTexts(answerer.index)
     if eval_set.questions:  # the first ask loads lazily; keep that out of the latencies
-        answerer.ask(AskRequest(question=eval_set.questions[0].question, top_k=top_k))
+        answerer.ask(Query(eval_set.questions[0].question, top_k))
     records = [
         _evaluate_one(answerer, probe, texts, question, top_k, gold_paragraph)
         for question in tqdm(eval_set.questions, desc=eval_set.name, unit="q", disable=not progress)
@@ -131,19 +124,17 @@ def _evaluate_one(
     top_k: int,
     gold_paragraph: bool,
 ) -> QuestionResult:
-    only = Filters(doc_ids=question.doc_ids) if gold_paragraph and question.doc_ids else None
-    request = AskRequest(question=question.question, top_k=top_k, filters=only)
-    traced = answerer.ask_traced(request)
-    response = traced.response
+    only = SearchFilters(doc_ids=question.doc_ids) if gold_paragraph and question.doc_ids else None
+    query = Query(question.question, top_k, only)
+    response = answerer.ask(query)
     # Answers come best first (a conflict's rivals after the top one).
-    asked = probe.ask(request) if response.no_answer else response
+    asked = probe.ask(query) if response.no_answer else response
     best = asked.answers[0] if asked.answers else None
     shown = response.answers[0] if response.answers else None
     answer = shown.text if shown else ""
     golds = question.answers
     passages = [a.passage.text for a in response.answers]
     answerable = not question.unanswerable
-    assert response.timings is not None, "Answerer always times its steps"
     record = QuestionResult(
         id=question.id,
         question=question.question,
@@ -164,7 +155,7 @@ def _evaluate_one(
         f1=metrics.f1(answer, golds),
         hit_at_1=_hit(passages[:1], golds) if answerable else None,
         hit_at_k=_hit(passages, golds) if answerable else None,
-        gold_rank=metrics.gold_rank(traced.retrieved_doc_ids, question.doc_ids),
+        gold_rank=metrics.gold_rank(response.retrieved_doc_ids, question.doc_ids),
         citation_valid=citations_valid(response, texts),
         conflict_expected=question.conflict,
         conflict_flagged=response.conflict,
@@ -180,7 +171,7 @@ def _hit(passages: list[str], golds: list[str]) -> bool:
     return any(metrics.answer_in_passage(p, golds) for p in passages)
 
 
-def citations_valid(response: AskResponse, texts: DocumentTexts) -> bool | None:
+def citations_valid(response: Result, texts: DocumentTexts) -> bool | None:
     """Every quoted answer and passage is exactly the document text at its offsets, and
     every answer lies inside its passage. None when the response cites nothing."""
     checks = [_answer_valid(a, texts) for a in response.answers]
@@ -208,7 +199,7 @@ def _citation_valid(citation: Citation, texts: DocumentTexts) -> bool:
     )
 
 
-def _quotes(text: str, passage: Passage) -> bool:
+def _quotes(text: str, passage: Quote) -> bool:
     return bool(passage.text) and text[passage.start : passage.end] == passage.text
 
 

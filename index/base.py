@@ -47,7 +47,7 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
-class Filters:
+class SearchFilters:
     """Restrict a search; `None` means no restriction. Dates are ISO strings, inclusive.
     The lists are kept as tuples: filters are hashable, so a backend can reuse what one
     search's filters resolved to for every retriever of that search."""
@@ -88,7 +88,7 @@ class StoredChunk:
 
 
 @dataclass(frozen=True)
-class Query:
+class SearchQuery:
     """What every retriever is given: the question, its lexical terms (`index.tokens`,
     spelling variants the corpus uses added) and its vector."""
 
@@ -112,7 +112,7 @@ class Retriever(Protocol):
 
     name: str  # "bm25", "dense": the key of its rank in `SearchHit.ranks`
 
-    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]: ...
+    def search(self, query: SearchQuery, k: int, filters: SearchFilters | None) -> list[Scored]: ...
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,9 @@ class Ranking:
     """A `Retriever` made of its name and the backend's function that ranks."""
 
     name: str
-    rank: Callable[[Query, int, Filters | None], list[Scored]]
+    rank: Callable[[SearchQuery, int, SearchFilters | None], list[Scored]]
 
-    def search(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+    def search(self, query: SearchQuery, k: int, filters: SearchFilters | None) -> list[Scored]:
         return self.rank(query, k, filters)
 
 
@@ -182,6 +182,11 @@ class Index(Protocol):
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]: ...
 
     def document(self, doc_id: str) -> DocumentRecord | None: ...
+
+    def metas(self, doc_ids: Collection[str]) -> dict[str, DocumentMeta]:
+        """Each document's metadata, in one read and without its text: what a citation
+        shows. Unknown ids are left out."""
+        ...
 
     def documents(self) -> list[DocumentRecord]: ...
 

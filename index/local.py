@@ -24,7 +24,6 @@ import numpy as np
 
 from citeqa.index.base import (
     DocumentRecord,
-    Filters,
     IndexBusyError,
     IndexConfig,
     IndexMismatchError,
@@ -32,6 +31,7 @@ from citeqa.index.base import (
     Ranking,
     Retriever,
     Scored,
+    SearchFilters,
     StoredChunk,
 )
 from citeqa.index.lexical import BM25, LiveTerms
@@ -55,11 +55,11 @@ from citeqa.index.versions import (
     try_lock,
     verify,
 )
-from citeqa.ingest.models import Chunk, Document, Sentence
+from citeqa.ingest.models import Chunk, Document, DocumentMeta, Sentence
 
 COUNTED = ("documents", "chunks", "sentences")
 EXPORT_BATCH = 256  # documents read per batch of `export`: bounds its memory
-# Filters whose masks stay resolved: a mask is a byte per chunk (1 MB at a million), and
+# SearchFilters whose masks stay resolved: a mask is a byte per chunk (1 MB at a million), and
 # the same filters recur within a search (each retriever) and across a chat's follow-ups.
 FILTERS_CACHED = 8
 
@@ -191,6 +191,13 @@ class LocalIndex:
                 return record
         return None
 
+    def metas(self, doc_ids: Collection[str]) -> dict[str, DocumentMeta]:
+        wanted, found = set(doc_ids), {}
+        for source in self._sources():
+            if asked := sorted(wanted - found.keys() - source.deleted):
+                found.update(source.store.metas(asked))
+        return found
+
     def documents(self) -> list[DocumentRecord]:
         records = [
             r for s in self._sources() for r in s.store.documents() if r.doc_id not in s.deleted
@@ -252,13 +259,13 @@ class LocalIndex:
     def known(self, terms: Collection[str]) -> set[str]:
         return {t for t in terms if self._bm25.has(t)}
 
-    def _allowed(self, filters: Filters | None) -> list[np.ndarray | None]:
+    def _allowed(self, filters: SearchFilters | None) -> list[np.ndarray | None]:
         """Per segment, a mask of the rows whose document passes `filters` (None: all)."""
         if filters is None or filters.is_empty():
             return [None] * len(self._segments)
         return self._masks(filters)
 
-    def _filter_masks(self, filters: Filters) -> list[np.ndarray | None]:
+    def _filter_masks(self, filters: SearchFilters) -> list[np.ndarray | None]:
         masks: list[np.ndarray | None] = []
         for segment in self._segments:
             mask = np.zeros(len(segment.ids), dtype=bool)
@@ -266,11 +273,13 @@ class LocalIndex:
             masks.append(mask)
         return masks
 
-    def search_bm25(self, terms: list[str], k: int, filters: Filters | None) -> list[Scored]:
+    def search_bm25(self, terms: list[str], k: int, filters: SearchFilters | None) -> list[Scored]:
         found = self._bm25.top(terms, k, self._allowed(filters))
         return [Scored(int(self._segments[part].ids[row]), score) for part, row, score in found]
 
-    def search_dense(self, vector: np.ndarray, k: int, filters: Filters | None) -> list[Scored]:
+    def search_dense(
+        self, vector: np.ndarray, k: int, filters: SearchFilters | None
+    ) -> list[Scored]:
         found: list[Scored] = []
         masks = self._allowed(filters)
         for segment, alive, mask in zip(self._segments, self._alive, masks, strict=True):

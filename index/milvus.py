@@ -38,15 +38,15 @@ from pymilvus import (
 
 from citeqa.index.base import (
     DocumentRecord,
-    Filters,
     IndexConfig,
     IndexMismatchError,
     IndexStats,
     IndexUnreachableError,
-    Query,
     Ranking,
     Retriever,
     Scored,
+    SearchFilters,
+    SearchQuery,
     StoredChunk,
     StoredSentence,
 )
@@ -168,14 +168,18 @@ class MilvusIndex:
     def retrievers(self) -> tuple[Retriever, ...]:
         return (Ranking("bm25", self._search_bm25), Ranking("dense", self._search_dense))
 
-    def _search_bm25(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+    def _search_bm25(
+        self, query: SearchQuery, k: int, filters: SearchFilters | None
+    ) -> list[Scored]:
         """Milvus's BM25 over the chunks' terms. Its scores are Milvus's own (Lite returns
         them negated): only the order counts."""
         if not query.terms:
             return []
         return _search(self, " ".join(query.terms), "sparse", BM25_SEARCH, k, filters)
 
-    def _search_dense(self, query: Query, k: int, filters: Filters | None) -> list[Scored]:
+    def _search_dense(
+        self, query: SearchQuery, k: int, filters: SearchFilters | None
+    ) -> list[Scored]:
         """Milvus's HNSW search of the chunk vectors, by inner product."""
         return _search(self, _floats(query.vector), "vector", DENSE_SEARCH, k, filters)
 
@@ -230,6 +234,18 @@ class MilvusIndex:
     def document(self, doc_id: str) -> DocumentRecord | None:
         documents = self._originals([doc_id])
         return _record(documents[0]) if documents else None
+
+    def metas(self, doc_ids: Collection[str]) -> dict[str, DocumentMeta]:
+        # Part 0 of every document holds its metadata: no text is read. A version being
+        # written holds the same metadata as the one it replaces, or its own.
+        if not doc_ids:
+            return {}
+        rows = self.client.query(
+            self.documents_name,
+            filter=f"part == 0 and {_in('doc_id', sorted(doc_ids))}",
+            output_fields=["doc_id", "meta"],
+        )
+        return {r["doc_id"]: _meta(r["meta"]) for r in rows}
 
     def documents(self) -> list[DocumentRecord]:
         heads = self._scan(self.documents_name, "part == 0", ["doc_id", "meta", "checksum"])
@@ -423,7 +439,7 @@ def _search(
     field: str,
     params: dict,
     k: int,
-    filters: Filters | None,
+    filters: SearchFilters | None,
 ) -> list[Scored]:
     found = index.client.search(
         index.chunks_name,
@@ -436,7 +452,7 @@ def _search(
     return [Scored(hit["chunk_id"], float(hit["distance"])) for hit in found[0]]
 
 
-def filter_expression(filters: Filters | None) -> str:
+def filter_expression(filters: SearchFilters | None) -> str:
     """`filters` as a Milvus boolean expression; Milvus applies it inside the search."""
     if filters is None:
         return ""

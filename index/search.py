@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from citeqa.index.base import Filters, Index, Query, SearchHit
+from citeqa.index.base import Index, SearchFilters, SearchHit, SearchQuery
 from citeqa.index.fusion import fuse
 from citeqa.index.lexical import idf
 from citeqa.index.spelling import with_variants
@@ -22,13 +22,13 @@ def search(
     question: str,
     vector: np.ndarray,
     k: int,
-    filters: Filters | None = None,
+    filters: SearchFilters | None = None,
     weights: Mapping[str, float] | None = None,
 ) -> list[SearchHit]:
     """The `k` best chunks for `question`, fused from every retriever of `index` with
-    `weights` by retriever name. Filters restrict each ranking before fusion, so a filter
+    `weights` by retriever name. SearchFilters restrict each ranking before fusion, so a filter
     never empties the top k."""
-    query = Query(question, with_variants(question, index.known), vector)
+    query = SearchQuery(question, with_variants(question, index.known), vector)
     rankings = {r.name: r.search(query, k, filters) for r in index.retrievers}
     return fuse(rankings, weights or {})[:k]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.index.base import DocumentRecord, Filters, StoredChunk, StoredSentence
+from citeqa.index.base import DocumentRecord, SearchFilters, StoredChunk, StoredSentence
 from citeqa.ingest.models import Chunk, Document, DocumentMeta, ExcludedSpan
 
 _SCHEMA = """
@@ -181,6 +181,15 @@ class ChunkStore:
             ).fetchone()
         return _record(row) if row else None
 
+    def metas(self, doc_ids: list[str]) -> dict[str, DocumentMeta]:
+        """The metadata of each of `doc_ids` held here, without reading any text."""
+        marks = ",".join("?" * len(doc_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT doc_id, {_META} FROM documents WHERE doc_id IN ({marks})", doc_ids
+            ).fetchall()
+        return {doc_id: _meta(*meta) for doc_id, *meta in rows}
+
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
@@ -212,7 +221,7 @@ class ChunkStore:
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
-    def allowed_chunk_ids(self, filters: Filters) -> np.ndarray:
+    def allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """The ids of chunks whose document passes `filters`, as int64 for FAISS."""
         where, args = [], []
         if filters.sources:

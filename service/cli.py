@@ -5,7 +5,6 @@ eval/cli.py holds eval's commands and eval/main.py puts both on the one `citeqa`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from citeqa.index.base import (
     IndexUnreachableError,
 )
 from citeqa.index.factory import BackendName
-from citeqa.service.http.schemas import DEFAULT_TOP_K, MAX_TOP_K, AskRequest
+from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings, sample_corpus
 
 app = typer.Typer()
@@ -139,17 +138,18 @@ def ask(
     """Answer QUESTION from the index, with quoted citations."""
     from pydantic import ValidationError
 
+    from citeqa.service.http.schemas import AskRequest, to_query, to_response
     from citeqa.service.wiring import build_answerer
 
     try:
-        request = AskRequest(question=question, top_k=top_k)
+        query = to_query(AskRequest(question=question, top_k=top_k))
     except ValidationError as error:
         raise typer.BadParameter(error.errors()[0]["msg"], param_hint="QUESTION") from None
     with index_errors():
         answerer = build_answerer(settings_for(index))
-    response = answerer.ask(request)
+    response = answerer.ask(query)
     if as_json:
-        typer.echo(json.dumps(response.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        typer.echo(to_response(response).model_dump_json(indent=2))
         return
     if response.no_answer:
         typer.echo("No answer in the articles.")

@@ -10,9 +10,10 @@ from articles import AGREEING, DISAGREEING
 
 from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.http.schemas import AskRequest, AskResponse
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.consolidation import _same_answer, normalise, value_kind
+from citeqa.service.qa.query import Query
+from citeqa.service.qa.result import Result
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
@@ -48,7 +49,7 @@ def test_only_short_values_of_one_kind_can_contradict_each_other(
     assert value_kind(text) == kind
 
 
-def assert_cited(response: AskResponse, answerer: Answerer) -> None:
+def assert_cited(response: Result, answerer: Answerer) -> None:
     for answer in response.answers:
         text = answerer.index.document(answer.doc_id).text
         assert text[answer.start : answer.end] == answer.text
@@ -76,9 +77,7 @@ def disagreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
 
 def test_values_the_sources_disagree_on_are_a_conflict(disagreeing: Answerer) -> None:
     """The reader reads both reports; each source's value is shown, with its citation."""
-    response = disagreeing.ask(
-        AskRequest(question="How many rockets were fired at the base in Kirkuk?")
-    )
+    response = disagreeing.ask(Query("How many rockets were fired at the base in Kirkuk?"))
     assert response.conflict
     assert {normalise(a.text) for a in response.answers} == {"about 30", "thirtyone"}
     assert {a.doc_id for a in response.answers} == {"army", "officials"}
@@ -97,7 +96,7 @@ def test_values_the_sources_disagree_on_are_a_conflict(disagreeing: Answerer) ->
 def test_questions_get_the_words_that_answer(
     answerer: Answerer, question: str, wanted: set[str]
 ) -> None:
-    response = answerer.ask(AskRequest(question=question))
+    response = answerer.ask(Query(question))
     assert not response.no_answer
     assert response.answers[0].text in wanted, "a span, not the sentence around it"
     assert_cited(response, answerer)
@@ -111,7 +110,7 @@ def agreeing(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> An
 
 
 def test_sources_that_agree_become_one_answer_with_more_citations(agreeing: Answerer) -> None:
-    response = agreeing.ask(AskRequest(question="Who opened the harbour bridge?"))
+    response = agreeing.ask(Query("Who opened the harbour bridge?"))
     top = response.answers[0]
     assert "Olsson" in top.text
     assert {top.doc_id} | {c.doc_id for c in top.also_in} == {"one", "two"}
@@ -123,7 +122,7 @@ def test_under_the_threshold_there_is_no_answer_but_related_passages(
     answerer: Answerer,
 ) -> None:
     strict = answerer.with_settings(no_answer_threshold=1.01)
-    response = strict.ask(AskRequest(question="Where was Soleimani killed?"))
+    response = strict.ask(Query("Where was Soleimani killed?"))
     assert response.no_answer and not response.answers and not response.conflict
     assert response.related
     for citation in response.related:
@@ -132,9 +131,7 @@ def test_under_the_threshold_there_is_no_answer_but_related_passages(
 
 
 def test_scores_are_probabilities_best_first(answerer: Answerer) -> None:
-    response = answerer.ask(
-        AskRequest(question="Who was the Iraqi militia leader killed?", top_k=5)
-    )
+    response = answerer.ask(Query("Who was the Iraqi militia leader killed?", top_k=5))
     scores = [a.score for a in response.answers]
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert scores == sorted(scores, reverse=True) or response.conflict
@@ -146,7 +143,7 @@ def test_scores_are_probabilities_best_first(answerer: Answerer) -> None:
 def test_questions_the_articles_do_not_answer_get_no_answer(
     answerer: Answerer, question: str
 ) -> None:
-    response = answerer.ask(AskRequest(question=question))
+    response = answerer.ask(Query(question))
     assert response.no_answer and not response.answers
 
 
@@ -156,7 +153,7 @@ def test_every_answer_quotes_its_document_exactly(answerer: Answerer) -> None:
     offsets, and every answer lies inside its passage."""
     for row in QUESTIONS.read_text(encoding="utf-8").splitlines():
         question = json.loads(row)["question"]
-        response = answerer.ask(AskRequest(question=question, top_k=5))
+        response = answerer.ask(Query(question, top_k=5))
         assert_cited(response, answerer)
         for answer in response.answers:
             assert answer.passage.start <= answer.start < answer.end <= answer.passage.end

@@ -12,15 +12,16 @@ import pytest
 from articles import AGREEING, DISAGREEING
 from conftest import BACKENDS
 
-from citeqa.index.base import Filters, Index, IndexMismatchError, IndexUnreachableError
+from citeqa.index.base import Index, IndexMismatchError, IndexUnreachableError, SearchFilters
 from citeqa.index.migrate import copy_into
 from citeqa.index.search import search
 from citeqa.index.writer import delete_documents, ingest, upsert_documents
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.service.http.schemas import AskRequest, AskResponse
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.consolidation import normalise
+from citeqa.service.qa.query import Query
+from citeqa.service.qa.result import Result
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
@@ -64,7 +65,7 @@ def sample(build: Build, embedder: Embedder) -> Callable[[str], Answerer]:
     return answerer
 
 
-def assert_cited(response: AskResponse, index: Index) -> None:
+def assert_cited(response: Result, index: Index) -> None:
     for answer in response.answers:
         text = index.document(answer.doc_id).text
         assert text[answer.start : answer.end] == answer.text
@@ -95,7 +96,7 @@ def test_every_chunk_and_answer_quotes_its_document(
             for sentence in chunk.sentences:
                 assert texts[chunk.doc_id][sentence.start : sentence.end] == sentence.text
     for question in questions(12):
-        assert_cited(answerer.ask(AskRequest(question=question, top_k=5)), answerer.index)
+        assert_cited(answerer.ask(Query(question, top_k=5)), answerer.index)
 
 
 def test_both_backends_give_the_same_answers(sample: Callable[[str], Answerer]) -> None:
@@ -103,8 +104,8 @@ def test_both_backends_give_the_same_answers(sample: Callable[[str], Answerer]) 
     (Milvus Lite's BM25 uses its own k1, and HNSW may reorder near-ties; none here)."""
     local, milvus = sample("local"), sample("milvus")
     for question in questions(12):
-        want = local.ask(AskRequest(question=question, top_k=3))
-        got = milvus.ask(AskRequest(question=question, top_k=3))
+        want = local.ask(Query(question, top_k=3))
+        got = milvus.ask(Query(question, top_k=3))
         assert [(a.text, a.doc_id, a.start) for a in got.answers] == [
             (a.text, a.doc_id, a.start) for a in want.answers
         ], question
@@ -119,21 +120,23 @@ def test_filters_restrict_every_retriever_before_fusion(
     vector = embedder.encode([question])[0]
     by_doc = {d.doc_id: d for d in index.documents()}
     for doc_id, record in by_doc.items():
-        hits = search(index, question, vector, 5, Filters(doc_ids=[doc_id]))
+        hits = search(index, question, vector, 5, SearchFilters(doc_ids=[doc_id]))
         assert len(hits) == 5, "a filter never empties the top k"
         assert {c.doc_id for c in index.chunks([h.chunk_id for h in hits])} == {doc_id}
         assert any(h.ranks.keys() == {"bm25", "dense"} for h in hits)
         if record.meta.source:
-            hits = search(index, question, vector, 30, Filters(sources=[record.meta.source]))
+            hits = search(index, question, vector, 30, SearchFilters(sources=[record.meta.source]))
             sources = {
                 by_doc[c.doc_id].meta.source for c in index.chunks([h.chunk_id for h in hits])
             }
             assert sources == {record.meta.source}
     dates = sorted(d.meta.date for d in by_doc.values() if d.meta.date)
-    hits = search(index, question, vector, 30, Filters(date_from=dates[-1], date_to=dates[-1]))
+    hits = search(
+        index, question, vector, 30, SearchFilters(date_from=dates[-1], date_to=dates[-1])
+    )
     found = {by_doc[c.doc_id].meta.date for c in index.chunks([h.chunk_id for h in hits])}
     assert found == {dates[-1]}
-    assert search(index, question, vector, 5, Filters(doc_ids=["no-such-doc"])) == []
+    assert search(index, question, vector, 5, SearchFilters(doc_ids=["no-such-doc"])) == []
 
 
 FERRY = "The ferry to Port Quillon leaves at 7 am. The harbour master is Ansel Varga.\n"
@@ -159,7 +162,7 @@ def test_upsert_replaces_and_delete_removes(
     stats = index.stats()
     assert (stats.documents, stats.chunks) == (2, 2), "the old version's rows are gone"
     answerer = build_answerer(settings, embedder)
-    response = answerer.ask(AskRequest(question="Who is the harbour master of Port Quillon?"))
+    response = answerer.ask(Query("Who is the harbour master of Port Quillon?"))
     assert response.answers[0].text == "Mira Solberg"
     assert_cited(response, answerer.index)
 
@@ -188,7 +191,7 @@ def test_rollback_drops_the_write(backend: str, tmp_path: Path, embedder: Embedd
 def test_questions_the_articles_do_not_answer_get_no_answer(
     backend: str, sample: Callable[[str], Answerer]
 ) -> None:
-    response = sample(backend).ask(AskRequest(question="Who won the 1998 football World Cup?"))
+    response = sample(backend).ask(Query("Who won the 1998 football World Cup?"))
     assert response.no_answer and not response.answers
     assert_cited(response, sample(backend).index)
 
@@ -198,16 +201,14 @@ def test_agreeing_sources_are_also_in_and_disagreeing_ones_a_conflict(
     backend: str, build: Build, embedder: Embedder
 ) -> None:
     answerer = build_answerer(build(backend, "agree", AGREEING), embedder)
-    response = answerer.ask(AskRequest(question="Who opened the harbour bridge?"))
+    response = answerer.ask(Query("Who opened the harbour bridge?"))
     top = response.answers[0]
     assert "Olsson" in top.text and not response.conflict
     assert {top.doc_id} | {c.doc_id for c in top.also_in} == {"one", "two"}
     assert_cited(response, answerer.index)
 
     answerer = build_answerer(build(backend, "disagree", DISAGREEING), embedder)
-    response = answerer.ask(
-        AskRequest(question="How many rockets were fired at the base in Kirkuk?")
-    )
+    response = answerer.ask(Query("How many rockets were fired at the base in Kirkuk?"))
     assert response.conflict
     assert {normalise(a.text) for a in response.answers} == {"about 30", "thirtyone"}
     assert_cited(response, answerer.index)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from citeqa.service.http.schemas import Turn
 from citeqa.service.qa.followup import resolve
+from citeqa.service.qa.query import Turn
 
 ORDERED = Turn(question="Who ordered the killing of Qasem Soleimani?", answer="Trump")
 KILLED = Turn(question="Where was Qasem Soleimani killed?", answer="Iran")

@@ -26,8 +26,8 @@ from citeqa.ingest.chunking import chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
 from citeqa.service.http.app import create_app
-from citeqa.service.http.schemas import AskRequest
 from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
@@ -277,7 +277,7 @@ def test_every_chunk_and_answer_quotes_its_document_in_every_format(
         "When did the mill close?",
         "Who won the 1998 football World Cup?",
     ]:
-        assert_cited(answerer.ask(AskRequest(question=question, top_k=5)), answerer.index)
+        assert_cited(answerer.ask(Query(question, top_k=5)), answerer.index)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -285,7 +285,7 @@ def test_answers_on_an_html_page_cite_its_article(
     backend: str, mixed: Callable[[str], Answerer]
 ) -> None:
     answerer = mixed(backend)
-    response = answerer.ask(AskRequest(question="How much did the breakwater cost?"))
+    response = answerer.ask(Query("How much did the breakwater cost?"))
     best = response.answers[0]
     assert (best.doc_id, best.text, best.page) == ("harbour", "14 million crowns", None)
     assert best.passage.text in BODY[1]
@@ -303,9 +303,7 @@ def test_answers_on_an_html_page_cite_its_article(
 def test_a_successor_named_on_an_html_page_is_found(
     backend: str, mixed: Callable[[str], Answerer]
 ) -> None:
-    response = mixed(backend).ask(
-        AskRequest(question="Who succeeded Ansel Varga as harbour master?")
-    )
+    response = mixed(backend).ask(Query("Who succeeded Ansel Varga as harbour master?"))
     assert (response.answers[0].doc_id, response.answers[0].text) == ("harbour", "Lena Strand")
 
 
@@ -316,7 +314,7 @@ def test_answers_in_a_pdf_carry_their_page(backend: str, mixed: Callable[[str], 
         ("When was the lighthouse lamp electrified?", "1932", 2),
         ("Who built the lighthouse at Port Quillon?", "Tomas Brell", 1),
     ]:
-        best = answerer.ask(AskRequest(question=question)).answers[0]
+        best = answerer.ask(Query(question)).answers[0]
         assert (best.doc_id, best.text, best.page) == ("lighthouse", answer, page)
     stored = answerer.index.document("lighthouse").meta
     assert stored.file == "lighthouse.pdf" and stored.pages and len(stored.pages) == 2

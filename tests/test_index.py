@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citeqa.index.base import Filters, IndexConfig, IndexMismatchError, SearchHit
+from citeqa.index.base import IndexConfig, IndexMismatchError, SearchFilters, SearchHit
 from citeqa.index.local import LocalIndex
 from citeqa.index.search import search as search_index
 from citeqa.index.versions import FORMAT_VERSION, Manifest
@@ -22,7 +22,7 @@ from citeqa.index.writer import IngestReport, embed_chunks, ingest
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
@@ -48,7 +48,7 @@ def chunk_ids(index: LocalIndex, embedder: Embedder, doc_id: str) -> set[int]:
     vector = embedder.encode([doc_id])[0]
     return {
         h.chunk_id
-        for h in search_index(index, doc_id, vector, ALL_CHUNKS, Filters(doc_ids=[doc_id]))
+        for h in search_index(index, doc_id, vector, ALL_CHUNKS, SearchFilters(doc_ids=[doc_id]))
     }
 
 
@@ -139,7 +139,9 @@ def test_a_removed_file_leaves_no_chunk_or_vector(
         hits = search_index(index, query, embedder.encode([query])[0], ALL_CHUNKS)
         assert hits and set(doc_ids_of(index, hits)) == {"alpha"}
     assert (
-        search_index(index, "ferry", embedder.encode(["ferry"])[0], 5, Filters(doc_ids=["beta"]))
+        search_index(
+            index, "ferry", embedder.encode(["ferry"])[0], 5, SearchFilters(doc_ids=["beta"])
+        )
         == []
     )
 
@@ -189,7 +191,7 @@ def snapshot(root: Path, embedder: Embedder) -> dict:
     question = "How much did the bridge repairs cost?"
     hits = search_index(index, question, embedder.encode([question])[0], 10)
     answerer = build_answerer(Settings(index=root), embedder)
-    response = answerer.ask(AskRequest(question=question))
+    response = answerer.ask(Query(question))
     return {
         "stats": index.stats(),
         "checksums": index.checksums(),
@@ -334,7 +336,7 @@ def sample_index(sample_settings: Settings, embedder: Embedder) -> LocalIndex:
 
 def search(index: LocalIndex, embedder: Embedder, query: str, k: int, **filters) -> list[str]:
     """The doc_id of each hit of a search, best first."""
-    hits = search_index(index, query, embedder.encode([query])[0], k, Filters(**filters))
+    hits = search_index(index, query, embedder.encode([query])[0], k, SearchFilters(**filters))
     return doc_ids_of(index, hits)
 
 

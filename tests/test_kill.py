@@ -23,7 +23,7 @@ from conftest import free_port
 
 from bench.soak import AUTH, CITEQA, ServerProcess
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.http.schemas import AskRequest
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import build_answerer
 
@@ -38,7 +38,7 @@ def env() -> dict[str, str]:
 def held(root: Path, embedder: Embedder) -> dict[str, str]:
     """The documents the index holds (doc_id -> checksum), after proving it answers."""
     answerer = build_answerer(Settings(index=root), embedder)
-    response = answerer.ask(AskRequest(question="Who killed Soleimani?"))
+    response = answerer.ask(Query("Who killed Soleimani?"))
     assert response.answers or response.no_answer
     return answerer.index.checksums()
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from citeqa.index import dense
-from citeqa.index.base import Filters
+from citeqa.index.base import SearchFilters
 from citeqa.index.dense import DenseIndex
 from citeqa.index.lexical import BM25, LiveTerms, Terms
 from citeqa.index.local import LocalIndex
@@ -240,5 +240,5 @@ def test_filters_and_deletions_hold_across_segments(
     everything = search_index(index, "Soleimani", vector, 1000)
     found = {c.doc_id for c in index.chunks([h.chunk_id for h in everything])}
     assert found == set(ids) - {ids[1]}
-    only = search_index(index, "Soleimani", vector, 1000, Filters(doc_ids=[ids[0], ids[1]]))
+    only = search_index(index, "Soleimani", vector, 1000, SearchFilters(doc_ids=[ids[0], ids[1]]))
     assert {c.doc_id for c in index.chunks([h.chunk_id for h in only])} == {ids[0]}

@@ -1,4 +1,5 @@
-"""The HTTP contract of `/ask` and `/documents`: pydantic models with examples.
+"""The HTTP contract of `/ask` and `/documents`: pydantic models with examples, and their
+mapping onto the answering core's own types (`to_query`, `to_response`).
 
 Offsets are Python string indices into the document text that `GET /documents/{doc_id}`
 returns: `text == document[start:end]`, and the same for every passage.
@@ -19,13 +20,13 @@ from pydantic import (
     model_validator,
 )
 
+from citeqa.index.base import SearchFilters
 from citeqa.ingest.cleaning import VISIBLE, is_blank
 from citeqa.ingest.loaders import check_text
+from citeqa.service.qa import query as qa
+from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_TOP_K
+from citeqa.service.qa.result import Result
 
-MAX_QUESTION_CHARS = 1000
-MAX_TOP_K = 20
-DEFAULT_TOP_K = 3  # answers shown when a caller does not say
-MAX_HISTORY_TURNS = 10
 # An answer a client sends back: a history turn's, or a span of POST /feedback.
 MAX_ANSWER_CHARS = 5000
 MAX_DOCUMENTS_PER_WRITE = 100  # one POST /documents; larger batches are split by the client
@@ -85,6 +86,14 @@ class Filters(BaseModel):
             raise ValueError("date_from must be on or before date_to")
         return self
 
+    def to_search(self) -> SearchFilters:
+        return SearchFilters(
+            sources=self.sources,
+            date_from=self.date_from.isoformat() if self.date_from else None,
+            date_to=self.date_to.isoformat() if self.date_to else None,
+            doc_ids=self.doc_ids,
+        )
+
 
 class Turn(BaseModel):
     """One earlier exchange of a conversation, so follow-ups can be resolved."""
@@ -108,6 +117,15 @@ class AskRequest(BaseModel):
     history: list[Turn] = Field([], max_length=MAX_HISTORY_TURNS)
 
     _question_not_blank = field_validator("question")(not_blank)
+
+
+def to_query(request: AskRequest) -> qa.Query:
+    return qa.Query(
+        question=request.question,
+        top_k=request.top_k,
+        filters=request.filters.to_search() if request.filters else None,
+        history=tuple(qa.Turn(t.question, t.answer) for t in request.history),
+    )
 
 
 # Where a citation starts, for a document with pages (a PDF; DocumentMeta.page_at).
@@ -196,6 +214,11 @@ class AskResponse(BaseModel):
     )
     timings: Timings | None = None
     took_ms: float
+
+
+def to_response(result: Result) -> AskResponse:
+    """The core's `Result` as the HTTP contract has it, field for field."""
+    return AskResponse.model_validate(result, from_attributes=True)
 
 
 class DocumentSummary(BaseModel):
@@ -297,7 +320,7 @@ class Problem(BaseModel):
     detail: str
 
 
-def _problem(description: str, *, text: bool = False) -> dict[str, Any]:
+def problem(description: str, *, text: bool = False) -> dict[str, Any]:
     """A `responses` entry: JSON `{"detail": str}`, or plain text from uvicorn itself."""
     if text:
         return {"description": description, "content": {"text/plain": {}}}
@@ -309,18 +332,18 @@ def _problem(description: str, *, text: bool = False) -> dict[str, Any]:
 # route's `responses`: `responses={404: ..., **COMMON_RESPONSES}`; a route's own entry for a
 # status goes after.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem(
+    400: problem(
         "Malformed HTTP: a bad request line or headers, or headers over CITEQA_MAX_HEADER_BYTES "
         "(plain text, from the server).",
         text=True,
     ),
-    408: _problem("The request body stopped arriving for CITEQA_BODY_TIMEOUT_S seconds."),
-    413: _problem(
+    408: problem("The request body stopped arriving for CITEQA_BODY_TIMEOUT_S seconds."),
+    413: problem(
         "The request body is over CITEQA_MAX_BODY_BYTES (CITEQA_MAX_WRITE_BYTES for "
         "POST /documents); refused before it is read."
     ),
-    500: _problem("A bug: logged with the request id (X-Request-ID), never shown."),
-    503: _problem(
+    500: problem("A bug: logged with the request id (X-Request-ID), never shown."),
+    503: problem(
         "More than CITEQA_MAX_CONNECTIONS open connections (plain text, from the server).",
         text=True,
     ),

@@ -1,8 +1,9 @@
 """`Answerer.ask`: the one Python API from a question to cited answers.
 
-retrieve chunks -> score their sentences -> the reader reads windows around the best ones
--> each span gets a calibrated confidence -> group agreeing sources, flag conflicting ones
--> `AskResponse`. HTTP, the CLI and `eval` all call this.
+`Query` -> retrieve chunks -> score their sentences -> the reader reads windows around the
+best ones -> each span gets a calibrated confidence -> group agreeing sources, flag
+conflicting ones -> `Result`. HTTP (service/http/schemas.py maps its contract onto these
+types), the CLI and `eval` all call this.
 """
 
 from __future__ import annotations
@@ -11,41 +12,26 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from citeqa.index.base import DocumentRecord, Filters, Index, SearchHit, StoredChunk
+from citeqa.index.base import Index, SearchFilters, StoredChunk
 from citeqa.index.search import search, term_weights
 from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.embedding import Embedder
-from citeqa.service.http.schemas import Answer, AskRequest, AskResponse, Citation, Passage, Timings
-from citeqa.service.http.schemas import Filters as FilterModel
+from citeqa.ingest.models import DocumentMeta
 from citeqa.service.qa import followup
 from citeqa.service.qa.answer_types import SpanTyper, expected_kinds
 from citeqa.service.qa.confidence import Candidate, Confidence, candidates
 from citeqa.service.qa.consolidation import AnswerGroup, find_conflict, group_candidates
+from citeqa.service.qa.query import Query
 from citeqa.service.qa.reader import Reader
+from citeqa.service.qa.result import Answer, Citation, Quote, Result, Timings
 from citeqa.service.qa.sentences import Question, ScoredSentence, score_sentences, windows
 
 RELATED_PASSAGES = 3
 
 
 @dataclass(frozen=True)
-class RankedChunk:
-    chunk: StoredChunk
-    hit: SearchHit
-
-    @property
-    def doc_id(self) -> str:
-        return self.chunk.doc_id
-
-
-@dataclass(frozen=True)
-class Traced:
-    response: AskResponse
-    retrieved_doc_ids: list[str]  # best first, each once
-
-
-@dataclass(frozen=True)
 class AnswerSettings:
-    """How much `Answerer` reads; `components.build_answerer` fills it from `Settings`."""
+    """How much `Answerer` reads; `wiring.build_answerer` fills it from `Settings`."""
 
     retrieve_k: int
     fusion: dict[str, float]  # each retriever's weight, by name (index.fusion)
@@ -78,51 +64,48 @@ class Answerer:
         return Answerer(self.index, self.embedder, self.reader, self.confidence, self.typer,
                         settings)  # fmt: skip
 
-    def ask(self, request: AskRequest) -> AskResponse:
-        return self.ask_traced(request).response
-
-    def ask_traced(self, request: AskRequest) -> Traced:
-        """`ask`, plus what eval needs to score retrieval: the documents searched, in order."""
+    def ask(self, query: Query) -> Result:
         began = time.perf_counter()
-        resolved = followup.resolve(request.question, request.history)
+        resolved = followup.resolve(query.question, query.history)
         question = self.analyse(resolved)
-        hits, sentences = self.retrieve(question, request.filters)
+        chunks, sentences = self.retrieve(question, query.filters)
         retrieved = time.perf_counter()
         groups = group_candidates(self.read(question, sentences))
         confident = [g for g in groups if g.best.score >= self.settings.no_answer_threshold]
         rivals = find_conflict(confident)
-        chosen = ([confident[0], *rivals] if rivals else confident)[: request.top_k]
+        chosen = ([confident[0], *rivals] if rivals else confident)[: query.top_k]
         done = time.perf_counter()
-        response = AskResponse(
-            question=request.question,
+        related = [] if chosen else sentences[:RELATED_PASSAGES]
+        cite = _Citer(self.index, chosen, related)
+        return Result(
+            question=query.question,
             no_answer=not chosen,
-            answers=[self._answer(g) for g in chosen],
+            answers=[cite.answer(g) for g in chosen],
             conflict=bool(rivals),
-            resolved_question=resolved if resolved != request.question else None,
-            related=[] if chosen else self._related(sentences),
+            resolved_question=resolved if resolved != query.question else None,
+            related=[cite.sentence(s) for s in related],
             timings=Timings(
                 retrieval_ms=1000 * (retrieved - began), extraction_ms=1000 * (done - retrieved)
             ),
             took_ms=1000 * (done - began),
+            retrieved_doc_ids=_unique(c.doc_id for c in chunks),
         )
-        return Traced(response, _unique(h.doc_id for h in hits))
 
     def analyse(self, text: str) -> Question:
         tokens = frozenset(tokenize_one(text))
         return Question(text, tokens, term_weights(self.index, tokens), expected_kinds(text))
 
     def retrieve(
-        self, question: Question, filters: FilterModel | None
-    ) -> tuple[list[RankedChunk], list[ScoredSentence]]:
+        self, question: Question, filters: SearchFilters | None
+    ) -> tuple[list[StoredChunk], list[ScoredSentence]]:
         """The fused chunk ranking, and the sentences of its best chunks scored against the
         question, best first."""
         vector = self.embedder.encode([question.text])[0]
         k, fusion = self.settings.retrieve_k, self.settings.fusion
-        hits = search(self.index, question.text, vector, k, _filters(filters), fusion)
+        hits = search(self.index, question.text, vector, k, filters, fusion)
         chunks = {c.chunk_id: c for c in self.index.chunks([h.chunk_id for h in hits])}
-        ranked = [RankedChunk(chunks[h.chunk_id], h) for h in hits if h.chunk_id in chunks]
-        top = [r.chunk for r in ranked[: self.settings.read_chunks]]
-        return ranked, score_sentences(question, vector, top)
+        ranked = [chunks[h.chunk_id] for h in hits if h.chunk_id in chunks]
+        return ranked, score_sentences(question, vector, ranked[: self.settings.read_chunks])
 
     def read(self, question: Question, sentences: list[ScoredSentence]) -> list[Candidate]:
         """The reader's spans from windows around the best sentences, scored, best first."""
@@ -132,71 +115,64 @@ class Answerer:
         self.confidence.score(found)
         return sorted(found, key=lambda c: -c.score)
 
-    def _answer(self, group: AnswerGroup) -> Answer:
+
+class _Citer:
+    """Citations of one result, with the metadata of every document they cite read in one
+    batch, without the documents' texts."""
+
+    def __init__(
+        self, index: Index, groups: list[AnswerGroup], sentences: list[ScoredSentence]
+    ) -> None:
+        cited = {c.doc_id for g in groups for c in (g.best, *g.others)}
+        cited |= {s.chunk.doc_id for s in sentences}
+        self.metas = index.metas(cited)
+
+    def answer(self, group: AnswerGroup) -> Answer:
         best = group.best
-        document = self._document(best.doc_id)
+        meta = self._meta(best.doc_id)
         return Answer(
             text=best.text,
             score=round(best.score, 4),
-            doc_id=document.doc_id,
-            title=document.meta.title,
-            source=document.meta.source,
-            date=document.meta.date,
+            doc_id=best.doc_id,
             start=best.span.start,
             end=best.span.end,
-            page=document.meta.page_at(best.span.start),
-            passage=_passage(best),
-            also_in=[_citation(_passage(c), self._document(c.doc_id)) for c in group.others],
+            passage=_quote(best),
+            title=meta.title,
+            source=meta.source,
+            date=meta.date,
+            page=meta.page_at(best.span.start),
+            also_in=[self.citation(c.doc_id, _quote(c)) for c in group.others],
         )
 
-    def _related(self, sentences: list[ScoredSentence]) -> list[Citation]:
-        return [
-            _citation(_sentence_passage(s), self._document(s.chunk.doc_id))
-            for s in sentences[:RELATED_PASSAGES]
-        ]
+    def sentence(self, scored: ScoredSentence) -> Citation:
+        found = scored.sentence
+        return self.citation(scored.chunk.doc_id, Quote(found.start, found.end, found.text))
 
-    def _document(self, doc_id: str) -> DocumentRecord:
-        document = self.index.document(doc_id)
-        assert document is not None, f"index returned a chunk of unknown document {doc_id}"
-        return document
+    def citation(self, doc_id: str, quote: Quote) -> Citation:
+        meta = self._meta(doc_id)
+        return Citation(
+            doc_id=doc_id,
+            start=quote.start,
+            end=quote.end,
+            passage=quote,
+            title=meta.title,
+            source=meta.source,
+            date=meta.date,
+            page=meta.page_at(quote.start),
+        )
+
+    def _meta(self, doc_id: str) -> DocumentMeta:
+        meta = self.metas.get(doc_id)
+        assert meta is not None, f"index returned a chunk of unknown document {doc_id}"
+        return meta
 
 
-def _filters(model: FilterModel | None) -> Filters | None:
-    if model is None:
-        return None
-    return Filters(
-        sources=model.sources,
-        date_from=model.date_from.isoformat() if model.date_from else None,
-        date_to=model.date_to.isoformat() if model.date_to else None,
-        doc_ids=model.doc_ids,
-    )
-
-
-def _passage(candidate: Candidate) -> Passage:
+def _quote(candidate: Candidate) -> Quote:
     """The sentences the answer stands in, cut from its window (exact in the document)."""
     inside = candidate.sentences()
     window = candidate.window.passage
     start, end = inside[0].start, inside[-1].end
-    return Passage(
-        start=start, end=end, text=window.text[start - window.start : end - window.start]
-    )
-
-
-def _sentence_passage(scored: ScoredSentence) -> Passage:
-    return Passage(start=scored.sentence.start, end=scored.sentence.end, text=scored.sentence.text)
-
-
-def _citation(passage: Passage, document: DocumentRecord) -> Citation:
-    return Citation(
-        doc_id=document.doc_id,
-        start=passage.start,
-        end=passage.end,
-        passage=passage,
-        title=document.meta.title,
-        source=document.meta.source,
-        date=document.meta.date,
-        page=document.meta.page_at(passage.start),
-    )
+    return Quote(start, end, window.text[start - window.start : end - window.start])
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -7,10 +7,12 @@ question with no name of its own borrows the last turn's names for retrieval.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from spacy.tokens import Token
 
 from citeqa.ingest.runtime.nlp import load_nlp
-from citeqa.service.http.schemas import Turn
+from citeqa.service.qa.query import Turn
 
 _PERSON_PRONOUNS = {"he", "him", "she", "her", "his", "hers", "they", "them", "their"}
 _THING_PRONOUNS = {"it", "its"}
@@ -44,7 +46,7 @@ _EVENT_VERBS = {
 }
 
 
-def resolve(question: str, history: list[Turn]) -> str:
+def resolve(question: str, history: Sequence[Turn]) -> str:
     """`question` with its pronouns or missing subject filled from `history`."""
     if not history:
         return question
@@ -69,7 +71,7 @@ def _is_event_it(token: Token) -> bool:
     return token.lower_ == "it" and token.dep_ == "nsubj" and token.head.lower_ in _EVENT_VERBS
 
 
-def _names(history: list[Turn]) -> list[tuple[str, str]]:
+def _names(history: Sequence[Turn]) -> list[tuple[str, str]]:
     """(name, label) pairs from the latest turns, most recent first, each name once."""
     found: list[tuple[str, str]] = []
     nlp = load_nlp()

@@ -1,6 +1,7 @@
 """What the answering core is asked: a question, how many answers, filters, the chat so far.
 
 The limits here bound every way in (HTTP's schemas, the CLI, eval) and live in one place.
+A history turn's answer is bounded by HTTP's MAX_ANSWER_CHARS: only clients send them.
 """
 
 from __future__ import annotations
