@@ -64,18 +64,14 @@ def eval_command(
     citation does not quote its document exactly."""
     if (questions is None) == (squad is None):
         raise typer.BadParameter("give either QUESTIONS or --squad FILE, not both or neither")
-    # Embedding before faiss: it sets OpenMP's wait policy (ingest/runtime/threads.py), which holds
-    # only if set before the first OpenMP runtime loads.
-    from citeqa.ingest.embedding import Embedder
-
-    settings = settings_for(index)
-    embedder = Embedder(settings.cache)
-
     from citeqa.eval.corpus import CorpusError, cache_dir, prepare
     from citeqa.eval.datasets import SPLITS, load_questions, load_squad, split_of
     from citeqa.eval.report import compare, headline, write_report
     from citeqa.eval.run import evaluate
+    from citeqa.ingest.embedding import Embedder
 
+    settings = settings_for(index)
+    embedder = Embedder(settings.cache)
     if split is not None and split not in SPLITS:
         raise typer.BadParameter(f"one of {', '.join(SPLITS)}", param_hint="--split")
     eval_set = load_squad(squad) if squad is not None else load_questions(questions)

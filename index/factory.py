@@ -12,7 +12,6 @@ from typing import Literal
 
 from citeqa.index import versions
 from citeqa.index.base import Index, IndexConfig
-from citeqa.index.local import LocalIndex
 
 BackendName = Literal["local", "milvus"]
 # Milvus Lite's file, inside the index folder, when no server is named.
@@ -66,4 +65,8 @@ def open_index(backend: Backend, config: IndexConfig, reuse: Index | None = None
             backend.path.mkdir(parents=True, exist_ok=True)
         address = MilvusAddress(backend.uri, backend.collection, backend.milvus_token)
         return MilvusIndex.open(address, config, reuse if isinstance(reuse, MilvusIndex) else None)
+    # Imported here too: its BM25 and FAISS load numpy's kernels and spaCy's stopwords,
+    # which commands that open no index (`citeqa --help`) should not wait for.
+    from citeqa.index.local import LocalIndex
+
     return LocalIndex.open(backend.path, config, reuse if isinstance(reuse, LocalIndex) else None)

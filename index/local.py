@@ -130,13 +130,15 @@ class LocalIndex:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _load(self, reuse: dict[str, Segment]) -> None:
-        """Read the live version (checked against its manifest), or start empty."""
+    def _load(self, reuse: dict[str, Segment], fingerprinted: Collection[str] = ()) -> None:
+        """Read the live version (checked against its manifest), or start empty. Segments
+        loaded already (`reuse`) or `fingerprinted` by this process's write are not
+        hashed again."""
         if self._live is None:
             self._manifest = Manifest(self.config, counts=dict.fromkeys(COUNTED, 0))
             self._read_from([], {})
             return
-        self._manifest = verify(self._live, trusted=reuse.keys())
+        self._manifest = verify(self._live, trusted={*reuse, *fingerprinted})
         segments = []
         for raw in self._manifest.segments:
             info = SegmentInfo.from_dict(raw)
@@ -369,7 +371,7 @@ class LocalIndex:
         reuse = {s.name: s for s in self._segments if s.name in linked}
         self._live = self.root / publish(self.root, self._work)
         self._work, self._writer, self._pending = None, None, {}
-        self._load(reuse)
+        self._load(reuse, fingerprinted={i.name for i in infos})
         if previous is not None:
             shutil.rmtree(previous, ignore_errors=True)
         self._release()

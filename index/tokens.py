@@ -12,11 +12,8 @@ import re
 from functools import cache
 
 import Stemmer
-from spacy.lang.en.stop_words import STOP_WORDS
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-# spaCy's list, not bm25s's short Lucene one: questions are full of "where", "how", "many".
-_STOPWORDS = frozenset(STOP_WORDS)
 
 
 @cache
@@ -24,8 +21,18 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+@cache
+def _stopwords() -> frozenset[str]:
+    """spaCy's list, not bm25s's short Lucene one: questions are full of "where", "how",
+    "many". Loaded on first use: importing spaCy imports thinc, and thinc torch (1-2 s)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
 def tokenize_one(text: str) -> list[str]:
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+    stopwords = _stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
     return _stemmer().stemWords(words)
 
 

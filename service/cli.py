@@ -49,7 +49,10 @@ def index_errors() -> Iterator[None]:
 @app.command()
 def ingest(
     folder: Annotated[
-        Path | None, typer.Argument(help="Folder of .txt/.md articles. Default: the sample.")
+        Path | None,
+        typer.Argument(
+            help="Folder of articles: .txt, .md, .html/.htm and .pdf files. Default: the sample."
+        ),
     ] = None,
     index: IndexOption = None,
     shard: Annotated[

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from spacy.language import Language
+if TYPE_CHECKING:  # spaCy loads with the pipeline, not with this module (it imports torch)
+    from spacy.language import Language
 
 QUESTION_TYPES = ("who", "when", "where", "how_many", "why", "how", "which", "what", "other")
 

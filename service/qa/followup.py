@@ -8,8 +8,10 @@ question with no name of its own borrows the last turn's names for retrieval.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from spacy.tokens import Token
+if TYPE_CHECKING:  # spaCy loads with the pipeline, not with this module (it imports torch)
+    from spacy.tokens import Token
 
 from citeqa.ingest.runtime.nlp import load_nlp
 from citeqa.service.qa.query import Turn

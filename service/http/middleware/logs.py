@@ -24,12 +24,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.service.http.errors import send_problem
@@ -59,11 +59,20 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None and (app := scope.get("app")) is not None:
         # Refused before the router ran (413, 408, 422 strict JSON): find its route.
-        for candidate in app.router.routes:
-            if candidate.matches(scope)[0] is Match.FULL:
-                route = candidate
-                break
+        route = _matching(app.router.routes, scope)
     return getattr(route, "path", None) or "unmatched"
+
+
+def _matching(routes: Sequence[BaseRoute], scope: Scope) -> BaseRoute | None:
+    """The route that would serve `scope`, looking inside the routers the app includes
+    (FastAPI keeps each as one entry; they have no prefix, so their paths are the app's)."""
+    for candidate in routes:
+        if (included := getattr(candidate, "original_router", None)) is not None:
+            if (found := _matching(included.routes, scope)) is not None:
+                return found
+        elif candidate.matches(scope)[0] is Match.FULL:
+            return candidate
+    return None
 
 
 class RequestLog:
