@@ -7,7 +7,7 @@ SQUAD2  ?= ../shared/eval/squad-dev-v2.0-even.json
 SHIFTS  ?= ../shared/train/squadshifts-amazon-v1.0.json ../shared/train/squadshifts-reddit-v1.0.json
 STAMP   := .venv/.installed
 
-.PHONY: install run ingest serve test lint eval eval-squad bench bench-quick train-reader clean
+.PHONY: install run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	$(PY) -m pytest
+
+# The tests that load no model and start no server, Milvus or browser: under a minute.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
 
 eval: install
 	$(CITEQA) eval eval/questions.jsonl --out reports/sample

@@ -58,7 +58,7 @@ def steps(quick: bool, squad: Path) -> list[Step]:
         Step(["bench.backends"]),
         Step(million),
         Step(["bench.soak", "--clients", "32", "--seconds", "120"]),
-        Step(["pytest", "tests/test_kill.py"], {"KILL_TRIALS": "20"}),
+        Step(["pytest", "tests/index/test_kill.py"], {"KILL_TRIALS": "20"}),
     ]
 
 

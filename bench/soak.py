@@ -7,7 +7,7 @@ The server runs in its own process, so its memory (RSS, from /proc) is its own. 
 requests by status, 5xx (must be 0), /ask p50 and p99, writes acknowledged and checked,
 and RSS at the end against RSS once warm (must stay within 10%), also written to
 bench/results/soak.json. Exits 1 on any failure.
-`tests/test_soak.py` runs a short form of it.
+`tests/http/test_soak.py` runs a short form of it.
 """
 
 from __future__ import annotations

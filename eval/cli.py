@@ -64,9 +64,11 @@ def eval_command(
     citation does not quote its document exactly."""
     if (questions is None) == (squad is None):
         raise typer.BadParameter("give either QUESTIONS or --squad FILE, not both or neither")
+    from rich.console import Console
+
     from citeqa.eval.corpus import CorpusError, cache_dir, prepare
     from citeqa.eval.datasets import SPLITS, load_questions, load_squad, split_of
-    from citeqa.eval.report import compare, headline, write_report
+    from citeqa.eval.report import compare, headline, table, write_report
     from citeqa.eval.run import evaluate
     from citeqa.ingest.embedding import Embedder
 
@@ -91,12 +93,18 @@ def eval_command(
     result = evaluate(answerer, eval_set, top_k=top_k, gold_paragraph=gold_paragraph)
     report_path = write_report(result, out or Path("reports") / eval_set.name)
     report = json.loads(report_path.read_text())
-    typer.echo("  ".join(map(str, headline(report))))
+    figures = headline(report)
     if baseline is not None:
-        typer.echo(
-            "vs baseline: " + "  ".join(map(str, compare(report, json.loads(baseline.read_text()))))
-        )
-    typer.echo(f"report: {report_path.parent}")
+        figures = compare(report, json.loads(baseline.read_text()))
+    overall = result.summary.overall
+    title = (
+        f"{eval_set.name} · {overall.questions} questions, "
+        f"{overall.questions - overall.answerable} unanswerable · {split or 'every'} part · "
+        f"top {top_k}"
+    )
+    typer.echo(title)
+    Console().print(table(figures))
+    typer.echo(f"report written to {report_path.parent}/ (summary.md, questions.jsonl, plots)")
     validity = result.summary.overall.citation_validity
     if validity is not None and validity < 1.0:
         typer.secho(

@@ -20,23 +20,25 @@ matplotlib.use("Agg")  # files only; never a window, also on machines without a 
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 from citeqa.eval.metrics import ReliabilityBin, percentiles  # noqa: E402
 from citeqa.eval.run import EvalResult, QuestionResult  # noqa: E402
-from citeqa.eval.summary import Metrics  # noqa: E402
+from citeqa.eval.summary import Scores  # noqa: E402
 
-# (label, path into report.json's "overall", scale for display) of the one-line figures.
-HEADLINE: list[tuple[str, tuple[str, ...], float]] = [
-    ("EM", ("exact_match",), 100),
-    ("F1", ("f1",), 100),
-    ("hit@1", ("hit_at_1",), 100),
-    ("hit@k", ("hit_at_k",), 100),
-    ("R@5", ("recall_at_5",), 100),
-    ("MRR", ("mrr",), 100),
-    ("noansF1", ("no_answer", "f1"), 100),
-    ("cite", ("citation_validity",), 100),
-    ("ECE", ("ece",), 100),
-    ("p50ms", ("latency", "total_ms", "p50"), 1),
+# (label, what it measures, path into report.json's "overall", scale for display) of the
+# headline figures.
+HEADLINE: list[tuple[str, str, tuple[str, ...], float]] = [
+    ("EM", "exact match, %", ("exact_match",), 100),
+    ("F1", "word overlap F1, %", ("f1",), 100),
+    ("hit@1", "gold in 1st answer's passage, %", ("hit_at_1",), 100),
+    ("hit@k", "gold in any answer's passage, %", ("hit_at_k",), 100),
+    ("R@5", "gold document in top 5, %", ("recall_at_5",), 100),
+    ("MRR", "gold document MRR, %", ("mrr",), 100),
+    ("noansF1", "no-answer F1, %", ("no_answer", "f1"), 100),
+    ("cite", "exact citations, %", ("citation_validity",), 100),
+    ("ECE", "calibration error, points", ("ece",), 100),
+    ("p50ms", "median time a question, ms", ("latency", "total_ms", "p50"), 1),
 ]
 
 
@@ -45,9 +47,17 @@ class Delta:
     """One headline figure, and its change when compared with a baseline."""
 
     label: str
+    name: str
     value: float | None
     before: float | None = None
     compared: bool = False
+
+    @property
+    def change(self) -> str:
+        """The change since the baseline, as shown: "+1.2", or "n/a"."""
+        if self.value is None or self.before is None:
+            return "n/a"
+        return f"{self.value - self.before:+.1f}"
 
     def __str__(self) -> str:
         shown = f"{self.label} " + ("n/a" if self.value is None else f"{self.value:.1f}")
@@ -93,15 +103,33 @@ def _write_questions(records: list[QuestionResult], path: Path) -> None:
 
 def headline(report: dict) -> list[Delta]:
     """The one-line figures of a report.json (as loaded), scaled for display."""
-    return [Delta(label, _scaled(report, path, scale)) for label, path, scale in HEADLINE]
+    return [
+        Delta(label, name, _scaled(report, path, scale)) for label, name, path, scale in HEADLINE
+    ]
 
 
 def compare(report: dict, baseline: dict) -> list[Delta]:
     """The one-line figures of `report` with the change since `baseline`."""
     return [
-        Delta(label, _scaled(report, path, scale), _scaled(baseline, path, scale), compared=True)
-        for label, path, scale in HEADLINE
+        Delta(label, name, _scaled(report, path, scale), _scaled(baseline, path, scale), True)
+        for label, name, path, scale in HEADLINE
     ]
+
+
+def table(figures: list[Delta]) -> Table:
+    """The headline figures as a terminal table: full names, values, and the change since a
+    baseline when they were compared with one."""
+    compared = any(d.compared for d in figures)
+    grid = Table()
+    grid.add_column("measure")
+    grid.add_column("", style="dim")
+    grid.add_column("value", justify="right")
+    if compared:
+        grid.add_column("vs baseline", justify="right")
+    for d in figures:
+        value = "n/a" if d.value is None else f"{d.value:.1f}"
+        grid.add_row(d.name, d.label, value, *([d.change] if compared else []))
+    return grid
 
 
 def _scaled(report: dict, path: tuple[str, ...], scale: float) -> float | None:
@@ -152,7 +180,7 @@ def markdown(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
-def _row(name: str, m: Metrics) -> str:
+def _row(name: str, m: Scores) -> str:
     cells = [
         name,
         str(m.questions),

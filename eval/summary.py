@@ -39,7 +39,9 @@ class Latency:
 
 
 @dataclass
-class Metrics:
+class Scores:
+    """A question set's figures, overall or for one question type."""
+
     questions: int
     answerable: int
     exact_match: float | None
@@ -61,8 +63,8 @@ class Metrics:
 
 @dataclass
 class Summary:
-    overall: Metrics
-    by_type: dict[str, Metrics]
+    overall: Scores
+    by_type: dict[str, Scores]
     reliability: list[ReliabilityBin]
 
 
@@ -75,11 +77,11 @@ def summarise(records: Sequence[QuestionResult]) -> Summary:
     )
 
 
-def measure(records: Sequence[QuestionResult]) -> Metrics:
+def measure(records: Sequence[QuestionResult]) -> Scores:
     answerable = [r for r in records if not r.unanswerable]
     ranks = [r.gold_rank for r in answerable]
     recall = {k: metrics.recall_at(ranks, k) for k in RECALL_AT}
-    return Metrics(
+    return Scores(
         questions=len(records),
         answerable=len(answerable),
         exact_match=metrics.mean([r.exact_match for r in records]),

@@ -4,7 +4,7 @@ Each segment keeps its raw term counts (`Terms`: a chunk x term sparse matrix an
 lengths), never scores: document frequencies and the average length are summed over every
 segment's live chunks at query time, so adding or deleting a document never means
 rescoring the rest, and a segmented index ranks exactly as one rebuilt from scratch would
-(tests/test_segments.py checks both against bm25s).
+(tests/index/test_segments.py checks both against bm25s).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ KNOWN_ROWS = 100  # chunks read per round of `known`
 
 # The index parameters, all in one place. A Milvus cluster builds them as given; Milvus
 # Lite ignores M, efConstruction, ef, bm25_k1 and bm25_b and uses its own defaults
-# (README "Scaling out"). BM25's k1 and b match the local index's (index.lexical).
+# (docs/operations.md "Milvus"). BM25's k1 and b match the local index's (index.lexical).
 DENSE_INDEX = {
     "index_type": "HNSW",
     "metric_type": "IP",

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from citeqa.index.base import Index
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.loaders import LoadError, load_folder
+from citeqa.ingest.loaders import PROGRESS_FROM_DOCUMENTS, LoadError, load_folder
 from citeqa.ingest.models import Chunk, Document
 from citeqa.ingest.shards import EVERYTHING, Shard
 
@@ -135,7 +135,8 @@ def _write(
     report: IngestReport,
 ) -> None:
     index.delete(removed)
-    progress = tqdm(total=len(documents), unit="doc", desc="ingest", disable=len(documents) < 50)
+    shown = len(documents) >= PROGRESS_FROM_DOCUMENTS
+    progress = tqdm(total=len(documents), unit="doc", desc="ingest", disable=not shown)
     for first in range(0, len(documents), _BATCH_DOCUMENTS):
         batch = documents[first : first + _BATCH_DOCUMENTS]
         chunks = [c for d in batch for c in chunk_document(d, chunker)]

@@ -3,7 +3,7 @@
 It runs in ONNX Runtime, over an fp32 export of the package's weights made on first use
 (ingest/runtime/onnx.py), with the pooling of sentence-transformers (the mean of the token
 vectors, unit length). Its vectors match sentence-transformers' under torch to a cosine of
-0.99999 or better (tests/test_onnx.py), so indexes built before stay valid. One question:
+0.99999 or better (tests/ingest/test_onnx.py), so indexes built before stay valid. One question:
 5 ms instead of 13-17 ms; ingest's batches as fast as before (bench/README.md, "/ask on
 ONNX Runtime").
 """

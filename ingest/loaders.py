@@ -17,10 +17,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from tqdm import tqdm
+
 from citeqa.ingest import pdf, webpage
 from citeqa.ingest.cleaning import extract_meta, find_excluded, is_blank
 from citeqa.ingest.models import Document, DocumentMeta, Extracted
 from citeqa.ingest.shards import EVERYTHING, Shard
+
+# Folders and writes of fewer documents finish before a progress bar would say anything.
+PROGRESS_FROM_DOCUMENTS = 50
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 SUFFIXES = TEXT_SUFFIXES | webpage.SUFFIXES | pdf.SUFFIXES
@@ -69,7 +74,9 @@ def load_folder(
     known = known or {}
     result = LoadResult()
     claimed: dict[str, str] = {}  # doc_id -> the file name that has it
-    for path in sorted(p for p in folder.iterdir() if _is_article(p.name)):
+    paths = sorted(p for p in folder.iterdir() if _is_article(p.name))
+    shown = len(paths) >= PROGRESS_FROM_DOCUMENTS
+    for path in tqdm(paths, unit="file", desc="read", disable=not shown):
         try:
             doc_id = _doc_id(path, claimed)
             if not shard.holds(doc_id):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from citeqa.index.base import (
     IndexUnreachableError,
 )
 from citeqa.index.factory import BackendName
+
+if TYPE_CHECKING:
+    from citeqa.index.writer import IngestReport
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings, sample_corpus
 
@@ -59,7 +62,7 @@ def ingest(
         str | None,
         typer.Option(
             help="N/COUNT: ingest only shard N of COUNT (by a hash of each doc_id), so COUNT "
-            "workers can share one run against one Milvus. README 'Scaling out'."
+            "workers can share one run against one Milvus (docs/operations.md, 'Milvus')."
         ),
     ] = None,
 ) -> None:
@@ -87,11 +90,22 @@ def ingest(
         report = run_ingest(folder, opened, embedder, chunker_settings(settings), part)
     for error in report.errors:
         typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
-    typer.echo(
-        f"{folder}: {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.removed)} removed, {report.unchanged} unchanged, "
-        f"{report.chunks} chunks written -> {where(settings)}"
-    )
+    _summary(report, folder, where(settings))
+
+
+def _summary(report: IngestReport, folder: Path, target: str) -> None:
+    """What an ingest changed, as a small table, then where it went."""
+    from rich.console import Console
+    from rich.table import Table
+
+    typer.echo(f"{folder} -> {target}")
+    table = Table()
+    for name in ("added", "updated", "removed", "unchanged", "skipped", "chunks written"):
+        table.add_column(name, justify="right")
+    counts = (len(report.added), len(report.updated), len(report.removed), report.unchanged,
+              len(report.errors), report.chunks)  # fmt: skip
+    table.add_row(*map(str, counts))
+    Console().print(table)
 
 
 def where(settings: Settings) -> str:

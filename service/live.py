@@ -110,6 +110,6 @@ class LiveAnswerer:
 def _return_free_memory() -> None:
     """Give the heap a write freed back to the system. Embedding a batch of documents
     peaks at hundreds of MB, and glibc keeps freed memory in the arena for reuse: without
-    this a server's RSS rose with every write (tests/test_soak.py)."""
+    this a server's RSS rose with every write (tests/http/test_soak.py)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)

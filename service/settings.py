@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITEQA_")
 
     index: Path = Field(default_factory=default_index)
-    # Where chunks are stored and searched (index/factory.py, README "Scaling out"):
+    # Where chunks are stored and searched (index/factory.py, docs/operations.md "Milvus"):
     # "local", the default, is the folder `index`; "milvus" is a Milvus server or cluster
     # at `milvus_uri` (http://host:19530, with `milvus_token` if it asks), or Milvus Lite
     # in a file (./milvus.db; by default `index`/milvus.db).
@@ -47,11 +47,11 @@ class Settings(BaseSettings):
     # the 5 sample articles takes ~3 s on 2 cores; a batch of 100 large ones, far longer.
     write_wait_s: float = 30.0
     # Questions computed at once (service/admission.py), and how long one may queue for a
-    # slot before a 503. See README "Serving" for the measurements behind the default.
+    # slot before a 503. See docs/operations.md "Serving" for the measurements behind the default.
     ask_slots: int = Field(2, ge=1)
     ask_budget_s: float = Field(10.0, gt=0)
 
-    # Limits on each request (README "Limits and hardening"): past one, an error status
+    # Limits on each request (docs/operations.md "Limits and hardening"): past one, an error status
     # at once, never a stalled server. Bodies: service/http/middleware/limits.py; the rest:
     # uvicorn, as service/http/server.py configures it.
     max_body_bytes: int = Field(1024 * 1024, gt=0)  # 413 above

@@ -1,8 +1,8 @@
 """The /ask contract clients rely on, as checks that take any httpx client: test_api runs
 them against a uvicorn server, test_contract_testclient through FastAPI's TestClient.
 
-Every offset in a response slices the text `GET /documents/{doc_id}` returns, and bad input
-is a 4xx with a message, never a 500.
+Bad input is a 4xx with a message, never a 500; every offset in a response slices the
+text `GET /documents/{doc_id}` returns (support.assert_cited, given the client).
 """
 
 from __future__ import annotations
@@ -40,40 +40,6 @@ def assert_answer_shape(question: str, body: dict) -> None:
         assert set(answer) >= ANSWER_FIELDS
         assert 0.0 <= answer["score"] <= 1.0
         assert isinstance(answer["also_in"], list)
-
-
-def assert_cited(http: httpx.Client, body: dict) -> int:
-    """Every answer, also_in and related entry of an /ask response slices its document
-    exactly; returns how many answers and related entries were checked."""
-    checked = 0
-    for answer in body["answers"]:
-        assert_citation(http, answer)
-        for other in answer["also_in"]:
-            assert other["doc_id"] != answer["doc_id"]
-            assert_citation(http, other)
-        checked += 1
-    for related in body["related"]:
-        assert_citation(http, related)
-        checked += 1
-    return checked
-
-
-def assert_citation(http: httpx.Client, citation: dict) -> None:
-    """`citation` (an answer, an also_in or a related entry) slices its document exactly."""
-    text = document_text(http, citation["doc_id"])
-    passage = citation["passage"]
-    assert set(passage) == {"start", "end", "text"}
-    assert 0 <= passage["start"] < passage["end"] <= len(text)
-    assert text[passage["start"] : passage["end"]] == passage["text"]
-    assert passage["start"] <= citation["start"] < citation["end"] <= passage["end"]
-    if "text" in citation:
-        assert text[citation["start"] : citation["end"]] == citation["text"]
-
-
-def document_text(http: httpx.Client, doc_id: str) -> str:
-    response = http.get(f"/documents/{doc_id}")
-    assert response.status_code == 200
-    return response.json()["text"]
 
 
 def assert_refused(http: httpx.Client, body: object) -> None:

@@ -38,6 +38,7 @@ def _located(sentence: str, span: str) -> Located:
     return Located(sentence, start, start + len(span))
 
 
+@pytest.mark.slow  # spaCy types the spans
 def test_a_span_takes_the_kind_of_the_entity_covering_it(typer: SpanTyper) -> None:
     sentence = (
         "Soleimani was killed in Baghdad on Jan. 3 by a drone, General Kenneth McKenzie said."
@@ -48,6 +49,7 @@ def test_a_span_takes_the_kind_of_the_entity_covering_it(typer: SpanTyper) -> No
     assert kinds[4] == "other", "an entity covering under half of the span does not type it"
 
 
+@pytest.mark.slow  # spaCy types the spans
 def test_the_features_reward_agreement_and_punish_disagreement(typer: SpanTyper) -> None:
     sentence = "He was a decision-maker, and he was killed at Baghdad airport."
     where = expected_kinds("Where was he killed?")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer
+from support import LiveServer
 from typer.testing import CliRunner
 
 from citeqa.index.base import IndexBusyError, IndexDamagedError
@@ -163,6 +163,7 @@ def test_ready_is_503_when_the_newest_version_is_damaged(built: Path, embedder: 
         assert asked.status_code == 200 and asked.json()["answers"]
 
 
+@pytest.mark.slow  # a server, and the models it loads
 def test_an_empty_index_is_not_ready(tmp_path: Path) -> None:
     with LiveServer(Settings(index=tmp_path / "empty")) as server:
         ready = httpx.get(f"{server.url}/ready", timeout=30)

@@ -4,15 +4,14 @@ fusion, upsert and delete, rollback, no-answer, also_in and conflict."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from articles import AGREEING, DISAGREEING
-from conftest import BACKENDS
+from support import BACKENDS, assert_cited, project_questions
 
-from citeqa.index.base import Index, IndexMismatchError, IndexUnreachableError, SearchFilters
+from citeqa.index.base import IndexMismatchError, IndexUnreachableError, SearchFilters
 from citeqa.index.migrate import copy_into
 from citeqa.index.search import search
 from citeqa.index.writer import delete_documents, ingest, upsert_documents
@@ -21,11 +20,8 @@ from citeqa.ingest.loaders import make_document
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.consolidation import normalise
 from citeqa.service.qa.query import Query
-from citeqa.service.qa.result import Result
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
-
-QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 
 Build = Callable[[str, str, dict[str, str] | None], Settings]
 
@@ -65,23 +61,6 @@ def sample(build: Build, embedder: Embedder) -> Callable[[str], Answerer]:
     return answerer
 
 
-def assert_cited(response: Result, index: Index) -> None:
-    for answer in response.answers:
-        text = index.document(answer.doc_id).text
-        assert text[answer.start : answer.end] == answer.text
-        assert text[answer.passage.start : answer.passage.end] == answer.passage.text
-        for other in answer.also_in:
-            assert index.document(other.doc_id).text[other.start : other.end] == other.passage.text
-    for related in response.related:
-        text = index.document(related.doc_id).text
-        assert text[related.start : related.end] == related.passage.text
-
-
-def questions(limit: int) -> list[str]:
-    rows = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [json.loads(row)["question"] for row in rows[:limit]]
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_chunk_and_answer_quotes_its_document(
     backend: str, sample: Callable[[str], Answerer]
@@ -95,7 +74,7 @@ def test_every_chunk_and_answer_quotes_its_document(
             assert texts[chunk.doc_id][chunk.start : chunk.end] == chunk.text
             for sentence in chunk.sentences:
                 assert texts[chunk.doc_id][sentence.start : sentence.end] == sentence.text
-    for question in questions(12):
+    for question in project_questions(12):
         assert_cited(answerer.ask(Query(question, top_k=5)), answerer.index)
 
 
@@ -103,7 +82,7 @@ def test_both_backends_give_the_same_answers(sample: Callable[[str], Answerer]) 
     """Same terms, same fusion, same reader: only the stores differ, so do the answers
     (Milvus Lite's BM25 uses its own k1, and HNSW may reorder near-ties; none here)."""
     local, milvus = sample("local"), sample("milvus")
-    for question in questions(12):
+    for question in project_questions(12):
         want = local.ask(Query(question, top_k=3))
         got = milvus.ask(Query(question, top_k=3))
         assert [(a.text, a.doc_id, a.start) for a in got.answers] == [

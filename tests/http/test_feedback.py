@@ -9,9 +9,6 @@ The browser side (buttons, the correction by selection, the whole loop through
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, write_articles
+from support import LiveServer, run_citeqa, write_articles
 
 from citeqa.eval.datasets import load_questions
 from citeqa.index.writer import ingest
@@ -29,7 +26,6 @@ from citeqa.service.http.schemas import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings, open_index
 
-CITEQA = Path(sys.executable).with_name("citeqa")
 KEY = "feedback-test-key"
 QUESTION = "How much did the bridge repairs cost?"
 ANSWER = "12 million dollars"
@@ -222,7 +218,7 @@ def test_export_leaves_out_stale_corrections_and_eval_reads_it(
     assert write.json()["updated"] == ["alpha"]
 
     out = tmp_path / "feedback.jsonl"
-    result = citeqa("feedback", "export", out, "--index", settings.index)
+    result = run_citeqa("feedback", "export", out, "--index", settings.index)
 
     assert result.returncode == 0, result.stderr
     assert "stale, left out" in result.stderr and "Who is the city engineer?" in result.stderr
@@ -253,7 +249,7 @@ def test_stats_count_verdicts_per_day(tmp_path: Path) -> None:
     ):  # fmt: skip
         store.put(Record(str(n), day, f"q{n}", None, verdict, alpha, correction))
 
-    result = citeqa("feedback", "stats", env={"CITEQA_FEEDBACK": str(store.path)})
+    result = run_citeqa("feedback", "stats", env={"CITEQA_FEEDBACK": str(store.path)})
 
     assert result.returncode == 0, result.stderr
     lines = [line.split() for line in result.stdout.splitlines()]
@@ -266,18 +262,6 @@ def test_stats_count_verdicts_per_day(tmp_path: Path) -> None:
 
 
 def test_no_feedback_yet_is_said(tmp_path: Path) -> None:
-    result = citeqa("feedback", "stats", "--index", tmp_path / "index")
+    result = run_citeqa("feedback", "stats", "--index", tmp_path / "index")
     assert result.returncode == 2
     assert "No feedback at" in result.stderr and not (tmp_path / "index").exists()
-
-
-def citeqa(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The installed `citeqa`, with no CITEQA_* setting but those in `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    return subprocess.run(
-        [str(CITEQA), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**clean, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
-        timeout=600,
-    )

@@ -19,27 +19,30 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port
+import pytest
+from support import AUTH, ServerProcess, assert_cited, start_citeqa
 
-from bench.soak import AUTH, CITEQA, ServerProcess
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import build_answerer
 
+pytestmark = pytest.mark.slow  # ingests and serves, in processes of their own
+
 TRIALS = int(os.environ.get("KILL_TRIALS", "2"))
 SEED = 20261126
-
-
-def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+# Answered from every state these tests write: each holds the sample article that names
+# the Secretary of State (003), whatever else it holds.
+QUESTION = "Who is the Secretary of State?"
 
 
 def held(root: Path, embedder: Embedder) -> dict[str, str]:
-    """The documents the index holds (doc_id -> checksum), after proving it answers."""
+    """The documents the index holds (doc_id -> checksum), after proving it answers, with
+    exact citations."""
     answerer = build_answerer(Settings(index=root), embedder)
-    response = answerer.ask(Query("Who killed Soleimani?"))
-    assert response.answers or response.no_answer
+    response = answerer.ask(Query(QUESTION))
+    assert response.answers, f"no answer to {QUESTION!r}"
+    assert_cited(response, answerer)
     return answerer.index.checksums()
 
 
@@ -62,10 +65,8 @@ def corpus(folder: Path, variant: int) -> None:
 
 
 def ingest(folder: Path, root: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(CITEQA), "ingest", str(folder), "--index", str(root)],
-        env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    return start_citeqa("ingest", folder, "--index", root,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
 def test_sigkill_during_ingest_leaves_old_or_new(tmp_path: Path, embedder: Embedder) -> None:
@@ -108,14 +109,14 @@ def batch(trial: int) -> list[dict]:
 
 def test_sigkill_during_a_post_leaves_old_or_new(tmp_path: Path, embedder: Embedder) -> None:
     root = tmp_path / "index"
-    with ServerProcess(root, free_port()) as server:
+    with ServerProcess(root) as server:
         began = time.monotonic()
         write(server, batch(-1))  # timed, unkilled
         duration = time.monotonic() - began
     rng = random.Random(SEED)
     before = held(root, embedder)
     for trial in range(TRIALS):
-        with ServerProcess(root, free_port()) as server:
+        with ServerProcess(root) as server:
             writer = threading.Thread(target=write, args=(server, batch(trial)))
             writer.start()
             time.sleep(rng.uniform(0.0, 1.1) * duration)

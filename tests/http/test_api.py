@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer
-from contract import ANSWER_FIELDS, BAD_BODIES, assert_answer_shape, assert_cited, assert_refused
+from contract import ANSWER_FIELDS, BAD_BODIES, assert_answer_shape, assert_refused
+from support import ROOT, LiveServer, assert_cited
 
 from citeqa.service.settings import sample_corpus
 
@@ -96,7 +95,7 @@ def test_ask_returns_the_contract(responses: dict[str, dict]) -> None:
 
 
 def test_every_offset_slices_the_document(client: httpx.Client, responses: dict[str, dict]) -> None:
-    assert sum(assert_cited(client, body) for body in responses.values()) >= 3
+    assert sum(assert_cited(body, client) for body in responses.values()) >= 3
 
 
 def test_answer_metadata_is_its_documents(client: httpx.Client, responses: dict[str, dict]) -> None:
@@ -126,6 +125,20 @@ def test_filters_restrict_the_answers(client: httpx.Client) -> None:
     cited += [c["doc_id"] for a in body["answers"] for c in a["also_in"]]
     cited += [c["doc_id"] for c in body["related"]]
     assert cited and set(cited) == {doc_id}
+
+
+def test_a_follow_up_is_answered_as_resolved_from_its_history(client: httpx.Client) -> None:
+    """`history` reaches the follow-up resolution (service/qa/followup.py), and the response
+    says what was searched; a question that needed no resolving says nothing."""
+    history = [{"question": "Who ordered the killing of Qasem Soleimani?", "answer": "Trump"}]
+    response = client.post("/ask", json={"question": "Where was he killed?", "history": history})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["question"] == "Where was he killed?"
+    assert body["resolved_question"] == "Where was Qasem Soleimani killed?"
+    assert assert_cited(body, client) >= 1
+    plain = client.post("/ask", json={"question": "Where was Qasem Soleimani killed?"}).json()
+    assert plain["resolved_question"] is None
 
 
 def test_parallel_requests_all_succeed(server: LiveServer) -> None:
@@ -190,7 +203,7 @@ def test_openapi_schema_has_examples(client: httpx.Client) -> None:
 
 # The HTTP contract as clients see it, committed: a change to a route, a schema or a
 # documented status shows here, and is made on purpose (regenerate with the command below).
-OPENAPI_COPY = Path(__file__).parent.parent / "docs" / "openapi.json"
+OPENAPI_COPY = ROOT / "docs" / "openapi.json"
 
 
 def test_openapi_schema_matches_the_committed_copy(client: httpx.Client) -> None:

@@ -1,6 +1,6 @@
 """The /ask contract through FastAPI's TestClient, in this process, over a small index this
-module builds on every backend: the checks test_api runs against uvicorn
-(tests/contract.py), here with no server and no port. The routes take the answerer, the
+module builds on every backend: the checks test_api runs against uvicorn (tests/contract.py,
+support.assert_cited), here with no server and no port. The routes take the answerer, the
 settings and the admission gate as dependencies (service/http/deps.py), which resolve the
 same way however the app is served.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import BACKENDS, write_articles
-from contract import BAD_BODIES, assert_answer_shape, assert_cited, assert_refused
+from contract import BAD_BODIES, assert_answer_shape, assert_refused
 from fastapi.testclient import TestClient
+from support import BACKENDS, assert_cited, write_articles
 
 from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
@@ -20,7 +20,7 @@ from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings, open_index
 
-# Two about each article (tests/conftest.py, write_articles), and one they cannot answer.
+# Two about each article (tests/support.py, write_articles), and one they cannot answer.
 QUESTIONS = [
     "How much did the bridge repairs cost?",
     "Who is the city engineer?",
@@ -61,7 +61,7 @@ def test_ask_returns_the_contract(responses: dict[str, dict]) -> None:
 
 
 def test_every_offset_slices_the_document(http: TestClient, responses: dict[str, dict]) -> None:
-    assert sum(assert_cited(http, body) for body in responses.values()) >= 3
+    assert sum(assert_cited(body, http) for body in responses.values()) >= 3
 
 
 @pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())

@@ -7,25 +7,27 @@ Each server here is a real uvicorn on a loopback port over a small index of its 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
-from conftest import LiveServer
+from support import LiveServer, run_citeqa
 
 from citeqa.index.versions import try_lock
 from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
+from citeqa.service.http.app import create_app
 from citeqa.service.http.schemas import MAX_DOCUMENTS_PER_WRITE as MAX_WRITE
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import open_index
 
+GUARD_S = 120  # how long a test waits for a thread before it fails rather than hangs
 KEY = "test-key-0f3a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 LIGHTHOUSE = {
@@ -159,56 +161,103 @@ def test_another_writer_process_gets_409(http: httpx.Client, root: Path) -> None
     assert "lighthouse" not in doc_ids(http)
 
 
+class PausingEmbedder:
+    """The real embedder, which can be stopped inside a write: within `paused()`, the next
+    `encode` says it has begun (`inside`) and waits for the block to end. A write embeds
+    its chunks while it holds the server's writer, so a paused write is one in progress,
+    for as long as the test needs, with no guess at how long a write takes."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.name, self.dim = real.name, real.dim
+        self._real = real
+        self._armed = threading.Event()
+        self._release = threading.Event()
+        self.inside = threading.Event()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._armed.is_set():
+            self._armed.clear()
+            self.inside.set()
+            assert self._release.wait(GUARD_S), "the paused write was never released"
+        return self._real.encode(texts)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self._release.clear()
+        self.inside.clear()
+        self._armed.set()
+        try:
+            yield
+        finally:
+            self._armed.clear()
+            self._release.set()
+
+
 def test_concurrent_writes_are_serialised_or_told_to_retry(
     root: Path, articles: Path, embedder: Embedder
 ) -> None:
-    # No waiting behind another write: the loser of two overlapping writes gets 429.
+    # A write that cannot start within write_wait_s, behind another, gets 429. (With
+    # write_wait_s=0 even a write to an idle writer may get 429: service/live.py.)
+    ingest(articles, open_index(Settings(index=root), embedder), embedder, ChunkerSettings())
+    settings = Settings(index=root, api_key=KEY, write_wait_s=1.0)
+    pausing = PausingEmbedder(embedder)
     with (
-        write_server(root, articles, embedder, write_wait_s=0) as server,
+        LiveServer(settings, create_app(settings, pausing)) as server,
         httpx.Client(base_url=server.url, timeout=120) as http,
+        ThreadPoolExecutor(1) as pool,
     ):
-        big = [{**LIGHTHOUSE, "doc_id": f"bulk{i}", "text": LIGHTHOUSE["text"] * 20}
-               for i in range(60)]  # fmt: skip
-        started = threading.Event()
-
-        def bulk() -> httpx.Response:
-            started.set()
-            return http.post("/documents", json={"documents": big}, headers=AUTH)
-
-        with ThreadPoolExecutor(1) as pool:
-            first = pool.submit(bulk)
-            started.wait()
-            threading.Event().wait(0.5)
+        first_batch = [{**LIGHTHOUSE, "doc_id": f"bulk{i}"} for i in range(3)]
+        with pausing.paused():
+            first = pool.submit(
+                http.post, "/documents", json={"documents": first_batch}, headers=AUTH
+            )
+            assert pausing.inside.wait(GUARD_S), "the first write never began embedding"
+            # The first write holds the writer, paused until this block ends: the second
+            # waits its write_wait_s behind it, in vain.
             second = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
-            assert first.result().status_code == 200
+        assert first.result(GUARD_S).status_code == 200
         assert second.status_code == 429 and second.headers["retry-after"]
-        assert doc_ids(http) == {"alpha", "beta"} | {d["doc_id"] for d in big}
+        assert doc_ids(http) == {"alpha", "beta"} | {d["doc_id"] for d in first_batch}
+        # With the writer free again, the same write is taken.
+        again = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+        assert again.status_code == 200 and again.json()["added"] == ["lighthouse"]
 
 
 def test_reads_in_flight_never_see_half_a_write(http: httpx.Client) -> None:
-    """Each write adds two documents at once: every listing has both or neither."""
+    """Each write adds two documents at once: every listing has both or neither. And the
+    reads did overlap the writes: at least one read began while a write was under way and
+    was answered before that write was."""
     pairs = [[{**LIGHTHOUSE, "doc_id": f"p{n}a"}, {**LIGHTHOUSE, "doc_id": f"p{n}b"}]
              for n in range(4)]  # fmt: skip
     done = threading.Event()
     seen: list[set[str]] = []
     statuses: list[int] = []
+    # The write under way, as the writer's client sees it: its number, or None between.
+    writing: list[int | None] = [None]
+    overlapped: list[int] = []  # the writes some read began and ended within
 
     def read() -> None:
         while not done.is_set():
+            during = writing[0]
             listing = http.get("/documents")
             asked = http.post("/ask", json={"question": "Who relit the lighthouse?"})
+            if during is not None and writing[0] == during:
+                overlapped.append(during)
             statuses.extend([listing.status_code, asked.status_code])
             seen.append({d["doc_id"] for d in listing.json()})
 
     with ThreadPoolExecutor(3) as pool:
         readers = [pool.submit(read) for _ in range(3)]
-        for pair in pairs:
+        for n, pair in enumerate(pairs):
+            writing[0] = n
             response = http.post("/documents", json={"documents": pair}, headers=AUTH)
+            writing[0] = None
             assert response.status_code == 200
         done.set()
         for reader in readers:
             reader.result()
     assert set(statuses) == {200}
+    assert overlapped, "no read was served while a write was in progress"
     for ids in seen:
         for n in range(4):
             assert (f"p{n}a" in ids) == (f"p{n}b" in ids), ids
@@ -220,12 +269,7 @@ def test_a_running_server_sees_a_reingest_by_another_process(
     (articles / "gamma.txt").write_text(
         "The Eastham ferry will run twice a day from June, the port authority said.\n"
     )
-    citeqa = Path(sys.executable).with_name("citeqa")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    result = subprocess.run(
-        [str(citeqa), "ingest", str(articles), "--index", str(root)],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
+    result = run_citeqa("ingest", articles, "--index", root)
     assert result.returncode == 0, result.stderr
     assert "gamma" in doc_ids(http)
     asked = http.post("/ask", json={"question": "How often will the Eastham ferry run?"})

@@ -3,7 +3,6 @@ Milvus server (a real `milvus-lite server` on a loopback port), and `index expor
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from support import ingest_counts, reserve_port, start_citeqa
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
@@ -25,30 +24,34 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture
 def milvus_server(tmp_path: Path) -> Iterator[str]:
-    """A `milvus-lite server` on a free loopback port; its URI."""
-    port = free_port()
+    """A `milvus-lite server` on a reserved loopback port (it binds with SO_REUSEADDR, so
+    it can take the port support.reserve_port holds); its URI."""
+    reservation = reserve_port()
+    port = reservation.getsockname()[1]
     server = subprocess.Popen(
         [BIN / "milvus-lite", "server", "--data-dir", tmp_path / "milvus", "--host",
          "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60  # a guard against a hang
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                reservation.close()
                 raise RuntimeError(f"no milvus-lite server: {server.stderr.read()}") from None
             time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=30)
+    reservation.close()
 
 
 def citeqa(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([BIN / "citeqa", *args], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return start_citeqa(*args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_shards_split_the_documents_between_them() -> None:
@@ -73,7 +76,7 @@ def test_two_workers_ingest_one_corpus_into_one_milvus(
     outputs = [w.communicate(timeout=600) for w in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
-    added = [int(out.split(": ")[1].split(" added")[0]) for out, _ in outputs]
+    added = [ingest_counts(out)["added"] for out, _ in outputs]
     assert sorted(added) != [0, 5] and sum(added) == 5, f"both workers took a share: {added}"
 
     settings = Settings(backend="milvus", milvus_uri=milvus_server, index=tmp_path / "unused")
@@ -86,7 +89,8 @@ def test_two_workers_ingest_one_corpus_into_one_milvus(
     rerun = citeqa("ingest", str(sample_corpus()), "--shard", "1/2", env=env)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
-    assert "0 added, 0 updated, 0 removed" in out
+    counts = ingest_counts(out)
+    assert (counts["added"], counts["updated"], counts["removed"]) == (0, 0, 0)
     assert index.checksums() == expected
 
     asked = citeqa("ask", "Who is the Secretary of State?", "--json", env=env)
@@ -113,6 +117,7 @@ def test_index_export_moves_a_local_index_into_milvus(
     assert milvus.stats().sentences == local.stats().sentences
 
 
+@pytest.mark.slow  # ingests, then loads the models again to answer
 def test_a_milvus_lite_file_serves_the_next_process(tmp_path: Path) -> None:
     """Ingest in one process, ask in another: a reopened Lite file is loaded again."""
     env = {"CITEQA_BACKEND": "milvus", "CITEQA_MILVUS_URI": str(tmp_path / "milvus.db"),

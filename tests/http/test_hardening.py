@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import LiveServer
 from playwright.sync_api import sync_playwright
+from support import LiveServer
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.http.app import create_app
@@ -469,13 +469,19 @@ def test_metrics_count_server_errors(tight: LiveServer) -> None:
 def test_openapi_documents_the_statuses_of_each_route(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     common = {"400", "408", "413", "500", "503"}
+    writes = common | {"200", "401", "403", "409", "422", "429"}
     expected = {
         ("/ask", "post"): common | {"200", "422"},
         ("/documents", "get"): common | {"200"},
+        ("/documents", "post"): writes,
         ("/documents/{doc_id}", "get"): common | {"200", "404", "422"},
+        ("/documents/{doc_id}", "delete"): writes | {"404"},
+        ("/feedback", "post"): common | {"201", "422"},
         ("/health", "get"): common | {"200"},
         ("/ready", "get"): common | {"200"},
     }
+    documented = {(path, method) for path, methods in paths.items() for method in methods}
+    assert documented == set(expected), "a route added or gone: say here what it answers"
     for (path, method), statuses in expected.items():
         assert set(paths[path][method]["responses"]) >= statuses, (path, method)
     assert "/metrics" not in paths

@@ -18,13 +18,6 @@ from citeqa.eval.train_reader import featurize, span_loss, train
 from citeqa.ingest.runtime.paths import shipped_reader
 from citeqa.ingest.runtime.reader_model import ReaderTokenizer, load_model, masked_logits
 from citeqa.service.qa.reader import Excerpt, Normaliser, Reader
-from citeqa.service.settings import Settings
-from citeqa.service.wiring import load_reader
-
-
-@pytest.fixture(scope="module")
-def reader() -> Reader:
-    return load_reader(shipped_reader(), Settings().cache)[0]
 
 
 def test_the_shipped_weights_are_small_and_load_without_a_hub(reader: Reader) -> None:
@@ -45,24 +38,31 @@ def test_the_span_is_the_words_that_answer(reader: Reader) -> None:
 _TRICKY = st.sampled_from(
     ["café", "naïve", "🚀", "\r\n", "\u00a0", "\u200b", "東京", "e\u0301", "—", "Ω", "  ", "\t"]
 )
-_WORDS = st.sampled_from(["Ansel", "Varga", "harbour", "master", "1901", "opened", "port", "."])
+_NAMES = st.sampled_from(["Ansel", "Varga", "harbour", "master", "1901", "opened", "port"])
+_WORDS = st.one_of(_NAMES, st.just("."))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     words=st.lists(st.one_of(_WORDS, _TRICKY, st.text(min_size=1, max_size=6)), max_size=80),
+    # A word the reader can always cut a span from, somewhere among the others.
+    word=_NAMES,
+    at=st.integers(min_value=0, max_value=80),
     prefix=st.text(max_size=20),
     # Up to the API's limit: a question longer than a window must still leave room to read.
     question=st.text(min_size=1, max_size=1000),
 )
 def test_every_span_quotes_its_document_exactly(
-    reader: Reader, words: list[str], prefix: str, question: str
+    reader: Reader, words: list[str], word: str, at: int, prefix: str, question: str
 ) -> None:
+    words.insert(min(at, len(words)), word)
     passage_text = " ".join(words)
     document = prefix + passage_text + " tail"
     passage = Excerpt("d", len(prefix), passage_text)
     assert document[passage.start : passage.end] == passage.text
-    for span in reader.read(question, [passage]):
+    spans = reader.read(question, [passage])
+    assert spans, "a passage with a word in it always has spans to offer"
+    for span in spans:
         assert document[span.start : span.end] == span.text
         assert passage.start <= span.start < span.end <= passage.end
 
@@ -75,6 +75,7 @@ def test_long_passages_are_read_in_overlapping_windows(reader: Reader) -> None:
     assert text[spans[0].start - 7 : spans[0].end - 7] == "Ansel Varga"
 
 
+@pytest.mark.slow  # builds the reader's model and trains it
 def test_a_few_training_steps_lower_the_loss() -> None:
     examples = [
         Example("Who is the harbour master?", "The harbour master is Ansel Varga.", [(22, 33)]),
@@ -91,6 +92,7 @@ def test_a_few_training_steps_lower_the_loss() -> None:
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
 
 
+@pytest.mark.slow  # builds the reader's model and trains it
 def test_feedback_corrections_train_at_their_offsets() -> None:
     """`train-reader --extra`: questions with spans (a feedback export) become examples
     read around the span; one whose document changed since is skipped, not mislabelled."""
@@ -151,6 +153,7 @@ def test_a_group_without_an_answer_targets_cls_in_every_window() -> None:
     assert data.start_targets[2].sum() == 1 and data.start_targets[3].sum() == 0
 
 
+@pytest.mark.slow  # builds the reader's model and trains it
 def test_training_on_an_unanswerable_question_raises_its_cls_score() -> None:
     question = "Who is the harbour master of Port Quillon?"
     unanswerable = Group([Example(question, "Port Quillon is a quiet town by the sea.", [])])

@@ -6,28 +6,41 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
-from bench.reader import TorchReader
-from bench.reader import fp32_reader as bench_fp32_reader
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.runtime.onnx import cached_session
 from citeqa.ingest.runtime.paths import base_model, shipped_reader
-from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
+from citeqa.ingest.runtime.reader_model import (
+    WEIGHTS_FILE,
+    Encoded,
+    export_fp32,
+    load_model,
+    masked_logits,
+)
+from citeqa.ingest.runtime.threads import session_options
 from citeqa.ingest.runtime.torch_export import export_module
 from citeqa.service.qa.reader import Excerpt, Reader
 from citeqa.service.settings import Settings
-from citeqa.service.wiring import load_reader
 
 MASTER = "The harbour master of Port Quillon is Ansel Varga. The port opened in 1901."
 # Longer than one window, so the batch holds overflow windows and padding.
 LONG = "The weather was mild and nothing happened that day. " * 40 + "Varga retired in 2020."
 
 
-@pytest.fixture(scope="module")
-def reader() -> Reader:
-    return load_reader(shipped_reader(), Settings().cache)[0]
+class TorchReader(Reader):
+    """The same reader, with the forward pass in torch, as before ONNX Runtime."""
+
+    def __init__(self, weights: Path, cache: Path) -> None:
+        super().__init__(weights, cache)
+        self.model = load_model(weights).eval()
+
+    def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            start, end = masked_logits(self.model, encoded)
+        return start.numpy(), end.numpy()
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +50,13 @@ def torch_reader() -> Reader:
 
 @pytest.fixture(scope="module")
 def fp32_reader(tmp_path_factory: pytest.TempPathFactory) -> Reader:
-    """The export before quantisation: any difference from torch is the exporter's."""
+    """The product's reader over the fp32 export, before quantisation: any difference
+    from torch is the exporter's."""
     folder = tmp_path_factory.mktemp("fp32")
-    return bench_fp32_reader(shipped_reader() / WEIGHTS_FILE, Settings().cache, folder)
+    export_fp32(shipped_reader() / WEIGHTS_FILE, folder / "reader.onnx")
+    reader = Reader(shipped_reader() / WEIGHTS_FILE, Settings().cache)
+    reader.session = ort.InferenceSession(str(folder / "reader.onnx"), session_options())
+    return reader
 
 
 QUESTIONS = [
@@ -50,6 +67,7 @@ QUESTIONS = [
 PASSAGES = [Excerpt("a", 0, MASTER), Excerpt("b", 12, LONG), Excerpt("c", 3, "Ferries.")]
 
 
+@pytest.mark.slow  # the reader, in torch and exported
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_the_exported_reader_finds_every_span_torch_finds(
     fp32_reader: Reader, torch_reader: Reader, question: str

@@ -14,7 +14,7 @@ The chat for daily use is here too: feedback buttons, a correction selected in t
 article panel, a conversation that survives a reload, long passages expanded in place, and
 the whole feedback loop through `citeqa feedback export` and `citeqa eval`.
 
-`CITEQA_SCREENSHOTS=1 .venv/bin/pytest tests/test_widget.py` also saves the README
+`CITEQA_SCREENSHOTS=1 .venv/bin/pytest tests/http/test_widget.py` also saves the README
 screenshots to docs/widget-*.png.
 """
 
@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,14 +32,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveServer, free_port, write_articles
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from support import ROOT, LiveServer, reserved_port, run_citeqa, write_articles
 
 from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.feedback.store import FeedbackStore, Record, feedback_file
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings, open_index
+
+pytestmark = pytest.mark.slow  # Chromium, and servers over real indexes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -55,7 +55,7 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1100, "height": 800}
 PHONE = {"width": 390, "height": 844}
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = ROOT / "docs"
 
 # Generous: an answer takes well under a second here, but a loaded CI machine may not be here.
 expect.set_options(timeout=60_000)
@@ -505,15 +505,16 @@ def test_embed_on_another_site(page: Page, host: HostSite, chat_server: LiveServ
 def test_embed_pointing_at_a_dead_server_shows_errors(
     page: Page, host: HostSite, chat_server: LiveServer
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    page.goto(host.page("dead.html", chat_server.url, dead))
-    page.get_by_role("button", name="Ask the articles").click()
-    expect(page.locator("citeqa-embed .corpus")).to_contain_text("unavailable")
+    with reserved_port() as port:  # held, never listening: nothing can answer there
+        dead = f"http://127.0.0.1:{port}"
+        page.goto(host.page("dead.html", chat_server.url, dead))
+        page.get_by_role("button", name="Ask the articles").click()
+        expect(page.locator("citeqa-embed .corpus")).to_contain_text("unavailable")
 
-    for attempt in (1, 2):
-        question_box(page).fill("Who is the secretary of state?")
-        question_box(page).press("Enter")
-        expect(page.locator("citeqa-embed .msg.error")).to_have_count(attempt)
+        for attempt in (1, 2):
+            question_box(page).fill("Who is the secretary of state?")
+            question_box(page).press("Enter")
+            expect(page.locator("citeqa-embed .msg.error")).to_have_count(attempt)
     expect(page.locator("citeqa-embed .msg.error").first).to_contain_text("couldn’t reach")
     expect(question_box(page)).to_be_editable()
 
@@ -523,7 +524,6 @@ def test_embed_pointing_at_a_dead_server_shows_errors(
 # passage, with characters outside the Basic Multilingual Plane (🌊, 🐟) before the words a
 # correction selects, so code-point offsets and JS's UTF-16 ones differ there.
 
-CITEQA = Path(sys.executable).with_name("citeqa")
 TIDES = (
     "The Harbour Times\n\nSpring tides 🌊 in Port Quillon\n\n"
     "The spring tide that reached Port Quillon on Sunday morning, after a week of strong "
@@ -794,15 +794,3 @@ def test_the_whole_loop_ask_correct_export_eval(
     assert summary["overall"]["questions"] == len(rows)
     asked = [json.loads(line) for line in (report / "questions.jsonl").read_text().splitlines()]
     assert COST_QUESTION in {q["question"] for q in asked}
-
-
-def run_citeqa(*args: str | Path) -> subprocess.CompletedProcess:
-    """The installed `citeqa`, with no CITEQA_* setting of the test run's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    return subprocess.run(
-        [str(CITEQA), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**env, "NO_COLOR": "1", "COLUMNS": "200"},
-        timeout=600,
-    )

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from articles import AGREEING, DISAGREEING
+from support import assert_cited, project_questions
 
 from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.consolidation import _same_answer, normalise, value_kind
 from citeqa.service.qa.query import Query
-from citeqa.service.qa.result import Result
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
-
-QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 
 
 def test_spelling_variants_count_as_the_same_answer() -> None:
@@ -47,16 +44,6 @@ def test_only_short_values_of_one_kind_can_contradict_each_other(
     text: str, kind: str | None
 ) -> None:
     assert value_kind(text) == kind
-
-
-def assert_cited(response: Result, answerer: Answerer) -> None:
-    for answer in response.answers:
-        text = answerer.index.document(answer.doc_id).text
-        assert text[answer.start : answer.end] == answer.text
-        assert text[answer.passage.start : answer.passage.end] == answer.passage.text
-        for other in answer.also_in:
-            other_text = answerer.index.document(other.doc_id).text
-            assert other_text[other.start : other.end] == other.passage.text
 
 
 def answerer_over(folder: Path, articles: dict[str, str], embedder: Embedder) -> Answerer:
@@ -125,16 +112,29 @@ def test_under_the_threshold_there_is_no_answer_but_related_passages(
     response = strict.ask(Query("Where was Soleimani killed?"))
     assert response.no_answer and not response.answers and not response.conflict
     assert response.related
-    for citation in response.related:
-        text = strict.index.document(citation.doc_id).text
-        assert text[citation.start : citation.end] == citation.passage.text
+    assert assert_cited(response, strict) == len(response.related)
 
 
-def test_scores_are_probabilities_best_first(answerer: Answerer) -> None:
-    response = answerer.ask(Query("Who was the Iraqi militia leader killed?", top_k=5))
+@pytest.mark.parametrize(
+    ("corpus", "question", "conflict"),
+    [
+        ("sample", "Who was the Iraqi militia leader killed?", False),
+        ("disagreeing", "How many rockets were fired at the base in Kirkuk?", True),
+    ],
+    ids=["agreement", "conflict"],
+)
+def test_scores_are_probabilities_best_first(
+    answerer: Answerer, disagreeing: Answerer, corpus: str, question: str, conflict: bool
+) -> None:
+    """Best first with or without a conflict: the rivals of a conflict are listed after the
+    top answer, in the order of their own scores."""
+    asked = answerer if corpus == "sample" else disagreeing
+    response = asked.ask(Query(question, top_k=5))
+    assert response.conflict is conflict
     scores = [a.score for a in response.answers]
+    assert len(scores) >= (2 if conflict else 1)
     assert all(0.0 <= s <= 1.0 for s in scores)
-    assert scores == sorted(scores, reverse=True) or response.conflict
+    assert scores == sorted(scores, reverse=True)
 
 
 @pytest.mark.parametrize(
@@ -151,12 +151,5 @@ def test_every_answer_quotes_its_document_exactly(answerer: Answerer) -> None:
     """The citation contract as a property over the whole project question set: every
     answer, passage, agreeing source and related passage is the document text at its
     offsets, and every answer lies inside its passage."""
-    for row in QUESTIONS.read_text(encoding="utf-8").splitlines():
-        question = json.loads(row)["question"]
-        response = answerer.ask(Query(question, top_k=5))
-        assert_cited(response, answerer)
-        for answer in response.answers:
-            assert answer.passage.start <= answer.start < answer.end <= answer.passage.end
-        for citation in response.related:
-            text = answerer.index.document(citation.doc_id).text
-            assert text[citation.start : citation.end] == citation.passage.text
+    for question in project_questions():
+        assert assert_cited(answerer.ask(Query(question, top_k=5)), answerer) >= 1

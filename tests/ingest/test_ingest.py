@@ -33,14 +33,23 @@ CAPTION = (
 )
 
 Corpus = dict[str, tuple[Document, list[Chunk]]]
+# Chunking splits sentences with spaCy's model (ingest/chunking.py): the tests that chunk
+# are marked slow; loading, cleaning and metadata are not.
+SPACY = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def corpus() -> Corpus:
-    """Every sample article with the chunks ingest makes of it (chunked once per module)."""
+def documents() -> dict[str, Document]:
+    """Every sample article as ingest loads and cleans it (once per module)."""
     loaded = load_folder(sample_corpus())
     assert not loaded.errors
-    return {d.doc_id: (d, chunk_document(d, ChunkerSettings())) for d in loaded.documents}
+    return {d.doc_id: d for d in loaded.documents}
+
+
+@pytest.fixture(scope="module")
+def corpus(documents: dict[str, Document]) -> Corpus:
+    """Every sample article with the chunks ingest makes of it (chunked once per module)."""
+    return {doc_id: (d, chunk_document(d, ChunkerSettings())) for doc_id, d in documents.items()}
 
 
 # -- offsets: properties of everything ingest produces -------------------------------------
@@ -73,6 +82,7 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+@SPACY
 def test_sample_corpus_offsets_are_exact(corpus: Corpus) -> None:
     assert set(corpus) == {WAPO, GUARDIAN, NYT_FOLLOWUP, NYT, TRANSLATED}
     for document, chunks in corpus.values():
@@ -81,13 +91,14 @@ def test_sample_corpus_offsets_are_exact(corpus: Corpus) -> None:
         assert_offsets_exact(document, chunks)
 
 
+@SPACY
 def test_sample_corpus_chunks_respect_chunk_size(corpus: Corpus) -> None:
     for _, chunks in corpus.values():
         assert max(len(c) for c in chunks) <= ChunkerSettings().chunk_size
 
 
-def test_excluded_spans_are_sorted_and_disjoint(corpus: Corpus) -> None:
-    for document, _ in corpus.values():
+def test_excluded_spans_are_sorted_and_disjoint(documents: dict[str, Document]) -> None:
+    for document in documents.values():
         for before, after in zip(document.excluded, document.excluded[1:], strict=False):
             assert before.end < after.start
         for span in document.excluded:
@@ -108,6 +119,7 @@ CHROME = [
 ]
 
 
+@SPACY
 @pytest.mark.parametrize(("doc_id", "pattern", "label"), CHROME, ids=[c[2] for c in CHROME])
 def test_chrome_is_excluded_and_never_chunked(
     corpus: Corpus, doc_id: str, pattern: re.Pattern[str], label: str
@@ -121,14 +133,14 @@ def test_chrome_is_excluded_and_never_chunked(
         assert not pattern.search(chunk.text), f"{label} leaked into a chunk"
 
 
-def test_ad_lines_are_all_excluded(corpus: Corpus) -> None:
-    document, _ = corpus[WAPO]
+def test_ad_lines_are_all_excluded(documents: dict[str, Document]) -> None:
+    document = documents[WAPO]
     assert len(re.findall(r"^AD$", document.text, re.M)) == 8
     assert sum(document.text[s.start : s.end] == "AD" for s in document.excluded) == 8
 
 
-def test_second_copy_of_caption_is_excluded(corpus: Corpus) -> None:
-    document, _ = corpus[NYT]
+def test_second_copy_of_caption_is_excluded(documents: dict[str, Document]) -> None:
+    document = documents[NYT]
     copies = [m.start() for m in re.finditer(re.escape(CAPTION), document.text)]
     assert len(copies) == 2
     first, second = copies
@@ -138,6 +150,7 @@ def test_second_copy_of_caption_is_excluded(corpus: Corpus) -> None:
     assert reasons == ["duplicate"]
 
 
+@SPACY
 def test_repeated_caption_is_in_exactly_one_chunk(corpus: Corpus) -> None:
     _, chunks = corpus[NYT]
     assert sum(CAPTION in c.text for c in chunks) == 1
@@ -150,8 +163,8 @@ def _covered(document: Document, span: Span) -> bool:
 # -- metadata ---------------------------------------------------------------------------------
 
 
-def test_metadata_of_the_washington_post_article(corpus: Corpus) -> None:
-    meta = corpus[WAPO][0].meta
+def test_metadata_of_the_washington_post_article(documents: dict[str, Document]) -> None:
+    meta = documents[WAPO].meta
     assert meta.title == "How Trump decided to kill a top Iranian general"
     assert meta.source == "The Washington Post"
     assert meta.date == "2020-01-03"
@@ -159,20 +172,20 @@ def test_metadata_of_the_washington_post_article(corpus: Corpus) -> None:
     assert "Missy Ryan" in meta.byline and "John Hudson" in meta.byline
 
 
-def test_metadata_from_the_date_prefix(corpus: Corpus) -> None:
-    assert corpus[NYT_FOLLOWUP][0].meta.date == "2020-01-04"
-    assert corpus[TRANSLATED][0].meta.date == "2020-01-03"
+def test_metadata_from_the_date_prefix(documents: dict[str, Document]) -> None:
+    assert documents[NYT_FOLLOWUP].meta.date == "2020-01-04"
+    assert documents[TRANSLATED].meta.date == "2020-01-03"
 
 
-def test_metadata_of_the_new_york_times_article(corpus: Corpus) -> None:
-    meta = corpus[NYT][0].meta
+def test_metadata_of_the_new_york_times_article(documents: dict[str, Document]) -> None:
+    meta = documents[NYT].meta
     assert meta.title == "As Iran reels, Trump aides clash over escalating military showdown"
     assert meta.source == "The New York Times"  # from the photo credit glued to the caption
     assert meta.date is None
 
 
-def test_metadata_absent_is_none_not_guessed(corpus: Corpus) -> None:
-    meta = corpus[GUARDIAN][0].meta
+def test_metadata_absent_is_none_not_guessed(documents: dict[str, Document]) -> None:
+    meta = documents[GUARDIAN].meta
     # 001 opens straight into body text: no headline, publisher, date or byline to find.
     assert (meta.title, meta.source, meta.date, meta.byline) == (None, None, None, None)
 
@@ -182,6 +195,7 @@ def test_metadata_title_is_not_the_first_body_sentence() -> None:
     assert document.meta.title is None
 
 
+@SPACY
 def test_metadata_holds_no_invisible_characters_and_the_text_keeps_them() -> None:
     text = (
         "\ufeffThe Guardian\n\nBridge reopens\u2060 after\u200b repairs\n\n"
@@ -196,6 +210,7 @@ def test_metadata_holds_no_invisible_characters_and_the_text_keeps_them() -> Non
     assert_offsets_exact(document, chunk_document(document, ChunkerSettings()))
 
 
+@SPACY
 def test_a_bom_does_not_hide_the_date_prefix() -> None:
     document = make_document("x", "\ufeffdate 2020-01-03 Storm closes the harbour\n\nIt did.\n")
     assert (document.meta.date, document.meta.title) == ("2020-01-03", "Storm closes the harbour")
@@ -219,8 +234,8 @@ def test_bad_files_are_reported_and_skipped(articles: Path) -> None:
     assert "empty" in reasons["empty.txt"] and "empty" in reasons["blank.md"]
 
 
-def test_loaded_text_is_the_file_byte_for_byte(corpus: Corpus) -> None:
-    for document, _ in corpus.values():
+def test_loaded_text_is_the_file_byte_for_byte(documents: dict[str, Document]) -> None:
+    for document in documents.values():
         raw = (sample_corpus() / f"{document.doc_id}.txt").read_bytes()
         assert document.text.encode("utf-8") == raw
 
@@ -281,6 +296,7 @@ def articles_like(draw: st.DrawFn) -> tuple[str, list[str]]:
     return draw(st.sampled_from(["", "\n", "  \n\n"])) + text, chrome
 
 
+@SPACY
 @settings(
     max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -303,6 +319,7 @@ def test_generated_articles_keep_exact_offsets(
         assert not any("date 20" in c.text or "date 19" in c.text for c in chunks)
 
 
+@SPACY
 @settings(max_examples=30, deadline=None, database=None)
 @given(article=articles_like())
 def test_generated_articles_lose_no_content(article: tuple[str, list[str]]) -> None:
@@ -349,6 +366,7 @@ def hostile_text() -> str:
     )
 
 
+@SPACY
 def test_a_20_mb_hostile_file_is_loaded_cleaned_and_chunked(tmp_path: Path) -> None:
     text = hostile_text()
     assert 19 * _MB < len(text.encode("utf-8")) <= MAX_DOCUMENT_BYTES
@@ -396,6 +414,7 @@ def hostile_files(draw: st.DrawFn) -> str:
     return "".join(line + end for line, end in zip(lines, ends, strict=True))
 
 
+@SPACY
 @settings(
     max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

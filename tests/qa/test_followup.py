@@ -15,10 +15,12 @@ def test_without_history_the_question_is_unchanged() -> None:
     assert resolve("Where was he killed?", []) == "Where was he killed?"
 
 
+@pytest.mark.slow  # spaCy reads the conversation
 def test_a_question_with_its_own_name_is_unchanged() -> None:
     assert resolve("Where was Trump?", [ORDERED]) == "Where was Trump?"
 
 
+@pytest.mark.slow  # spaCy reads the conversation
 @pytest.mark.parametrize(
     ("question", "resolved"),
     [
@@ -30,12 +32,14 @@ def test_a_pronoun_takes_the_name_from_the_last_turn(question: str, resolved: st
     assert resolve(question, [ORDERED]) == resolved
 
 
+@pytest.mark.slow  # spaCy reads the conversation
 @pytest.mark.parametrize("question", ["When did it happen?", "Where did it take place?"])
 def test_it_standing_for_the_event_borrows_the_names(question: str) -> None:
     # Not "When did Iran happen?": the event keeps its pronoun and the search gets the name.
     assert resolve(question, [KILLED]) == f"{question} (Qasem Soleimani)"
 
 
+@pytest.mark.slow  # spaCy reads the conversation
 def test_it_as_an_object_still_takes_a_name() -> None:
     history = [Turn(question="What did the Quds Force do?", answer=None)]
     assert "Quds Force" in resolve("Who commanded it?", history)

@@ -4,13 +4,10 @@ regression gate on the sample corpus (floors in eval/floors.json, see eval/READM
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import NATURAL, QUESTIONS, ROOT, run_citeqa, table_rows
 
 from citeqa.eval import metrics
 from citeqa.eval.corpus import prepare
@@ -22,11 +19,12 @@ from citeqa.service.qa.answer_types import QUESTION_TYPES, question_type
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings, sample_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = ROOT / "eval" / "questions.jsonl"
-NATURAL = ROOT / "eval" / "natural.jsonl"
 FLOORS = ROOT / "eval" / "floors.json"
-CITEQA = Path(sys.executable).with_name("citeqa")
+# The most calibration error (ECE of the top answer's score against exact match, 10 bins)
+# each set may show: measured 11.3% (questions) and 9.4% (natural) on 3 Dec 2026, plus the
+# margin the floors leave. A confidence model that stops meaning "how often such an
+# answer is right" fails here, even when the answers themselves stay as good.
+ECE_CEILINGS = {"questions": 0.16, "natural": 0.14}
 
 # -- metrics, by hand ---------------------------------------------------------------------
 
@@ -237,6 +235,7 @@ def test_report_files_and_baseline(squad_result: EvalResult, tmp_path: Path) -> 
     assert str(deltas["F1"]).endswith("(+10.0)")
 
 
+@pytest.mark.slow  # ingests and answers
 def test_cli_eval_squad_writes_a_report_and_compares(tmp_path: Path) -> None:
     """The installed command, as `make eval-squad` runs it (one model load, ~10 s)."""
     squad = tmp_path / "tiny.json"
@@ -244,15 +243,10 @@ def test_cli_eval_squad_writes_a_report_and_compares(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (tmp_path / "old.json").write_text(json.dumps({"overall": {"f1": 0.0}}))
     args = ["eval", "--squad", squad, "--index", tmp_path / "index", "--out", out]
-    result = subprocess.run(
-        [str(CITEQA), *map(str, args), "--limit", "2", "--baseline", tmp_path / "old.json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1"},
-        timeout=600,
-    )
+    result = run_citeqa(*args, "--limit", "2", "--baseline", tmp_path / "old.json", home=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"vs baseline: .*F1 [\d.]+ \(\+[\d.]+\)", result.stdout), result.stdout
+    f1 = next(row for row in table_rows(result.stdout) if row[1] == "F1")
+    assert f1[3].startswith("+") and float(f1[3]) > 0, result.stdout
     assert json.loads((out / "report.json").read_text())["overall"]["questions"] == 2
 
 
@@ -262,7 +256,8 @@ def test_cli_eval_squad_writes_a_report_and_compares(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", [QUESTIONS, NATURAL], ids=["questions", "natural"])
 def test_sample_corpus_stays_above_the_floors(answerer: Answerer, path: Path) -> None:
     """Fails when a change makes answers worse than the floors in eval/floors.json, for
-    the long questions and for the short ones people type."""
+    the long questions and for the short ones people type, or their scores less
+    calibrated than ECE_CEILINGS."""
     floors = json.loads(FLOORS.read_text())[path.stem]
     overall = evaluate(answerer, load_questions(path), progress=False).summary.overall
     measured = {
@@ -276,3 +271,4 @@ def test_sample_corpus_stays_above_the_floors(answerer: Answerer, path: Path) ->
     assert set(floors) == set(measured)
     below = {k: round(v or 0.0, 4) for k, v in measured.items() if (v or 0.0) < floors[k]}
     assert not below, f"under the floor {floors}: {below}"
+    assert overall.ece is not None and overall.ece <= ECE_CEILINGS[path.stem], overall.ece
