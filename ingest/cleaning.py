@@ -70,6 +70,10 @@ _MIN_DUPLICATE_LINE = 40
 # A line too short to count as a duplicate is not even looked at: duplicate_key never lengthens.
 _LONG_LINE = re.compile(rf"^[^\n]{{{_MIN_DUPLICATE_LINE},}}", re.M)
 _TITLE_MAX_CHARS = 160
+# Markdown a title or byline may carry: a heading's leading #s, and **bold** or __bold__
+# (paired, so "2**3" stays). Metadata is one short line: the bounded runs stay linear.
+_HEADING_MARK = re.compile(r"\A[^\S\n]*+#{1,6}[^\S\n]++")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)([^*_\n]{1,300}?)(?<=\S)\1")
 # A value a file states that is longer is not a title, a name or a site's name but the
 # file's mistake. 256 characters are at most 1024 bytes of UTF-8, what Milvus's `source`
 # holds (index/milvus.py ID_BYTES).
@@ -206,8 +210,10 @@ def _title(text: str, visible: str, excluded: list[ExcludedSpan]) -> str | None:
 
 
 def _shown(raw: str) -> str:
-    """`raw` as a reader sees it, for metadata: no invisible characters, no outer space."""
-    return _INVISIBLE.sub("", raw).strip()
+    """`raw` as a reader sees it, for metadata: no invisible characters, no outer space,
+    and no Markdown markup (a `# ` heading mark, `**bold**`, `__bold__`)."""
+    shown = _INVISIBLE.sub("", raw).strip()
+    return _BOLD.sub(r"\2", _HEADING_MARK.sub("", shown))
 
 
 def _source(text: str) -> str | None:

@@ -37,15 +37,23 @@
   const EXCERPT_CONTEXT = 120; // code points kept on each side of the answer in an excerpt
   const STORAGE_PREFIX = "citeqa-chat:"; // sessionStorage key, per server
   // An answer's score is a calibrated probability of being exactly right (README, on
-  // `score`): below one half the answer is more likely wrong than right, and says so.
-  const UNSURE_BELOW = 0.5;
+  // `score`), shown in words. The bands follow the held-out questions' reliability bins
+  // (3 Dec 2026, SQuAD v1.1 and 2.0 test parts, the project and natural sets): answers
+  // scored 0.7 or more were right about 9 times in 10, 0.5 to 0.7 about 2 in 3, under 0.5
+  // less than half the time.
+  const SURENESS = [
+    { from: 0.7, words: "Likely right", unsure: false },
+    { from: 0.5, words: "Maybe right: check the passage", unsure: false },
+    { from: 0, words: "Unsure: a best guess, check the passage", unsure: true },
+  ];
 
-  // Tuned to the shipped sample articles; a site with its own corpus passes its own.
+  // For the shipped sample articles, each one the shipped reader answers right (checked by
+  // tests/http/test_widget.py); a site with its own corpus passes its own.
   const SAMPLE_SUGGESTIONS = [
-    "Where was Trump when he decided to kill Soleimani?",
-    "What time did the missiles hit the vehicles?",
-    "Who is the secretary of state?",
+    "How many rockets were fired at the base in Kirkuk?",
     "Who ordered the killing of Qasem Soleimani?",
+    "Who is the secretary of state?",
+    "What time did the missiles hit the vehicles?",
   ];
 
   const script = document.currentScript;
@@ -266,7 +274,13 @@
           retry: true,
         });
       }
-      warnAboutCors(base);
+      if (await refusedByCors(base)) {
+        throw new ApiError(
+          `The citeqa server at ${base} is running but does not allow this site ` +
+            `(${location.origin}) to use it: its CITEQA_CORS_ORIGINS must include this ` +
+            "origin.",
+        );
+      }
       throw new ApiError(
         "I couldn’t reach the citeqa server. Check that it is running, then try again.",
         { retry: true },
@@ -283,14 +297,18 @@
     return data;
   }
 
-  // From another site, a server that is up but does not allow this origin looks exactly like
-  // one that is down; say which setting to check, for whoever embeds the widget.
-  function warnAboutCors(base) {
-    if (originOf(base) === location.origin) return;
-    console.warn(
-      `citeqa: could not reach ${base}. If it is running, check that its CITEQA_CORS_ORIGINS ` +
-        `includes ${location.origin}.`,
-    );
+  // From another site, a server that is up but does not allow this origin fails a fetch
+  // exactly as one that is down. A "no-cors" request tells them apart: it reaches a server
+  // that is up whatever its CORS settings (its reply stays opaque), and fails on one that
+  // is down.
+  async function refusedByCors(base) {
+    if (originOf(base) === location.origin) return false;
+    try {
+      await fetch(`${base}/health`, { mode: "no-cors", cache: "no-store" });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   // FastAPI reports bad input (422) as a list of {loc, msg}; other errors as a string.
@@ -638,18 +656,12 @@
     #answerCard(answer, variant = "") {
       const passage = answer.passage;
       const inPassage = { start: answer.start - passage.start, end: answer.end - passage.start };
-      const unsure = answer.score < UNSURE_BELOW;
+      const sureness = SURENESS.find((band) => answer.score >= band.from);
       return h(
         "div",
-        { class: `answer ${variant} ${unsure ? "unsure" : ""}`.trim() },
+        { class: `answer ${variant} ${sureness.unsure ? "unsure" : ""}`.trim() },
         h("p", { class: "short" }, h("strong", {}, answer.text)),
-        h(
-          "p",
-          { class: "sureness" },
-          unsure
-            ? `Not sure: a best guess, ${percent(answer.score)} likely right`
-            : `${percent(answer.score)} likely right`,
-        ),
+        h("p", { class: "sureness" }, `${sureness.words} (${percent(answer.score)})`),
         this.#citation(answer, inPassage),
         answer.also_in?.length ? this.#agreeing(answer) : null,
       );
