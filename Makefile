@@ -6,18 +6,34 @@ SQUAD   ?= ../shared/eval/squad-dev-v1.1-even.json
 SQUAD2  ?= ../shared/eval/squad-dev-v2.0-even.json
 SHIFTS  ?= ../shared/train/squadshifts-amazon-v1.0.json ../shared/train/squadshifts-reddit-v1.0.json
 STAMP   := .venv/.installed
+DEV     := .venv/.installed-dev
 
-.PHONY: install run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader clean
+.PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader clean
 
+# What serving needs (`make run`); the test tools come on top (`make test`). Each step says
+# what it installs: pip's own output would be thousands of lines.
 install: $(STAMP)
+
+install-dev: $(DEV)
 
 # torch first and pinned: any other torch pulls gigabytes of CUDA.
 $(STAMP): pyproject.toml
-	python3.11 -m venv .venv
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
-	touch $(STAMP)
+	@command -v python3.11 >/dev/null || { echo "citeqa needs Python 3.11 (python3.11 on the PATH)"; exit 1; }
+	@echo "[1/4] creating .venv with $$(python3.11 --version)"
+	@python3.11 -m venv .venv
+	@echo "[2/4] upgrading pip"
+	@$(PIP) install -q --upgrade pip
+	@echo "[3/4] installing torch 2.13.0, CPU only (the largest download: about a minute)"
+	@$(PIP) install -q torch==2.13.0
+	@echo "[4/4] installing citeqa and what serving needs: ONNX Runtime, FAISS, spaCy, FastAPI... (1-3 minutes)"
+	@$(PIP) install -q -e .
+	@touch $(STAMP)
+	@echo "installed: .venv/bin/citeqa"
+
+$(DEV): $(STAMP)
+	@echo "installing the test tools: pytest, Playwright, schemathesis, ruff, sentence-transformers... (about a minute)"
+	@$(PIP) install -q -e '.[dev]'
+	@touch $(DEV)
 
 ingest: install
 	$(CITEQA) ingest
@@ -25,14 +41,14 @@ ingest: install
 run: ingest
 	$(CITEQA) serve
 
-test: install
+test: install-dev
 	.ci/ensure-chromium
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	$(PY) -m pytest
 
 # The tests that load no model and start no server, Milvus or browser: under a minute.
-test-fast: install
+test-fast: install-dev
 	$(PY) -m pytest -m "not slow"
 
 eval: install
@@ -47,10 +63,10 @@ eval-squad: install
 # per writer) that `make test` runs short; `bench-quick` takes a few minutes. Both build
 # Haystack in bench/peers/.venv on their first run, write bench/results/*.json and the
 # targets table in bench/README.md.
-bench: install
+bench: install-dev
 	$(PY) -m bench.run --squad $(SQUAD)
 
-bench-quick: install
+bench-quick: install-dev
 	$(PY) -m bench.run --quick --squad $(SQUAD)
 
 # About an hour on 2 cores (run it under nohup: it logs and checkpoints; add
