@@ -13,6 +13,8 @@ from functools import cache
 
 import Stemmer
 
+from citeqa.ingest.runtime.nlp import stopwords as english_stopwords
+
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -21,17 +23,10 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
-@cache
-def _stopwords() -> frozenset[str]:
-    """spaCy's list, not bm25s's short Lucene one: questions are full of "where", "how",
-    "many". Loaded on first use: importing spaCy imports thinc, and thinc torch (1-2 s)."""
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
-
-
 def tokenize_one(text: str) -> list[str]:
-    stopwords = _stopwords()
+    # spaCy's stopwords, not bm25s's short Lucene list: questions are full of "where",
+    # "how", "many". Loaded on first use: spaCy takes a second to import.
+    stopwords = english_stopwords()
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stopwords]
     return _stemmer().stemWords(words)
 
