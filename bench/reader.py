@@ -18,44 +18,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from bench.common import print_table, time_calls
 from citeqa.eval.datasets import load_squad, split_of
+from citeqa.eval.engines import TorchReader, fp32_reader
 from citeqa.eval.metrics import f1
 from citeqa.ingest.runtime.paths import shipped_reader
-from citeqa.ingest.runtime.reader_model import (
-    WEIGHTS_FILE,
-    Encoded,
-    export_fp32,
-    load_model,
-    masked_logits,
-)
-from citeqa.ingest.runtime.threads import INTRA_OP_THREADS, session_options
+from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
+from citeqa.ingest.runtime.threads import INTRA_OP_THREADS
 from citeqa.service.qa.reader import Excerpt, Reader
 from citeqa.service.settings import Settings
-
-
-class TorchReader(Reader):
-    """The same reader, with the forward pass in torch, as before ONNX Runtime."""
-
-    def __init__(self, weights: Path, cache: Path) -> None:
-        super().__init__(weights, cache)
-        self.model = load_model(weights).eval()
-
-    def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
-            start, end = masked_logits(self.model, encoded)
-        return start.numpy(), end.numpy()
-
-
-def fp32_reader(weights: Path, cache: Path, folder: Path) -> Reader:
-    """The product's reader over the fp32 export, before quantisation."""
-    export_fp32(weights, folder / "reader.onnx")
-    reader = Reader(weights, cache)
-    reader.session = ort.InferenceSession(str(folder / "reader.onnx"), session_options())
-    return reader
 
 
 def main() -> None:

@@ -6,21 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 
+from citeqa.eval import engines
+from citeqa.eval.engines import TorchReader
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.runtime.onnx import cached_session
 from citeqa.ingest.runtime.paths import base_model, shipped_reader
-from citeqa.ingest.runtime.reader_model import (
-    WEIGHTS_FILE,
-    Encoded,
-    export_fp32,
-    load_model,
-    masked_logits,
-)
-from citeqa.ingest.runtime.threads import session_options
+from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
 from citeqa.ingest.runtime.torch_export import export_module
 from citeqa.service.qa.reader import Excerpt, Reader
 from citeqa.service.settings import Settings
@@ -28,19 +22,6 @@ from citeqa.service.settings import Settings
 MASTER = "The harbour master of Port Quillon is Ansel Varga. The port opened in 1901."
 # Longer than one window, so the batch holds overflow windows and padding.
 LONG = "The weather was mild and nothing happened that day. " * 40 + "Varga retired in 2020."
-
-
-class TorchReader(Reader):
-    """The same reader, with the forward pass in torch, as before ONNX Runtime."""
-
-    def __init__(self, weights: Path, cache: Path) -> None:
-        super().__init__(weights, cache)
-        self.model = load_model(weights).eval()
-
-    def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
-            start, end = masked_logits(self.model, encoded)
-        return start.numpy(), end.numpy()
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +34,7 @@ def fp32_reader(tmp_path_factory: pytest.TempPathFactory) -> Reader:
     """The product's reader over the fp32 export, before quantisation: any difference
     from torch is the exporter's."""
     folder = tmp_path_factory.mktemp("fp32")
-    export_fp32(shipped_reader() / WEIGHTS_FILE, folder / "reader.onnx")
-    reader = Reader(shipped_reader() / WEIGHTS_FILE, Settings().cache)
-    reader.session = ort.InferenceSession(str(folder / "reader.onnx"), session_options())
-    return reader
+    return engines.fp32_reader(shipped_reader() / WEIGHTS_FILE, Settings().cache, folder)
 
 
 QUESTIONS = [
