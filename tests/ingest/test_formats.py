@@ -18,7 +18,7 @@ from fpdf import FPDF
 from support import BACKENDS, assert_cited, ingest_counts, run_citeqa
 
 from citeqa.index.writer import ingest
-from citeqa.ingest import webpage
+from citeqa.ingest import pdf, webpage
 from citeqa.ingest.chunking import chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
@@ -100,17 +100,17 @@ MILL = "# The old mill\n\nThe mill on the Sell river closed in 1988 after ninety
 
 def pdf_bytes(pages: list[str], title: str | None = None, author: str | None = None) -> bytes:
     """A PDF with one page per text (an empty text: a page with no text, like a scan)."""
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
+    document = FPDF()
+    document.set_font("helvetica", size=12)
     if title:
-        pdf.set_title(title)
+        document.set_title(title)
     if author:
-        pdf.set_author(author)
+        document.set_author(author)
     for text in pages:
-        pdf.add_page()
+        document.add_page()
         if text:
-            pdf.multi_cell(0, 8, text)
-    return bytes(pdf.output())
+            document.multi_cell(0, 8, text)
+    return bytes(document.output())
 
 
 def encrypted(raw: bytes) -> bytes:
@@ -133,6 +133,10 @@ def write_mixed(folder: Path) -> Path:
     return folder
 
 
+# What GET /documents/{doc_id} gives beyond the listing's metadata.
+BODY_FIELDS = {"text", "excluded"}
+
+
 def write_bad(folder: Path) -> dict[str, str]:
     """Files in `folder` that must be skipped: file name -> words of the reason."""
     (folder / "menu.html").write_text(
@@ -146,6 +150,7 @@ def write_bad(folder: Path) -> dict[str, str]:
     (folder / "notes.pdf").write_text("Only text, saved as .pdf.\n", encoding="utf-8")
     (folder / "secret.pdf").write_bytes(encrypted(pdf_bytes(["A locked page of text."])))
     (folder / "scan.pdf").write_bytes(pdf_bytes(["", ""]))
+    (folder / "endless.pdf").write_bytes(pdf_bytes([""] * pdf.MAX_PAGES + ["One more page."]))
     huge = "<p>The same paragraph again.</p>" * (webpage.MAX_PAGE_BYTES // 30)
     (folder / "huge.html").write_text(f"<html><body>{huge}</body></html>", encoding="utf-8")
     return {
@@ -155,6 +160,7 @@ def write_bad(folder: Path) -> dict[str, str]:
         "notes.pdf": "not a PDF",
         "secret.pdf": "encrypted",
         "scan.pdf": "no text in the PDF",
+        "endless.pdf": f"over {pdf.MAX_PAGES:,}",
     }
 
 
@@ -335,9 +341,10 @@ def test_documents_route_returns_the_extracted_text_and_metadata(
     assert pdf["file"] == "lighthouse.pdf" and len(pdf["pages"]) == 2
     assert listed["ferry"]["file"] == "ferry.txt"
     assert sorted(listed) == ["ferry", "harbour", "lighthouse", "mill"]
-    # The listing gives each document's metadata as its own route does, text aside.
+    # The listing gives each document's metadata as its own route does, the text and
+    # what ingest excluded from it aside.
     for doc_id, document in (("harbour", page), ("lighthouse", pdf)):
-        assert listed[doc_id] == {k: v for k, v in document.items() if k != "text"}
+        assert listed[doc_id] == {k: v for k, v in document.items() if k not in BODY_FIELDS}
 
 
 def test_an_unchanged_page_or_pdf_is_not_parsed_again(tmp_path: Path) -> None:
