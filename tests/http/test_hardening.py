@@ -170,6 +170,19 @@ def test_half_sent_headers_after_a_kept_alive_request_get_408(tight: LiveServer)
     assert second.startswith(b"HTTP/1.1 408 ")
 
 
+@pytest.mark.parametrize("size", [70_000, 20_000])
+def test_headers_over_the_limit_get_400_however_they_arrive(tight: LiveServer, size: int) -> None:
+    """h11 checks its size limit only while a head is incomplete: a whole head over it in
+    one read must be refused too (MAX_HEADER_BYTES, 16 KiB)."""
+    request = head("GET", "/health", f"X-Padding: {'a' * size}")
+    assert exchange(tight, request).startswith(b"HTTP/1.1 400 ")
+
+
+def test_headers_under_the_limit_are_served(tight: LiveServer) -> None:
+    request = head("GET", "/health", f"X-Padding: {'a' * 12_000}", "Connection: close")
+    assert exchange(tight, request).startswith(b"HTTP/1.1 200 ")
+
+
 # -- 2. strict JSON, no echo -----------------------------------------------------------------
 
 DEEP = 100_000
