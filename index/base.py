@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from citeqa.ingest.models import Chunk, Document, DocumentMeta
+from citeqa.ingest.models import Chunk, Document, DocumentMeta, ExcludedSpan
 
 
 class IndexMismatchError(RuntimeError):
@@ -140,6 +140,9 @@ class DocumentRecord:
     text: str  # "" in `Index.documents()`'s listing
     meta: DocumentMeta
     checksum: str  # of the version stored, as `Index.checksums()` has it
+    # What ingest left out of the index but kept in `text` (sorted, non-overlapping);
+    # empty in `Index.documents()`'s listing.
+    excluded: list[ExcludedSpan] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

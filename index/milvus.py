@@ -557,7 +557,9 @@ def _meta(stored: dict) -> DocumentMeta:
 
 
 def _record(document: Document) -> DocumentRecord:
-    return DocumentRecord(document.doc_id, document.text, document.meta, document.checksum)
+    return DocumentRecord(
+        document.doc_id, document.text, document.meta, document.checksum, document.excluded
+    )
 
 
 def _version(doc_id: str, checksum: str) -> str:

@@ -234,8 +234,23 @@ class DocumentSummary(BaseModel):
     )
 
 
+class ExcludedText(BaseModel):
+    """Text ingest kept in the document but left out of the index: never searched, never
+    cited. `text[start:end]` is the excluded text."""
+
+    start: int
+    end: int
+    reason: str = Field(
+        description="What ingest took it for: chrome (an ad or other page furniture), "
+        "publisher, byline, dateline, date-prefix, duplicate (a line printed twice)."
+    )
+
+
 class DocumentOut(DocumentSummary):
     text: str
+    excluded: list[ExcludedText] = Field(
+        [], description="The spans of `text` that are not part of the article, in order."
+    )
 
 
 class Readiness(BaseModel):

@@ -20,9 +20,12 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’—–")
 # Passages this similar (cosine of MiniLM sentence vectors) talk about the same event.
 SAME_TOPIC = 0.5
-# A rival answer counts as a conflict only if it is at least this plausible.
+# A rival answer counts as a conflict only if it is at least this plausible: half the top
+# answer's confidence, and more likely right than wrong (scores are calibrated
+# probabilities). At 0.2, a 47% "five" from a sentence about other attacks made "about 30"
+# rockets at Kirkuk look disputed; the project set's real conflicts score 0.8 each.
 RIVAL_SHARE = 0.5
-MIN_CONFLICT_SCORE = 0.2
+MIN_CONFLICT_SCORE = 0.5
 # Values that another value can contradict, by kind: a date or time against a date or
 # time, a quantity against a quantity. (Two people named for a "who" question are usually
 # both right.) Month abbreviations count only with their dot ("Jan. 2", not "Mar-a-Lago"),

@@ -205,6 +205,17 @@
     return span;
   }
 
+  // What a follow-up was searched as. The server either put a name in place of a pronoun
+  // ("Where was Soleimani killed?"), shown as it is, or, for a question with neither, added
+  // the conversation's last names in parentheses, which is a guess and said as one.
+  function searchedFor(question, resolved) {
+    const asked = question.trimEnd();
+    const added = resolved.startsWith(`${asked} (`) && resolved.endsWith(")");
+    if (!added) return `Searched for: ${resolved}`;
+    const about = resolved.slice(asked.length + 2, -1);
+    return `Searched for: ${asked}, taken to be about ${about} (a guess from the conversation)`;
+  }
+
   function userMessage(question) {
     const text = h("p", { class: "text" }, question);
     return h("div", { class: "msg user" }, hidden("You asked: "), text);
@@ -231,20 +242,95 @@
     return { start, end: start + Array.from(needle).length };
   }
 
-  // The whole article with the cited passage marked at its exact offsets, and the answer
-  // (document offsets too, or null) marked more strongly inside it.
-  function articleText(text, passage, answer) {
+  // The whole article with the cited passage marked at its exact offsets, the answer
+  // (document offsets too, or null) marked more strongly inside it, and the text ingest
+  // left out of the index (`excluded`, spans in code points) muted. Only elements are
+  // added around the text: the panel's textContent stays exactly the document's text.
+  function articleText(text, passage, answer, excluded = []) {
     const chars = Array.from(text);
-    const inPassage = answer && {
-      start: answer.start - passage.start,
-      end: answer.end - passage.start,
-    };
+    const piece = (from, to) => withExcluded(chars, from, to, excluded);
+    const inside =
+      answer &&
+      passage.start <= answer.start &&
+      answer.start < answer.end &&
+      answer.end <= passage.end;
     const mark = h(
       "mark",
       { class: "passage" },
-      highlighted(chars.slice(passage.start, passage.end), inPassage, "hit"),
+      inside
+        ? [
+            piece(passage.start, answer.start),
+            h("mark", { class: "hit" }, piece(answer.start, answer.end)),
+            piece(answer.end, passage.end),
+          ]
+        : piece(passage.start, passage.end),
     );
-    return [chars.slice(0, passage.start).join(""), mark, chars.slice(passage.end).join("")];
+    return [piece(0, passage.start), mark, piece(passage.end, chars.length)].flat();
+  }
+
+  // What ingest called a span it left out, in words for the muted text's tooltip.
+  const EXCLUDED_REASONS = {
+    chrome: "page furniture, such as an ad",
+    publisher: "the publisher’s name",
+    byline: "the byline",
+    dateline: "the dateline",
+    "date-prefix": "a date line",
+    duplicate: "printed twice",
+  };
+
+  // `chars[from:to]` as text, with the parts inside `excluded` (sorted spans) as muted spans.
+  function withExcluded(chars, from, to, excluded) {
+    const nodes = [];
+    let at = from;
+    for (const span of excluded) {
+      const start = Math.max(span.start, at);
+      const end = Math.min(span.end, to);
+      if (start >= end) continue;
+      if (start > at) nodes.push(chars.slice(at, start).join(""));
+      const reason = EXCLUDED_REASONS[span.reason] ?? span.reason;
+      const title = `Not part of the article (${reason}): not searched`;
+      nodes.push(h("span", { class: "excluded", title }, chars.slice(start, end).join("")));
+      at = end;
+    }
+    if (at < to) nodes.push(chars.slice(at, to).join(""));
+    return nodes;
+  }
+
+  // An answer as a person would paste it into a note: the answer, its passage in quotes,
+  // and where it comes from (the article's address when the widget has it).
+  function noteText(answer, url) {
+    const page = answer.page ? `p. ${answer.page}` : null;
+    const source = [answer.title, answer.source, formatDate(answer.date), page].filter(Boolean);
+    return [
+      answer.text,
+      `“${answer.passage.text}”`,
+      source.length ? `— ${source.join(", ")}` : null,
+      url || null,
+    ]
+      .filter(Boolean)
+      .join("\n");
+  }
+
+  // Put `text` on the clipboard: the Clipboard API, or where it is missing (a page served
+  // over plain http from another host) a selected textarea and the copy command.
+  async function copyText(text, root) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      const area = h("textarea", { class: "copy-buffer", readonly: true, "aria-hidden": "true" });
+      area.value = text;
+      root.append(area);
+      area.select();
+      let copied = false;
+      try {
+        copied = document.execCommand("copy");
+      } catch {
+        copied = false;
+      }
+      area.remove();
+      return copied;
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -257,16 +343,35 @@
     }
   }
 
-  async function call(base, path, body) {
+  // The person cancelled the request (its `signal` was aborted).
+  class Cancelled extends Error {}
+
+  // `signal`, when given, cancels the request: it then throws Cancelled.
+  async function call(base, path, body, signal = null) {
+    if (signal?.aborted) throw new Cancelled("cancelled");
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    const cancel = () => controller.abort();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      return await fetchJson(base, path, body, controller.signal);
+    } catch (error) {
+      if (signal?.aborted) throw new Cancelled("cancelled");
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", cancel);
+    }
+  }
+
+  async function fetchJson(base, path, body, signal) {
     let response;
     try {
       response = await fetch(base + path, {
         method: body === undefined ? "GET" : "POST",
         headers: body === undefined ? {} : { "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: controller.signal,
+        signal,
       });
     } catch (error) {
       if (error.name === "AbortError") {
@@ -285,10 +390,11 @@
         "I couldn’t reach the citeqa server. Check that it is running, then try again.",
         { retry: true },
       );
-    } finally {
-      clearTimeout(timer);
     }
     const data = await response.json().catch(() => null);
+    if (signal.aborted) {
+      throw new ApiError("The server took too long to answer. Please try again.", { retry: true });
+    }
     if (!response.ok) {
       const retry = response.status >= 500;
       throw new ApiError(httpProblem(response.status, data?.detail), { retry });
@@ -342,7 +448,9 @@
     #conversation = 0; // counts "New conversation"s, so a late answer lands nowhere
     #bars = new WeakMap(); // exchange -> its feedback bar's {render, status, next}
     #busy = false;
+    #asking = null; // the AbortController of the question being answered, to cancel it
     #documents = new Map(); // doc_id -> Promise of the document, fetched once per page
+    #urls = new Map(); // doc_id -> the article's address, for the documents fetched
     #corpusKnown = false;
     #opener = null; // the citation button that opened the article, to return focus to
     #showing = 0; // which article request is current, so a late reply cannot overwrite
@@ -399,10 +507,22 @@
         },
         thread,
       );
-      const { composer, input, send, counter } = this.#composer();
+      const { composer, input, send, counter, busyNote } = this.#composer();
       const article = this.#articleDialog();
       const chat = h("div", { class: "chat" }, header, log, composer, article.dialog);
-      return { chat, corpus, restart, log, thread, welcome, input, send, counter, article };
+      return {
+        chat,
+        corpus,
+        restart,
+        log,
+        thread,
+        welcome,
+        input,
+        send,
+        counter,
+        busyNote,
+        article,
+      };
     }
 
     #welcome() {
@@ -436,6 +556,8 @@
       });
       const send = h("button", { type: "submit", class: "send" }, icon("send"), hidden("Send"));
       const counter = h("span", { class: "counter", id: "counter" });
+      // Said when a question is sent while another is being answered.
+      const busyNote = h("p", { class: "busy-note", role: "status" });
       input.addEventListener("keydown", (event) => {
         // Enter sends; Shift+Enter falls through to the textarea and adds a line. An IME
         // composing a word also uses Enter, which must not send.
@@ -456,9 +578,10 @@
         },
         h("label", { for: "question", class: "visually-hidden" }, "Ask a question"),
         h("div", { class: "box" }, input, send),
+        busyNote,
         h("p", { class: "hint", id: "hint" }, "Enter to send · Shift+Enter: new line", counter),
       );
-      return { composer, input, send, counter };
+      return { composer, input, send, counter, busyNote };
     }
 
     #articleDialog() {
@@ -512,7 +635,11 @@
 
     #submit() {
       const { input } = this.#ui;
-      if (this.#busy || !input.value.trim()) return;
+      if (this.#busy) {
+        this.#sayBusy();
+        return;
+      }
+      if (!input.value.trim()) return;
       const question = input.value;
       input.value = "";
       this.#fitInput();
@@ -522,7 +649,11 @@
     /** Ask `question` as the next turn of the conversation. */
     ask(question) {
       question = question.trim();
-      if (this.#busy || !question) return;
+      if (this.#busy) {
+        this.#sayBusy();
+        return;
+      }
+      if (!question) return;
       this.#ui.welcome.remove();
       this.#ui.restart.hidden = false;
       this.#append(userMessage(question));
@@ -540,23 +671,21 @@
     }
 
     async #fetchAnswer(question) {
-      const typing = this.#append(
-        h(
-          "div",
-          { class: "msg bot typing" },
-          hidden("Looking through the articles…"),
-          h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
-        ),
-      );
+      const asking = new AbortController();
+      const waiting = this.#waiting(() => asking.abort());
+      this.#append(waiting.node);
+      this.#asking = asking;
       this.#setBusy(true);
       const conversation = this.#conversation;
       try {
-        const response = await call(this.apiUrl, "/ask", {
-          question,
-          history: this.#turns.slice(-HISTORY_TURNS),
-        });
+        const response = await call(
+          this.apiUrl,
+          "/ask",
+          { question, history: this.#turns.slice(-HISTORY_TURNS) },
+          asking.signal,
+        );
         if (conversation !== this.#conversation) return; // "New conversation" came first
-        typing.remove();
+        waiting.remove();
         const exchange = { question, response, feedback: null };
         this.#exchanges.push(exchange);
         this.#save();
@@ -565,14 +694,66 @@
         if (!this.#corpusKnown) this.#loadCorpus(); // the server is back: name the corpus
       } catch (error) {
         if (conversation !== this.#conversation) return;
-        typing.remove();
+        waiting.remove();
+        if (error instanceof Cancelled) {
+          this.#append(this.#problem("Cancelled: this question was not answered.", question, true));
+          return;
+        }
         if (!(error instanceof ApiError)) console.error("citeqa:", error);
         const known = error instanceof ApiError;
         const message = known ? error.message : "Something went wrong showing this answer.";
         this.#append(this.#problem(message, known && error.retry ? question : null));
       } finally {
-        this.#setBusy(false);
+        waiting.stop();
+        // Unless "New conversation" cancelled it and another question is on its way already.
+        if (this.#asking === asking) {
+          this.#asking = null;
+          this.#setBusy(false);
+        }
       }
+    }
+
+    // The message shown while a question is answered: how long it has been, and a button
+    // that cancels it. remove() takes it away, keeping focus in the chat.
+    #waiting(cancel) {
+      // Not read out each second: the log is a live region. aria-hidden keeps it quiet.
+      const elapsed = h("span", { class: "elapsed", "aria-hidden": "true" });
+      const button = h(
+        "button",
+        { type: "button", class: "cancel", onclick: cancel },
+        "Cancel",
+        hidden(" this question"),
+      );
+      const node = h(
+        "div",
+        { class: "msg bot typing" },
+        h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+        h("p", { class: "waiting" }, "Looking through the articles…", elapsed),
+        button,
+      );
+      const started = Date.now();
+      const timer = setInterval(() => {
+        const seconds = Math.floor((Date.now() - started) / 1000);
+        elapsed.textContent = seconds > 0 ? ` ${seconds} s` : "";
+      }, 1000);
+      return {
+        node,
+        stop: () => clearInterval(timer),
+        remove: () => {
+          const focused = node.contains(this.shadowRoot.activeElement);
+          node.remove();
+          if (focused) this.focusInput();
+        },
+      };
+    }
+
+    // A question was sent while another is being answered: say so, and keep what was
+    // typed in the box.
+    #sayBusy() {
+      const typed = this.#ui.input.value.trim();
+      this.#ui.busyNote.textContent =
+        "One question is answered at a time: wait for this answer, or cancel it." +
+        (typed ? " Your next question stays in the box until then." : "");
     }
 
     #remember(question, response) {
@@ -584,6 +765,7 @@
 
     #setBusy(busy) {
       this.#busy = busy;
+      if (!busy) this.#ui.busyNote.textContent = "";
       // aria-disabled rather than disabled: the button keeps focus if it has it.
       this.#ui.send.setAttribute("aria-disabled", String(busy));
     }
@@ -614,6 +796,7 @@
 
     #reply(exchange) {
       const response = exchange.response;
+      const resolved = response.resolved_question;
       const answers = response.answers ?? [];
       let body;
       if (response.no_answer || !answers.length) body = this.#noAnswer(response.related ?? []);
@@ -623,9 +806,7 @@
         "div",
         { class: "msg bot" },
         hidden("citeqa answered: "),
-        response.resolved_question
-          ? h("p", { class: "resolved" }, `Searching for: ${response.resolved_question}`)
-          : null,
+        resolved ? h("p", { class: "resolved" }, searchedFor(exchange.question, resolved)) : null,
         body,
         this.#feedbackBar(exchange),
       );
@@ -664,7 +845,32 @@
         h("p", { class: "sureness" }, `${sureness.words} (${percent(answer.score)})`),
         this.#citation(answer, inPassage),
         answer.also_in?.length ? this.#agreeing(answer) : null,
+        this.#copyButton(answer),
       );
+    }
+
+    // Copies the answer, its passage and its source as plain text, for a note.
+    #copyButton(answer) {
+      const status = h("span", { class: "copy-status", role: "status" });
+      const button = h(
+        "button",
+        {
+          type: "button",
+          class: "copy",
+          onclick: async () => {
+            status.textContent = ""; // so that each copy is said again
+            const text = noteText(answer, this.#urls.get(answer.doc_id));
+            const copied = await copyText(text, this.shadowRoot);
+            button.focus(); // the fallback's textarea took it
+            status.textContent = copied
+              ? "Copied the answer, its passage and source."
+              : "This browser did not allow copying.";
+          },
+        },
+        "Copy",
+        hidden(" the answer with its source"),
+      );
+      return h("div", { class: "copy-row" }, button, status);
     }
 
     #agreeing(answer) {
@@ -885,6 +1091,8 @@
     #restart() {
       const { thread, restart } = this.#ui;
       this.#conversation++;
+      this.#asking?.abort(); // nobody is waiting for its answer any more
+      this.#asking = null;
       this.#exchanges = [];
       this.#turns = [];
       try {
@@ -899,10 +1107,14 @@
       this.focusInput();
     }
 
-    #problem(message, retryQuestion) {
+    // An error (or, `cancelled`, a note that the person cancelled) with a button that asks
+    // `retryQuestion` again.
+    #problem(message, retryQuestion, cancelled = false) {
       const bubble = h(
         "div",
-        { class: "msg bot error", role: "alert" },
+        cancelled
+          ? { class: "msg bot cancelled", role: "status" }
+          : { class: "msg bot error", role: "alert" },
         h("p", {}, message),
         retryQuestion
           ? h(
@@ -911,13 +1123,16 @@
                 type: "button",
                 class: "retry",
                 onclick: () => {
-                  if (this.#busy) return;
+                  if (this.#busy) {
+                    this.#sayBusy();
+                    return;
+                  }
                   bubble.remove();
                   this.focusInput();
                   this.#fetchAnswer(retryQuestion);
                 },
               },
-              "Try again",
+              cancelled ? "Ask again" : "Try again",
             )
           : null,
       );
@@ -943,7 +1158,7 @@
       try {
         const doc = await this.#document(cite.doc_id);
         if (request !== this.#showing) return;
-        body.replaceChildren(...articleText(doc.text, cite.passage, answer));
+        body.replaceChildren(...articleText(doc.text, cite.passage, answer, doc.excluded ?? []));
         this.#shown = { doc_id: cite.doc_id, text: doc.text };
         this.#scrollToPassage(body);
       } catch (error) {
@@ -957,7 +1172,9 @@
 
     #document(docId) {
       if (!this.#documents.has(docId)) {
-        this.#documents.set(docId, call(this.apiUrl, `/documents/${encodeURIComponent(docId)}`));
+        const doc = call(this.apiUrl, `/documents/${encodeURIComponent(docId)}`);
+        this.#documents.set(docId, doc);
+        doc.then((d) => d.url && this.#urls.set(docId, d.url)).catch(() => {});
       }
       return this.#documents.get(docId);
     }
@@ -1140,6 +1357,7 @@
       align-self: flex-start; border: 1px solid currentColor; background: transparent;
       border-radius: 0.4em; padding: 0.2em 0.8em; font-size: 0.9em;
     }
+    .cancelled { color: var(--muted); }
 
     .answer { display: flex; flex-direction: column; gap: 0.35em; }
     .answer.disagree { border-left: 3px solid var(--warn); padding-left: 0.7em; }
@@ -1188,8 +1406,26 @@
     .feedback-status:empty { display: none; }
     .correction { flex-basis: 100%; }
     .related .label { color: var(--muted); font-size: 0.9em; }
+    .copy-row { display: flex; flex-wrap: wrap; align-items: center; gap: 0.3em 0.8em; }
+    .copy {
+      border: 1px solid var(--line); background: var(--bg); border-radius: 1em;
+      padding: 0.1em 0.8em; font-size: 0.85em;
+    }
+    .copy:hover { border-color: var(--accent); }
+    .copy-status { font-size: 0.85em; color: var(--muted); }
+    .copy-buffer { position: fixed; top: 0; left: -100em; opacity: 0; }
 
-    .typing { width: auto; padding: 0.9em 1em; }
+    .typing {
+      width: auto; padding: 0.7em 1em; flex-direction: row; flex-wrap: wrap;
+      align-items: center; gap: 0.4em 0.9em;
+    }
+    .waiting { color: var(--muted); font-size: 0.92em; }
+    .elapsed { font-variant-numeric: tabular-nums; }
+    .cancel {
+      border: 1px solid var(--line); background: var(--bg); border-radius: 1em;
+      padding: 0.1em 0.8em; font-size: 0.85em;
+    }
+    .cancel:hover { border-color: var(--accent); }
     .dots { display: flex; gap: 0.3em; }
     .dots i {
       width: 0.5em; height: 0.5em; border-radius: 50%; background: var(--muted);
@@ -1219,6 +1455,10 @@
     }
     .send[aria-disabled="true"] { opacity: 0.5; cursor: progress; }
     .hint { max-width: 46em; margin: 0.35em auto 0; font-size: 0.75em; color: var(--muted); }
+    .busy-note {
+      max-width: 46em; margin: 0.4em auto 0; font-size: 0.85em; color: var(--warn);
+    }
+    .busy-note:empty { display: none; }
 
     dialog.article {
       padding: 0; border: 0; margin: 0 0 0 auto; width: min(44em, 100vw); max-width: 100vw;
@@ -1243,6 +1483,8 @@
       white-space: pre-wrap; overflow-wrap: anywhere;
     }
     .article-text mark.passage { outline: 2px solid var(--mark-edge); outline-offset: 1px; }
+    /* Text ingest left out of the index (ads, bylines, ...): still there, offsets intact. */
+    .article-text .excluded { color: var(--muted); opacity: 0.8; }
     .correcting {
       border-top: 1px solid var(--line); padding: 0.75em 1.25em; background: var(--soft);
       display: flex; flex-wrap: wrap; gap: 0.5em 1em; align-items: center;

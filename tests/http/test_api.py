@@ -85,6 +85,20 @@ def test_unknown_document_is_404_with_a_message(client: httpx.Client) -> None:
     assert "no-such-article" in response.json()["detail"]
 
 
+def test_excluded_spans_slice_the_document(client: httpx.Client) -> None:
+    """What ingest left out of the index is listed as offsets into the text, in order."""
+    for path in sorted(sample_corpus().glob("*.txt")):
+        body = client.get(f"/documents/{path.stem}").json()
+        text, after = body["text"], 0
+        for span in body["excluded"]:
+            assert set(span) == {"start", "end", "reason"} and span["reason"]
+            assert after <= span["start"] < span["end"] <= len(text), (path.stem, span)
+            after = span["end"]
+    body = client.get("/documents/000_f154d279849c0383").json()
+    left_out = {body["text"][s["start"] : s["end"]]: s["reason"] for s in body["excluded"]}
+    assert left_out["Democracy Dies in Darkness"] == left_out["AD"] == "chrome"
+
+
 # -- /ask: the contract -----------------------------------------------------------------------
 
 

@@ -12,7 +12,10 @@ auto-waiting with a generous timeout; nothing here measures time.
 
 The chat for daily use is here too: feedback buttons, a correction selected in the
 article panel, a conversation that survives a reload, long passages expanded in place, and
-the whole feedback loop through `citeqa feedback export` and `citeqa eval`.
+the whole feedback loop through `citeqa feedback export` and `citeqa eval`. And the first
+ten minutes: a slow answer that shows the time waited and can be cancelled, copying an
+answer, follow-ups that say what they searched for, the text ingest left out shown muted,
+an embed the server's CORS refuses, and example questions the shipped reader answers right.
 
 `CITEQA_SCREENSHOTS=1 .venv/bin/pytest tests/http/test_widget.py` also saves the README
 screenshots to docs/widget-*.png.
@@ -25,6 +28,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -33,11 +37,14 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from support import ROOT, LiveServer, reserved_port, run_citeqa, write_articles
+from support import ROOT, LiveServer, assert_cited, reserved_port, run_citeqa, write_articles
 
 from citeqa.index.writer import ingest
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.feedback.store import FeedbackStore, Record, feedback_file
+from citeqa.service.http.app import create_app
+from citeqa.service.qa.answerer import Answerer
+from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings, open_index
 
@@ -60,7 +67,11 @@ DOCS = ROOT / "docs"
 # Generous: an answer takes well under a second here, but a loaded CI machine may not be here.
 expect.set_options(timeout=60_000)
 
-QUESTION = "Where was Trump when he decided to kill Soleimani?"
+# The README's screenshots ask this; the shipped reader answers it right ("about 30", in an
+# article whose ads and bylines ingest left out).
+QUESTION = "How many rockets were fired at the base in Kirkuk?"
+ARTICLE = "000_f154d279849c0383"  # where the answer is, and its "AD" lines
+GUARD_S = 60  # how long a test waits on its own threads before it fails, not hangs
 PWNED_SCRIPT = "<script>window.__pwned=1</script>"
 PWNED_IMG = '<img src=x onerror="window.__pwned=1">'
 
@@ -133,6 +144,14 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostSite]:
 def chat_server(sample_settings: Settings, host: HostSite) -> Iterator[LiveServer]:
     """The sample corpus, with CORS open to the host site (it is off by default)."""
     settings = sample_settings.model_copy(update={"cors_origins": [host.origin]})
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def closed_server(sample_settings: Settings) -> Iterator[LiveServer]:
+    """The sample corpus with CORS off, as a server starts unless told otherwise."""
+    settings = sample_settings.model_copy(update={"cors_origins": []})
     with LiveServer(settings) as live:
         yield live
 
@@ -232,8 +251,53 @@ def replies(page: Page) -> Locator:
     return page.locator("citeqa-chat .msg.bot:not(.typing)")
 
 
+def ask_and_wait(page: Page, question: str) -> dict:
+    """Ask, and wait for the reply; the /ask JSON."""
+    count = replies(page).count()
+    with page.expect_response(lambda r: r.url.endswith("/ask")) as reply:
+        question_box(page).fill(question)
+        question_box(page).press("Enter")
+    expect(replies(page)).to_have_count(count + 1)
+    return reply.value.json()
+
+
+def document(server: LiveServer, doc_id: str) -> dict:
+    return httpx.get(f"{server.url}/documents/{doc_id}", timeout=30).json()
+
+
 def document_text(server: LiveServer, doc_id: str) -> str:
-    return httpx.get(f"{server.url}/documents/{doc_id}", timeout=30).json()["text"]
+    return document(server, doc_id)["text"]
+
+
+def offsets_in_article(page: Page, selector: str) -> list[int]:
+    """Where each element of the open article that matches `selector` begins in the
+    article's text, in code points (as the API counts)."""
+    return page.locator("citeqa-chat dialog.article .article-text").evaluate(
+        """(body, selector) => Array.from(body.querySelectorAll(selector), (el) => {
+            const before = document.createRange();
+            before.setStart(body, 0);
+            before.setEndBefore(el);
+            return Array.from(before.toString()).length;
+        })""",
+        selector,
+    )
+
+
+def assert_excluded_muted(page: Page, server: LiveServer, doc_id: str) -> list[dict]:
+    """The open article shows each span ingest left out of `doc_id` muted, at its offsets;
+    the spans."""
+    excluded = document(server, doc_id)["excluded"]
+    text = document_text(server, doc_id)
+    body = page.locator("citeqa-chat dialog.article .article-text")
+    muted = body.locator(".excluded")
+    expect(muted).to_have_count(len(excluded))
+    assert offsets_in_article(page, ".excluded") == [span["start"] for span in excluded]
+    assert muted.all_text_contents() == [text[s["start"] : s["end"]] for s in excluded]
+    expect(muted.first).to_have_attribute("title", re.compile(r"^Not part of the article \("))
+    colour = "e => getComputedStyle(e).color"
+    assert muted.first.evaluate(colour) != body.evaluate(colour), "muted, not as the article"
+    assert body.evaluate("b => b.textContent") == text, "the panel still shows the text as is"
+    return excluded
 
 
 def deep_focus(page: Page) -> str:
@@ -308,6 +372,18 @@ def test_answer_with_highlighted_citation_opens_the_article_there(
     hit = page.locator("citeqa-chat dialog.article mark.hit")
     text = document_text(chat_server, best["doc_id"])
     assert hit.evaluate("m => m.textContent") == text[best["start"] : best["end"]]
+    assert offsets_in_article(page, "mark.hit") == [best["start"]]
+
+    # What ingest left out ("AD" lines, the masthead's motto, the byline) shows muted, and
+    # the answer's highlight still sits at its offsets among them.
+    assert best["doc_id"] == ARTICLE, "the screenshot's answer is in the article with ads"
+    excluded = assert_excluded_muted(page, chat_server, ARTICLE)
+    muted = {text[span["start"] : span["end"]] for span in excluded}
+    assert {"Democracy Dies in Darkness", "AD"} <= muted
+    assert any(span["end"] <= best["start"] for span in excluded)
+    # The next line after the passage is an "AD": in view, for the screenshot.
+    after = next(i for i, span in enumerate(excluded) if span["start"] >= best["passage"]["end"])
+    expect(page.locator("citeqa-chat dialog.article .excluded").nth(after)).to_be_in_viewport()
     screenshot(page, "widget-article")
     page.keyboard.press("Escape")
     expect(page.locator("citeqa-chat dialog.article")).to_be_hidden()
@@ -321,7 +397,7 @@ def test_follow_up_question_is_resolved_against_the_previous_turn(
     expect(replies(page)).to_have_count(1)
 
     with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
-        ask(page, "Where was he killed?")
+        followup = ask_and_wait(page, "Where was he killed?")
 
     history = sent.value.post_data_json["history"]
     assert history == [
@@ -330,9 +406,22 @@ def test_follow_up_question_is_resolved_against_the_previous_turn(
             "answer": first["answers"][0]["text"] if first["answers"] else None,
         }
     ]
-    resolved = replies(page).nth(1).locator(".resolved")
-    expect(resolved).to_contain_text("Searching for:")
-    expect(resolved).to_contain_text("Soleimani")
+    # "he" became a name: the question as searched, as it is.
+    second = replies(page).nth(1).locator(".resolved")
+    searched = followup["resolved_question"]
+    assert "Soleimani" in searched and " he " not in searched
+    expect(second).to_have_text(f"Searched for: {searched}")
+
+    # No name and no pronoun to replace ("it" here is the event): the server adds the
+    # conversation's names in parentheses, which the chat says is a guess.
+    third = ask_and_wait(page, "When did it happen?")
+    about = re.fullmatch(r"When did it happen\? \((.+)\)", third["resolved_question"])
+    assert about, third["resolved_question"]
+    expect(replies(page).nth(2).locator(".resolved")).to_have_text(
+        f"Searched for: When did it happen?, taken to be about {about[1]} "
+        "(a guess from the conversation)"
+    )
+    assert "Soleimani" in about[1]
 
 
 def test_no_answer_is_said_honestly_with_maybe_related_passages(
@@ -519,10 +608,129 @@ def test_embed_pointing_at_a_dead_server_shows_errors(
     expect(question_box(page)).to_be_editable()
 
 
+def test_embed_on_a_site_the_server_does_not_allow_names_the_setting(
+    page: Page, host: HostSite, closed_server: LiveServer
+) -> None:
+    # The server is up, but its CORS setting does not name the host site: the browser
+    # fails the request as if nothing answered. The widget tells the two apart.
+    page.goto(host.page("closed.html", closed_server.url, closed_server.url))
+    page.get_by_role("button", name="Ask the articles").click()
+    question_box(page).fill("Who is the secretary of state?")
+    question_box(page).press("Enter")
+    error = page.locator("citeqa-embed .msg.error")
+    expect(error).to_contain_text(f"The citeqa server at {closed_server.url} is running")
+    expect(error).to_contain_text(f"does not allow this site ({host.origin})")
+    expect(error).to_contain_text("CITEQA_CORS_ORIGINS")
+    expect(error.get_by_role("button", name="Try again")).to_have_count(0)  # it would fail
+
+
+# -- the first ten minutes: a slow answer, copying one, the example questions ----------------
+
+
+@contextmanager
+def held_server(
+    settings: Settings, embedder: Embedder
+) -> Iterator[tuple[LiveServer, threading.Event]]:
+    """A server whose one question slot is held until the test sets the event yielded: a
+    question sent meanwhile waits for it in the app's own admission gate (as
+    test_admission.py holds it), however long the test takes, and then is answered."""
+    settings = settings.model_copy(update={"ask_slots": 1, "ask_budget_s": 600.0})
+    app = create_app(settings, embedder)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        holding.set()
+        assert release.wait(600), "the slot was never released"
+
+    with LiveServer(settings, app) as server, ThreadPoolExecutor(1) as pool:
+        held = pool.submit(app.state.admission.run, hold)
+        try:
+            assert holding.wait(GUARD_S), "the holding work never started"
+            yield server, release
+        finally:
+            release.set()
+            held.result(GUARD_S)
+
+
+def test_a_slow_answer_shows_the_time_waited_and_can_be_cancelled(
+    page: Page, sample_settings: Settings, embedder: Embedder
+) -> None:
+    first, second = "Who ordered the killing of Qasem Soleimani?", "Who is the secretary of state?"
+    with held_server(sample_settings, embedder) as (server, release):
+        open_chat(page, server.url)
+        question_box(page).fill(first)
+        question_box(page).press("Enter")
+        waiting = page.locator("citeqa-chat .msg.typing")
+        expect(waiting).to_contain_text(re.compile(r"Looking through the articles… [1-9]\d* s"))
+
+        # A second question meanwhile: the chat says why it does not go, and keeps it.
+        question_box(page).fill(second)
+        question_box(page).press("Enter")
+        busy = page.locator("citeqa-chat .busy-note")
+        expect(busy).to_have_text(
+            "One question is answered at a time: wait for this answer, or cancel it. "
+            "Your next question stays in the box until then."
+        )
+        expect(question_box(page)).to_have_value(second)
+        expect(page.locator("citeqa-chat .user")).to_have_count(1)
+
+        # Cancel stops the request itself, and says so.
+        with page.expect_event("requestfailed", lambda r: r.url.endswith("/ask")):
+            waiting.get_by_role("button", name="Cancel this question").click()
+        cancelled = page.locator("citeqa-chat .msg.cancelled")
+        expect(cancelled).to_contain_text("Cancelled: this question was not answered.")
+        expect(waiting).to_have_count(0)
+        expect(busy).to_be_hidden()
+        expect(question_box(page)).to_be_focused()
+        expect(question_box(page)).to_have_value(second)
+
+        # Once the server is free, the question kept in the box goes as it is, and the
+        # cancelled one can be asked again.
+        release.set()
+        question_box(page).press("Enter")
+        expect(page.locator("citeqa-chat .msg.bot .short").first).to_be_visible()
+        expect(replies(page)).to_have_count(2)
+        cancelled.get_by_role("button", name="Ask again").click()
+        expect(cancelled).to_have_count(0)
+        expect(page.locator("citeqa-chat .msg.bot .short strong")).to_have_count(2)
+        expect(page.locator("citeqa-chat .user .text")).to_have_text([first, second])
+        expect(page.locator("citeqa-chat .msg.error")).to_have_count(0)
+
+
+# What the shipped reader must answer to each of widget.js's SAMPLE_SUGGESTIONS, the examples
+# an empty chat offers: one of a set exactly, or an answer with those words in it.
+SUGGESTED = {
+    "How many rockets were fired at the base in Kirkuk?": {"about 30", "30"},
+    "Who ordered the killing of Qasem Soleimani?": "Trump",
+    "Who is the secretary of state?": "Pompeo",
+    "What time did the missiles hit the vehicles?": {"12:47"},
+}
+
+
+def widget_suggestions() -> list[str]:
+    """The SAMPLE_SUGGESTIONS list, read out of widget.js."""
+    source = (ROOT / "service" / "static" / "widget.js").read_text(encoding="utf-8")
+    listed = re.search(r"const SAMPLE_SUGGESTIONS = \[(.*?)\];", source, re.DOTALL)
+    assert listed, "widget.js has no SAMPLE_SUGGESTIONS"
+    return [json.loads(q) for q in re.findall(r'"(?:[^"\\]|\\.)*"', listed[1])]
+
+
+def test_every_example_question_is_answered_right(answerer: Answerer) -> None:
+    suggestions = widget_suggestions()
+    assert sorted(suggestions) == sorted(SUGGESTED), "each example needs its answer here"
+    for question in suggestions:
+        result = answerer.ask(Query(question))
+        assert result.answers and not result.no_answer, question
+        top, right = result.answers[0].text, SUGGESTED[question]
+        assert top in right if isinstance(right, set) else right in top, (question, top)
+        assert_cited(result, answerer)
+
+
 # -- the chat for daily use: feedback, reloads, long passages -------------------------------
 # A corpus of its own: the two test articles and one whose long sentence makes a long
 # passage, with characters outside the Basic Multilingual Plane (🌊, 🐟) before the words a
-# correction selects, so code-point offsets and JS's UTF-16 ones differ there.
+# correction selects, so code-point offsets and JS's UTF-16 ones differ there; and an ad
+# line before them, which ingest leaves out and the article panel shows muted.
 
 TIDES = (
     "The Harbour Times\n\nSpring tides 🌊 in Port Quillon\n\n"
@@ -531,10 +739,28 @@ TIDES = (
     "market square, rose to 4.7 metres above the harbour datum, the highest level the "
     "harbour master, Ansel Varga, said he had recorded in his twenty years at the post, "
     "though the old lighthouse keeper's logbooks mention a higher one in 1921.\n\n"
+    "Advertisement\n\n"
     "The market traders 🐟 moved their stalls to the church square, where they will stay "
     "until the council repairs the drains. The repairs will cost about 80,000 euros, the "
     "council said.\n"
 )
+# A web page, whose canonical address ingest keeps as the document's `url`.
+CHOIR_URL = "https://harbour-times.example/2021/choir-wins-eastmere"
+CHOIR = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Harbour choir wins the Eastmere contest</title>
+<link rel="canonical" href="{CHOIR_URL}">
+<meta property="og:site_name" content="The Harbour Times">
+<meta property="article:published_time" content="2021-06-12">
+</head><body><article>
+<h1>Harbour choir wins the Eastmere contest</h1>
+<p>The Port Quillon harbour choir won the regional choir contest in Eastmere on Saturday,
+singing three sea shanties and a hymn.</p>
+<p>The choir is conducted by Lotte Brandvik, a retired ferry captain who founded it eleven
+years ago with six singers.</p>
+</article></body></html>
+"""
+CHOIR_QUESTION = "Who conducts the Port Quillon harbour choir?"
 TIDE_QUESTION = "How high did the spring tide rise in Port Quillon?"
 STALLS_QUESTION = "Where did the market traders move their stalls?"
 COST_QUESTION = "How much will the council's drain repairs cost?"
@@ -544,6 +770,7 @@ COST_QUESTION = "How much will the council's drain repairs cost?"
 def tides_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
     folder = write_articles(tmp_path_factory.mktemp("tides") / "articles")
     (folder / "tides.txt").write_text(TIDES, encoding="utf-8")
+    (folder / "choir.html").write_text(CHOIR, encoding="utf-8")
     settings = Settings(index=folder.parent / "index")
     ingest(folder, open_index(settings, embedder), embedder, chunker_settings(settings))
     return settings
@@ -553,16 +780,6 @@ def tides_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
 def tides_server(tides_settings: Settings) -> Iterator[LiveServer]:
     with LiveServer(tides_settings) as live:
         yield live
-
-
-def ask_and_wait(page: Page, question: str) -> dict:
-    """Ask, and wait for the reply; the /ask JSON."""
-    count = replies(page).count()
-    with page.expect_response(lambda r: r.url.endswith("/ask")) as reply:
-        question_box(page).fill(question)
-        question_box(page).press("Enter")
-    expect(replies(page)).to_have_count(count + 1)
-    return reply.value.json()
 
 
 def records(settings: Settings) -> dict[str, Record]:
@@ -664,6 +881,8 @@ def test_helpful_and_wrong_with_a_correction_selected_in_the_article(
     expect(send).to_be_visible()
     send.click()  # nothing selected yet
     expect(panel.locator(".select-status")).to_contain_text("Select the words")
+    [ad] = assert_excluded_muted(page, tides_server, "tides")
+    assert ad["reason"] == "chrome" and ad["end"] < TIDES.index("the church square")
 
     select_words(page, "the church square")
     expect(panel.locator(".select-status")).to_have_text("Selected: “the church square”")
@@ -682,6 +901,38 @@ def test_helpful_and_wrong_with_a_correction_selected_in_the_article(
     stored = records(tides_settings)[STALLS_QUESTION]
     assert stored.correction is not None and stored.correction.text == "the church square"
     assert stored.id == sent.value.post_data_json["id"], "the correction amends the 'wrong'"
+
+
+def test_copy_puts_the_answer_its_passage_and_source_on_the_clipboard(
+    browser: Browser, tides_server: LiveServer
+) -> None:
+    with open_page(browser, locale="en-US") as page:  # the date as it is written here
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        open_chat(page, tides_server.url)
+        best = ask_and_wait(page, CHOIR_QUESTION)["answers"][0]
+        assert best["doc_id"] == "choir", "the web page answers this"
+        card = page.locator("citeqa-chat .answer").first
+        copy = card.get_by_role("button", name="Copy the answer with its source")
+        status = card.get_by_role("status")
+        copy.click()
+        expect(status).to_have_text("Copied the answer, its passage and source.")
+        assert page.evaluate("navigator.clipboard.readText()") == "\n".join(
+            [
+                best["text"],
+                f"“{best['passage']['text']}”",
+                f"— {best['title']}, {best['source']}, Jun 12, 2021",
+            ]
+        ), "no address yet: the widget has not read the article"
+
+        # Once the article has been opened, the widget has its address, and adds it.
+        card.locator("button.source").click()
+        expect(page.locator("citeqa-chat dialog.article mark.passage")).to_be_visible()
+        page.keyboard.press("Escape")
+        copy.click()  # clears the status at once, and says it again once copied
+        expect(status).to_have_text("Copied the answer, its passage and source.")
+        copied = page.evaluate("navigator.clipboard.readText()").split("\n")
+        assert copied[:2] == [best["text"], f"“{best['passage']['text']}”"]
+        assert copied[-1] == CHOIR_URL
 
 
 def test_the_articles_do_not_answer_this(

@@ -119,9 +119,11 @@ def test_under_the_threshold_there_is_no_answer_but_related_passages(
     ("corpus", "question", "conflict"),
     [
         ("sample", "Who was the Iraqi militia leader killed?", False),
+        # One account: "at least five other rocket attacks" elsewhere is no rival (47%).
+        ("sample", "How many rockets were fired at the base in Kirkuk?", False),
         ("disagreeing", "How many rockets were fired at the base in Kirkuk?", True),
     ],
-    ids=["agreement", "conflict"],
+    ids=["agreement", "one-account", "conflict"],
 )
 def test_scores_are_probabilities_best_first(
     answerer: Answerer, disagreeing: Answerer, corpus: str, question: str, conflict: bool

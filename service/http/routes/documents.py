@@ -50,7 +50,10 @@ def get_document(doc_id: str, answerer: Current) -> DocumentOut:
     document = answerer.index.document(doc_id)
     if document is None:
         raise HTTPException(status_code=404, detail=f"No document with id {doc_id!r}.")
-    return DocumentOut(doc_id=document.doc_id, text=document.text, **vars(document.meta))
+    excluded = [vars(span) for span in document.excluded]
+    return DocumentOut(
+        doc_id=document.doc_id, text=document.text, excluded=excluded, **vars(document.meta)
+    )
 
 
 @router.post(
