@@ -13,6 +13,7 @@ import json
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,8 @@ from citeqa.ingest.cleaning import extract_meta, find_excluded, is_blank
 from citeqa.ingest.models import Document, DocumentMeta, Extracted
 from citeqa.ingest.shards import EVERYTHING, Shard
 
+# Scripts whose letters look alike (Latin "a", Cyrillic "а", Greek "α"): see check_doc_id.
+_LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 # Folders and writes of fewer documents finish before a progress bar would say anything.
 PROGRESS_FROM_DOCUMENTS = 50
 
@@ -95,12 +98,25 @@ def _is_article(name: str) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES
 
 
+def check_doc_id(doc_id: str) -> None:
+    """ValueError, saying why, for an id that cannot name one document plainly, from a file
+    or from POST /documents: "." and "..", which browsers and curl resolve away in
+    /documents/{doc_id}; or letters of look-alike scripts mixed ("аdmin" with a Cyrillic
+    "а" beside "admin"), so that two documents cannot pass for one."""
+    if doc_id in {".", ".."}:
+        raise ValueError("'.' and '..' cannot name a document: URLs resolve them away")
+    scripts = {unicodedata.name(c, "").split(" ")[0] for c in doc_id if c.isalpha()}
+    if len(mixed := scripts & _LOOKALIKE_SCRIPTS) > 1:
+        raise ValueError(f"mixes look-alike letters of {' and '.join(sorted(mixed))}")
+
+
 def _doc_id(path: Path, claimed: dict[str, str]) -> str:
     """`path`'s name without its suffix, if no earlier file has it and it is text that can
     be stored and printed: not undecodable bytes, not control characters (a terminal escape)."""
     doc_id = path.stem
     if _CONTROL.search(doc_id) or not is_unicode(doc_id):
         raise ValueError("file name is not UTF-8 text or holds control characters")
+    check_doc_id(doc_id)
     if doc_id in claimed:
         raise ValueError(f"same document id as {claimed[doc_id]}: {doc_id!r}")
     claimed[doc_id] = path.name

@@ -11,7 +11,7 @@ from datetime import date
 
 import trafilatura
 
-from citeqa.ingest.cleaning import is_blank, stated
+from citeqa.ingest.cleaning import is_blank, is_web_address, stated
 from citeqa.ingest.models import DocumentMeta, Extracted
 
 SUFFIXES = frozenset({".html", ".htm"})
@@ -47,7 +47,7 @@ def extract(raw: bytes) -> Extracted:
             source=stated(page.sitename),
             date=_iso_date(page.date),
             byline=stated(page.author),
-            url=stated(page.url),
+            url=url if (url := stated(page.url)) and is_web_address(url) else None,
         ),
     )
 

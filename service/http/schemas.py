@@ -21,8 +21,8 @@ from pydantic import (
 )
 
 from citeqa.index.base import SearchFilters
-from citeqa.ingest.cleaning import VISIBLE, is_blank
-from citeqa.ingest.loaders import check_text
+from citeqa.ingest.cleaning import VISIBLE, WEB_ADDRESS, is_blank, is_web_address
+from citeqa.ingest.loaders import check_doc_id, check_text
 from citeqa.service.qa import query as qa
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_TOP_K
 from citeqa.service.qa.result import Result
@@ -267,9 +267,13 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # A doc_id is part of the URL /documents/{doc_id}: no slashes, no control characters.
+    # A doc_id is part of the URL /documents/{doc_id}: no slashes, no control characters,
+    # not "." or ".." (ingest's check_doc_id, which also refuses look-alike letters mixed).
     doc_id: StrictStr = Field(
-        min_length=1, max_length=MAX_DOC_ID_CHARS, pattern=r"^[^/\x00-\x1f\x7f]+$"
+        min_length=1,
+        max_length=MAX_DOC_ID_CHARS,
+        pattern=r"^[^/\x00-\x1f\x7f]+$",
+        json_schema_extra={"not": {"enum": [".", ".."]}},
     )
     text: StrictStr = Field(
         json_schema_extra=NOT_BLANK,
@@ -278,12 +282,31 @@ class DocumentIn(BaseModel):
     title: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
     source: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
     date: IsoDate | None = Field(None, description="YYYY-MM-DD.")
-    url: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
+    url: StrictStr | None = Field(
+        None,
+        max_length=MAX_META_CHARS,
+        # The pattern says in the schema what the validator below enforces, with a message.
+        json_schema_extra={"pattern": WEB_ADDRESS},
+        description="An http or https address.",
+    )
 
     @field_validator("text")
     @classmethod
     def _text_is_a_document(cls, value: str) -> str:
         check_text(value)  # the same rule as `citeqa ingest`: not empty, not too large
+        return value
+
+    @field_validator("doc_id")
+    @classmethod
+    def _id_names_one_document(cls, value: str) -> str:
+        check_doc_id(value)  # the same rule as `citeqa ingest`'s file names
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_a_web_address(cls, value: str | None) -> str | None:
+        if value is not None and not is_web_address(value):
+            raise ValueError("must be an http or https address with a host")
         return value
 
 

@@ -21,6 +21,7 @@ from support import LiveServer
 from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.loaders import check_doc_id
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import open_index
 
@@ -127,8 +128,9 @@ def test_no_5xx_and_every_response_matches_the_schema(
 
 
 def breaks_a_rule_json_schema_cannot_state(body: object) -> bool:
-    """Cross-field rules, documented in prose: dates in order, doc_ids unique per write, a
-    correction only with the verdict 'wrong'."""
+    """Rules documented in prose: dates in order, doc_ids unique per write and without
+    look-alike letters of several scripts mixed, a correction only with the verdict
+    'wrong'."""
     if not isinstance(body, dict):
         return False
     if body.get("correction") is not None and body.get("verdict") != "wrong":
@@ -138,7 +140,15 @@ def breaks_a_rule_json_schema_cannot_state(body: object) -> bool:
     if all(isinstance(d, str) for d in dates) and dates[0] > dates[1]:
         return True
     ids = [d.get("doc_id") for d in body.get("documents") or [] if isinstance(d, dict)]
-    return len(ids) != len(set(ids))
+    return len(ids) != len(set(ids)) or not all(map(names_one_document, ids))
+
+
+def names_one_document(doc_id: object) -> bool:
+    try:
+        check_doc_id(str(doc_id))
+    except ValueError:
+        return False
+    return True
 
 
 def test_the_fuzz_made_enough_requests(api_schema: schemathesis.BaseSchema) -> None:

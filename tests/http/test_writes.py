@@ -139,9 +139,16 @@ def test_delete_removes_a_document_from_answers(http: httpx.Client) -> None:
         {"documents": [{**LIGHTHOUSE, "extra": 1}]},
         {"documents": [LIGHTHOUSE, LIGHTHOUSE]},
         {"documents": [{**LIGHTHOUSE, "doc_id": f"d{i}"} for i in range(MAX_WRITE + 1)]},
+        {"documents": [{**LIGHTHOUSE, "doc_id": ".."}]},
+        {"documents": [{**LIGHTHOUSE, "doc_id": "."}]},
+        {"documents": [{**LIGHTHOUSE, "doc_id": "\u0430lpha"}]},  # a Cyrillic "а"
+        {"documents": [{**LIGHTHOUSE, "url": "javascript:alert(1)"}]},
+        {"documents": [{**LIGHTHOUSE, "url": "data:text/html,<b>hi</b>"}]},
+        {"documents": [{**LIGHTHOUSE, "url": "https://"}]},
     ],
     ids=["none", "blank text", "slash in id", "empty id", "bad date", "unknown field",
-         "duplicate ids", "too many"],
+         "duplicate ids", "too many", "dot-dot id", "dot id", "look-alike id",
+         "javascript url", "data url", "url without host"],
 )  # fmt: skip
 def test_bad_documents_are_422_and_change_nothing(http: httpx.Client, body: dict) -> None:
     before = doc_ids(http)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.cleaning import is_blank
-from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, load_folder, make_document
+from citeqa.ingest.cleaning import is_blank, is_web_address
+from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, check_doc_id, load_folder, make_document
 from citeqa.ingest.models import Chunk, Document, Span
 from citeqa.ingest.whitespace import duplicate_key
 from citeqa.service.settings import sample_corpus
@@ -433,3 +433,47 @@ def test_hostile_files_keep_exact_offsets(text: str, chunk_size: int) -> None:
     assert all(len(c) <= chunk_size for c in chunks), "even a line with no space in it"
     for value in (document.meta.title, document.meta.byline):
         assert value is None or not re.search("[\ufeff\u200b\u2060\x00]", value)
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "refused"),
+    [
+        ("harbour-2026", False),
+        ("админ", False),  # one script, Cyrillic: a name like any other
+        ("東京-report", False),  # scripts that do not look alike may mix
+        (".", True),
+        ("..", True),
+        ("\u0430dmin", True),  # Cyrillic "а" beside Latin letters: passes for "admin"
+        ("\u03bfslo", True),  # Greek omicron beside Latin letters
+    ],
+)
+def test_ids_that_cannot_name_one_document_plainly_are_refused(doc_id: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(ValueError):
+            check_doc_id(doc_id)
+    else:
+        check_doc_id(doc_id)
+
+
+def test_a_file_whose_name_mixes_look_alike_letters_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "admin.txt").write_text("The harbour reopened on Monday.\n", encoding="utf-8")
+    (tmp_path / "\u0430dmin.txt").write_text("The harbour closed on Friday.\n", encoding="utf-8")
+    loaded = load_folder(tmp_path)
+    assert [d.doc_id for d in loaded.documents] == ["admin"]
+    [error] = loaded.errors
+    assert "look-alike" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("url", "web"),
+    [
+        ("https://courier.example/news/1", True),
+        ("HTTP://courier.example", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,<b>hi</b>", False),
+        ("https://", False),
+        ("//courier.example/news/1", False),
+    ],
+)
+def test_only_web_addresses_are_urls(url: str, web: bool) -> None:
+    assert is_web_address(url) is web
