@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # The SQLite file POST /feedback writes and `citeqa feedback` reads; default
     # `index`/feedback.sqlite, outside the index's versions (service/feedback/store.py).
     feedback: Path | None = None
+    # POST /feedback needs no key, so it is bounded: entries kept (an entry is at most about
+    # 12 KB, so at most about 250 MB) and entries a client may send a minute.
+    feedback_max_entries: int = Field(20_000, gt=0)
+    feedback_per_minute: int = Field(30, gt=0)
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
     # (ingest/runtime/onnx.py), made on first use.
     cache: Path = Field(default_factory=default_cache)

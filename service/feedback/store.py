@@ -74,10 +74,15 @@ class Record:
         return self.resolved_question or self.question
 
 
+class FeedbackFullError(RuntimeError):
+    """The store holds its most entries: a new one would grow the file past its bound."""
+
+
 class FeedbackStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_entries: int | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.max_entries = max_entries
         with self._connect() as db:
             db.execute(_SCHEMA)
 
@@ -87,7 +92,8 @@ class FeedbackStore:
             yield db
 
     def put(self, record: Record) -> None:
-        """Store `record`; one with a known id replaces it, keeping when it was first given."""
+        """Store `record`; one with a known id replaces it, keeping when it was first given.
+        FeedbackFullError for a new id once the store holds `max_entries`."""
         values = (
             record.id, record.at.isoformat(timespec="seconds"), record.question,
             record.resolved_question, record.verdict, *_span_values(record.answer),
@@ -95,11 +101,21 @@ class FeedbackStore:
         )  # fmt: skip
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[2:])
         with self._connect() as db:
+            if self.max_entries is not None and self._full(db, record.id):
+                raise FeedbackFullError(
+                    f"Feedback is full ({self.max_entries:,} entries, CITEQA_FEEDBACK_MAX_ENTRIES):"
+                    " export it with `citeqa feedback export`, then move the file away."
+                )
             db.execute(
                 f"INSERT INTO feedback ({_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
                 f"ON CONFLICT(id) DO UPDATE SET {updates}",
                 values,
             )
+
+    def _full(self, db: sqlite3.Connection, new_id: str) -> bool:
+        if db.execute("SELECT 1 FROM feedback WHERE id = ?", (new_id,)).fetchone():
+            return False  # an amendment replaces its entry: the file does not grow
+        return db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] >= self.max_entries
 
     def records(self) -> list[Record]:
         """Every feedback, oldest first."""

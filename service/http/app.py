@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.admission import Admission
+from citeqa.service.feedback.rate import RateLimit
 from citeqa.service.feedback.store import FeedbackStore, feedback_file
 from citeqa.service.http.deps import Live, attach
 from citeqa.service.http.errors import validation_error
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             allow_headers=["Content-Type"],
         )
     admission = Admission(settings.ask_slots, settings.ask_budget_s)
-    attach(app, settings, live, admission, FeedbackStore(feedback_file(settings)))
+    store = FeedbackStore(feedback_file(settings), settings.feedback_max_entries)
+    attach(app, settings, live, admission, store, RateLimit(settings.feedback_per_minute))
     _observe_requests(app, settings)  # outside CORS: sees every request
     for routes in (ask, feedback, documents, ops, page):
         app.include_router(routes.router)

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 
 from citeqa.service.admission import Admission
+from citeqa.service.feedback.rate import RateLimit
 from citeqa.service.feedback.store import FeedbackStore
 from citeqa.service.live import LiveAnswerer
 from citeqa.service.qa.answerer import Answerer
@@ -25,11 +26,13 @@ def attach(
     live: LiveAnswerer,
     admission: Admission,
     feedback: FeedbackStore,
+    feedback_rate: RateLimit,
 ) -> None:
     app.state.settings = settings
     app.state.live = live
     app.state.admission = admission
     app.state.feedback = feedback
+    app.state.feedback_rate = feedback_rate
 
 
 def _settings(request: Request) -> Settings:
@@ -48,10 +51,15 @@ def _feedback(request: Request) -> FeedbackStore:
     return request.app.state.feedback
 
 
+def _feedback_rate(request: Request) -> RateLimit:
+    return request.app.state.feedback_rate
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 Live = Annotated[LiveAnswerer, Depends(_live)]
 Admitted = Annotated[Admission, Depends(_admission)]
 Feedback = Annotated[FeedbackStore, Depends(_feedback)]
+FeedbackRate = Annotated[RateLimit, Depends(_feedback_rate)]
 
 
 def _answerer(live: Live) -> Answerer:

@@ -265,3 +265,38 @@ def test_no_feedback_yet_is_said(tmp_path: Path) -> None:
     result = run_citeqa("feedback", "stats", "--index", tmp_path / "index")
     assert result.returncode == 2
     assert "No feedback at" in result.stderr and not (tmp_path / "index").exists()
+
+
+def helpful(http: httpx.Client, feedback_id: str | None = None) -> httpx.Response:
+    body = {"id": feedback_id or str(uuid.uuid4()), "question": QUESTION, "verdict": "helpful",
+            "answer": span(http, "alpha", ANSWER)}  # fmt: skip
+    return http.post("/feedback", json=body)
+
+
+def test_one_client_cannot_flood_the_feedback(settings: Settings, tmp_path: Path) -> None:
+    tight = settings.model_copy(
+        update={"feedback": tmp_path / "feedback.sqlite", "feedback_per_minute": 3}
+    )
+    with LiveServer(tight) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        first = [helpful(http).status_code for _ in range(3)]
+        refused = helpful(http)
+    assert first == [201, 201, 201]
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    assert "minute" in refused.json()["detail"]
+
+
+def test_a_full_feedback_store_refuses_new_entries_and_keeps_amendments(
+    settings: Settings, tmp_path: Path
+) -> None:
+    full = settings.model_copy(
+        update={"feedback": tmp_path / "feedback.sqlite", "feedback_max_entries": 2}
+    )
+    with LiveServer(full) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        kept = str(uuid.uuid4())
+        assert [helpful(http, kept).status_code, helpful(http).status_code] == [201, 201]
+        refused = helpful(http)
+        assert (
+            refused.status_code == 503 and "CITEQA_FEEDBACK_MAX_ENTRIES" in refused.json()["detail"]
+        )
+        assert helpful(http, kept).status_code == 201  # an amendment does not grow the store
+    assert len(FeedbackStore(tmp_path / "feedback.sqlite").records()) == 2
