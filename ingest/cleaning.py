@@ -31,7 +31,9 @@ _SPACE_CHARS = "\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u20
 # rule for a document's `url` in ingest and, as a JSON Schema pattern, in the API's schema
 # (spelled as ranges, not `\s`, which means other things in other regex engines). Hosts in ASCII (an
 # international name in its xn-- form); an IPv6 literal is not taken.
-WEB_ADDRESS = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
+WEB_ADDRESS = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
+)
 _WEB_ADDRESS = re.compile(WEB_ADDRESS)
 # One character that shows: the rule for "not blank" in ingest, and, as a JSON Schema
 # pattern (a search), in the API's schema.
