@@ -7,6 +7,7 @@ Each server here is a real uvicorn on a loopback port over a small index of its 
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -282,3 +283,54 @@ def test_a_running_server_sees_a_reingest_by_another_process(
     asked = http.post("/ask", json={"question": "How often will the Eastham ferry run?"})
     assert asked.json()["answers"][0]["doc_id"] == "gamma"
     assert http.get("/ready").json()["version"] == "v000002"
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` as a filesystem of its own of `size` (a tmpfs), to fill up for real."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", folder],
+                             capture_output=True, text=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", folder], check=True)
+
+
+def fill(folder: Path) -> None:
+    """Write into `folder` until its filesystem has no room left."""
+    with (folder / "filler").open("wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_is_a_503_that_says_so_and_changes_nothing(
+    tmp_path: Path, articles: Path, embedder: Embedder
+) -> None:
+    with small_disk(tmp_path / "disk", "64m") as disk:
+        root = disk / "index"
+        with (
+            write_server(root, articles, embedder) as server,
+            httpx.Client(base_url=server.url, timeout=60) as http,
+        ):
+            before = doc_ids(http)
+            fill(disk)
+            big = {**LIGHTHOUSE, "text": LIGHTHOUSE["text"] * 400}
+            response = http.post("/documents", json={"documents": [big]}, headers=AUTH)
+            assert response.status_code == 503, response.text
+            assert "could not be written" in response.json()["detail"]
+            assert doc_ids(http) == before
+            answer = http.post("/ask", json={"question": "How much did the bridge repairs cost?"})
+            assert answer.status_code == 200 and answer.json()["answers"]
+            # Feedback lives beside the index by default: the same disk, the same answer.
+            cited = {k: answer.json()["answers"][0][k] for k in ("doc_id", "start", "end", "text")}
+            body = {"question": "How much?", "verdict": "helpful", "answer": cited}
+            refused = http.post("/feedback", json=body)
+            assert refused.status_code == 503, refused.text
+            assert "could not be stored" in refused.json()["detail"]

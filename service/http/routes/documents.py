@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -31,7 +32,10 @@ WRITE_RESPONSES = {
     403: problem("Writes are turned off: the server has no CITEQA_API_KEY."),
     409: problem("Another process is writing the index; retry."),
     429: problem("Other writes in this server held the index over CITEQA_WRITE_WAIT_S; retry."),
-    503: problem("The index on disk is damaged; the message names the file."),
+    503: problem(
+        "The index on disk is damaged, or cannot be written (a full disk, a read-only "
+        "folder); the message says which."
+    ),
 }
 
 
@@ -100,6 +104,13 @@ def _write(live: LiveAnswerer, change: Callable[[Index], IngestReport]) -> Write
         raise HTTPException(status_code=409, detail=str(error)) from None
     except IndexDamagedError as error:
         raise HTTPException(status_code=503, detail=str(error)) from None
+    except (OSError, sqlite3.OperationalError) as error:
+        # A full disk or a read-only folder: the write was rolled back, the index is as it was.
+        raise HTTPException(
+            status_code=503,
+            detail=f"The index could not be written ({error}); nothing changed. Free disk "
+            "space or make the index folder writable, then retry.",
+        ) from None
     stats = live.current().index.stats()
     return WriteResult(
         added=report.added,

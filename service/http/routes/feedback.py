@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Request
@@ -24,7 +25,10 @@ router = APIRouter()
 FEEDBACK_RESPONSES = {
     **COMMON_RESPONSES,
     429: problem("Over CITEQA_FEEDBACK_PER_MINUTE from this client; retry after a minute."),
-    503: problem("The feedback store holds CITEQA_FEEDBACK_MAX_ENTRIES: export, then clear it."),
+    503: problem(
+        "The feedback store holds CITEQA_FEEDBACK_MAX_ENTRIES (export, then clear it), or "
+        "its disk is full or read-only; the message says which."
+    ),
 }
 
 
@@ -61,6 +65,10 @@ def feedback(
         store.put(record(body, stored))
     except FeedbackFullError as error:
         raise HTTPException(status_code=503, detail=str(error)) from None
+    except sqlite3.OperationalError as error:  # a full disk or a read-only folder
+        raise HTTPException(
+            status_code=503, detail=f"The feedback could not be stored ({error}); retry later."
+        ) from None
     corrected = body.correction is not None
     return FeedbackStored(id=body.id, verdict=body.verdict, corrected=corrected)
 
