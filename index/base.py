@@ -144,6 +144,12 @@ class DocumentRecord:
     # empty in `Index.documents()`'s listing.
     excluded: list[ExcludedSpan] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, document: Document) -> DocumentRecord:
+        """The stored `document` as `Index.document` returns it."""
+        return cls(document.doc_id, document.text, document.meta, document.checksum,
+                   document.excluded)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class IndexStats:

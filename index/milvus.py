@@ -233,7 +233,7 @@ class MilvusIndex:
 
     def document(self, doc_id: str) -> DocumentRecord | None:
         documents = self._originals([doc_id])
-        return _record(documents[0]) if documents else None
+        return DocumentRecord.of(documents[0]) if documents else None
 
     def metas(self, doc_ids: Collection[str]) -> dict[str, DocumentMeta]:
         # Part 0 of every document holds its metadata: no text is read. A version being
@@ -554,12 +554,6 @@ def _floats(vector: np.ndarray | None) -> list[float]:
 
 def _meta(stored: dict) -> DocumentMeta:
     return DocumentMeta(**{k: v for k, v in stored.items() if k != "excluded"})
-
-
-def _record(document: Document) -> DocumentRecord:
-    return DocumentRecord(
-        document.doc_id, document.text, document.meta, document.checksum, document.excluded
-    )
 
 
 def _version(doc_id: str, checksum: str) -> str:

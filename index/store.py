@@ -174,16 +174,8 @@ class ChunkStore:
         return [found[i] for i in chunk_ids if i in found]
 
     def document(self, doc_id: str) -> DocumentRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT doc_id, text, checksum, {_META}, excluded FROM documents WHERE doc_id = ?",
-                (doc_id,),
-            ).fetchone()
-        if not row:
-            return None
-        doc_id, text, checksum, *meta, excluded = row
-        spans = [ExcludedSpan(*span) for span in json.loads(excluded)]
-        return DocumentRecord(doc_id, text, _meta(*meta), checksum, spans)
+        found = self.originals([doc_id])
+        return DocumentRecord.of(found[0]) if found else None
 
     def metas(self, doc_ids: list[str]) -> dict[str, DocumentMeta]:
         """The metadata of each of `doc_ids` held here, without reading any text."""
