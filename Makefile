@@ -43,6 +43,7 @@ run: ingest
 
 test: install-dev
 	.ci/ensure-chromium
+	.ci/ensure-nginx
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	$(PY) -m pytest

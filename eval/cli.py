@@ -194,26 +194,32 @@ def feedback_export(
     """Write the feedback as a question set in the project's format, for `citeqa eval`
     and `citeqa train-reader --extra`. Corrections whose document changed since are stale:
     listed here and left out."""
-    from citeqa.eval.datasets import question_row
-    from citeqa.eval.feedback import export
+    from citeqa.eval.datasets import EvalQuestion, question_row
+    from citeqa.eval.feedback import LeftOut, export
     from citeqa.ingest.embedding import Embedder
     from citeqa.service.wiring import open_index
 
     settings, store = _feedback_store(index)
     with index_errors():
         checksums = open_index(settings, Embedder(settings.cache)).checksums()
-    result = export(store.records(), checksums)
     out.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(question_row(q), ensure_ascii=False) for q in result.questions]
-    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    for record in result.stale:
-        typer.secho(f"stale, left out: {record.id} {record.asked!r}: its document "
-                    "changed since", fg="yellow", err=True)  # fmt: skip
-    unanswerable = sum(q.unanswerable for q in result.questions)
+    counts: Counter[str] = Counter()
+    # A line per question as it is read: memory stays flat however much feedback there is.
+    with out.open("w", encoding="utf-8") as lines:
+        for record, made in export(store, checksums):
+            if isinstance(made, EvalQuestion):
+                lines.write(json.dumps(question_row(made), ensure_ascii=False) + "\n")
+                counts["questions"] += 1
+                counts["unanswerable"] += made.unanswerable
+            else:
+                counts[made] += 1
+                if made is LeftOut.STALE:
+                    typer.secho(f"stale, left out: {record.id} {record.asked!r}: its document "
+                                "changed since", fg="yellow", err=True)  # fmt: skip
     typer.echo(
-        f"{len(result.questions)} questions ({unanswerable} unanswerable) -> {out}; "
-        f"left out: {len(result.stale)} stale, {len(result.uncorrected)} wrong without "
-        "a correction"
+        f"{counts['questions']} questions ({counts['unanswerable']} unanswerable) -> {out}; "
+        f"left out: {counts[LeftOut.STALE]} stale, {counts[LeftOut.UNCORRECTED]} wrong "
+        "without a correction"
     )
 
 
@@ -224,7 +230,7 @@ def feedback_stats(index: IndexOption = None) -> None:
     from citeqa.eval.feedback import VERDICT_COLUMNS, daily_counts
 
     _, store = _feedback_store(index)
-    days = daily_counts(store.records())
+    days = daily_counts(store.each())
     rows = [(str(day), counts) for day, counts in sorted(days.items())]
     rows.append(("total", sum(days.values(), Counter())))
     typer.echo(f"{'day':<12}" + "".join(f"{c:>14}" for c in VERDICT_COLUMNS))

@@ -3,27 +3,31 @@
 A question's gold answer is what a person said: the words they selected (a correction),
 the answer shown when they marked it helpful, or none when they said the articles do not
 answer it. When one question got feedback more than once, the latest verdict stands.
+
+Both read the store one record at a time (`FeedbackStore.latest`, `.each`): memory stays
+flat however much feedback there is.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from datetime import date
+from enum import StrEnum
 
 from citeqa.eval.datasets import EvalQuestion
-from citeqa.service.feedback.store import Record, StoredSpan
+from citeqa.service.feedback.store import FeedbackStore, Record, StoredSpan
 from citeqa.service.qa.answer_types import question_type
 
 
-@dataclass
-class Export:
-    questions: list[EvalQuestion] = field(default_factory=list)
-    # Left out: the document a gold span quotes has changed (or gone) since, so its
-    # offsets may no longer point at those words.
-    stale: list[Record] = field(default_factory=list)
-    # Left out: marked wrong with no correction, so the right answer is unknown.
-    uncorrected: list[Record] = field(default_factory=list)
+class LeftOut(StrEnum):
+    """Why a question is not exported."""
+
+    # The document a gold span quotes has changed (or gone) since, so its offsets may no
+    # longer point at those words.
+    STALE = "stale"
+    # Marked wrong with no correction, so the right answer is unknown.
+    UNCORRECTED = "uncorrected"
 
 
 def gold_span(record: Record) -> StoredSpan | None:
@@ -41,20 +45,24 @@ def is_unanswerable(record: Record) -> bool:
     )
 
 
-def export(records: list[Record], checksums: dict[str, str]) -> Export:
-    """The question set the feedback makes, against an index whose documents have
-    `checksums` now; stale and uncorrected feedback is listed apart, not exported."""
-    latest = {record.asked: record for record in records}  # records come oldest first
-    out = Export()
-    for record in latest.values():
-        span = gold_span(record)
-        if span is None and not is_unanswerable(record):
-            out.uncorrected.append(record)
-        elif span is not None and checksums.get(span.doc_id) != span.checksum:
-            out.stale.append(record)
-        else:
-            out.questions.append(_question(record, span))
-    return out
+def export(
+    store: FeedbackStore, checksums: dict[str, str]
+) -> Iterator[tuple[Record, EvalQuestion | LeftOut]]:
+    """The question set the feedback in `store` makes, against an index whose documents
+    have `checksums` now, one question at a time: each question's latest feedback, with
+    the question it makes or why it is left out (stale or uncorrected)."""
+    for record in store.latest():
+        yield record, sort_out(record, checksums)
+
+
+def sort_out(record: Record, checksums: dict[str, str]) -> EvalQuestion | LeftOut:
+    """The question `record` makes, or why it makes none."""
+    span = gold_span(record)
+    if span is None and not is_unanswerable(record):
+        return LeftOut.UNCORRECTED
+    if span is not None and checksums.get(span.doc_id) != span.checksum:
+        return LeftOut.STALE
+    return _question(record, span)
 
 
 def _question(record: Record, span: StoredSpan | None) -> EvalQuestion:
@@ -72,7 +80,7 @@ def _question(record: Record, span: StoredSpan | None) -> EvalQuestion:
 VERDICT_COLUMNS = ("helpful", "wrong", "corrected", "unanswerable")
 
 
-def daily_counts(records: list[Record]) -> dict[date, Counter[str]]:
+def daily_counts(records: Iterable[Record]) -> dict[date, Counter[str]]:
     """Per day (UTC, when the feedback was first given): answers marked helpful, wrong,
     wrong and corrected, and questions the articles do not answer."""
     days: dict[date, Counter[str]] = {}

@@ -10,7 +10,9 @@ import typer
 
 from citeqa.eval import cli as eval_cli
 from citeqa.service import cli as service_cli
+from citeqa.service import web_cli
 
 app = typer.Typer(help="Extractive, cited question answering over your articles.")
 app.add_typer(service_cli.app)
+app.add_typer(web_cli.app)
 app.add_typer(eval_cli.app)

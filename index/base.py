@@ -26,7 +26,17 @@ class IndexBusyError(RuntimeError):
 
 class IndexUnreachableError(RuntimeError):
     """The backend's server cannot be reached, or refused the request; the message says
-    which and why."""
+    which and why. It may be back for the next call: `citeqa serve` answers 503 meanwhile
+    and carries on once it is (service/http/errors.py)."""
+
+
+class IndexFullError(RuntimeError):
+    """No space left for the index (index/storage.py): the write was refused, or rolled
+    back, and the previous version serves on."""
+
+
+class IndexReadOnlyError(RuntimeError):
+    """The index folder cannot be written: a read-only filesystem or folder."""
 
 
 class IndexDamagedError(RuntimeError):
@@ -202,6 +212,11 @@ class Index(Protocol):
     def checksums(self) -> dict[str, str]: ...
 
     def stats(self) -> IndexStats: ...
+
+    def check_room(self, text_chars: int) -> None:
+        """Raise IndexFullError or IndexReadOnlyError when a write of `text_chars`
+        characters of new text (0: any write) cannot be stored; before any work."""
+        ...
 
     def is_current(self) -> bool:
         """False once another writer has saved a newer version than the one being read."""

@@ -43,6 +43,7 @@ from citeqa.index.segment import (
     link_into,
     merge_plan,
 )
+from citeqa.index.storage import check_room
 from citeqa.index.store import ChunkStore
 from citeqa.index.versions import (
     MANIFEST,
@@ -127,6 +128,9 @@ class LocalIndex:
 
     def is_current(self) -> bool:
         return live_version(self.root) == self.version
+
+    def check_room(self, text_chars: int) -> None:
+        check_room(self.root, text_chars)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
+import grpc
 import numpy as np
 from pymilvus import (
     CollectionSchema,
@@ -53,6 +57,15 @@ from citeqa.index.base import (
 from citeqa.index.lexical import K1, B
 from citeqa.index.tokens import tokenize_one
 from citeqa.ingest.models import Chunk, Document, DocumentMeta, ExcludedSpan, Sentence
+
+T = TypeVar("T")
+log = logging.getLogger("citeqa")
+# pymilvus logs each failed call of a client that was connected, its traceback included,
+# on a stderr handler of its own. citeqa turns those failures into its own errors, which
+# say what is wrong, so its lines would only repeat them: a traceback per request, outside
+# the JSON log, while Milvus is down; one above `citeqa ingest`'s message if it goes down
+# during the run.
+logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 # The layout of the three collections; another one needs a rebuild (or an export).
 FORMAT_VERSION = 1
@@ -100,11 +113,12 @@ class MilvusIndex:
     """The `Index` on Milvus. Open with `MilvusIndex.open(address, config)`."""
 
     def __init__(self, client: MilvusClient, address: MilvusAddress, config: IndexConfig) -> None:
-        self.client = client
         self.config = config
         self.chunks_name = f"{address.collection}_chunks"
         self.sentences_name = f"{address.collection}_sentences"
         self.documents_name = f"{address.collection}_documents"
+        names = (self.documents_name, self.sentences_name, self.chunks_name)
+        self.client = _Client(client, address.uri, names)
         self._pending = _Pending()
 
     @classmethod
@@ -115,7 +129,9 @@ class MilvusIndex:
         Raises IndexMismatchError when they were built with another model, chunker or
         layout, and IndexUnreachableError when Milvus cannot be reached."""
         try:
-            client = reuse.client if reuse else MilvusClient(address.uri, token=address.token or "")
+            client = (
+                reuse.client.raw if reuse else MilvusClient(address.uri, token=address.token or "")
+            )
             index = cls(client, address, config)
             index._prepare()
         except MilvusException as error:
@@ -182,6 +198,10 @@ class MilvusIndex:
     ) -> list[Scored]:
         """Milvus's HNSW search of the chunk vectors, by inner product."""
         return _search(self, _floats(query.vector), "vector", DENSE_SEARCH, k, filters)
+
+    def check_room(self, text_chars: int) -> None:
+        """Nothing to check here: the Milvus server keeps the data, and refuses a write
+        it has no room for."""
 
     def is_current(self) -> bool:
         return True  # no versions: every read sees the last save
@@ -319,17 +339,22 @@ class MilvusIndex:
         return int(rows[0]["count(*)"])
 
     def _scan(self, collection: str, expression: str, fields: list[str]) -> list[dict]:
-        """Every row matching `expression`, read a page at a time."""
-        pages = self.client.query_iterator(
-            collection, batch_size=BATCH_ROWS, filter=expression, output_fields=fields
-        )
-        rows: list[dict] = []
-        try:
-            while page := pages.next():
-                rows += page
-        finally:
-            pages.close()
-        return rows
+        """Every row matching `expression`, read a page at a time; read again from the
+        start when the collections had to be loaded again."""
+
+        def scan() -> list[dict]:
+            pages = self.client.raw.query_iterator(
+                collection, batch_size=BATCH_ROWS, filter=expression, output_fields=fields
+            )
+            rows: list[dict] = []
+            try:
+                while page := pages.next():
+                    rows += page
+            finally:
+                pages.close()
+            return rows
+
+        return self.client.run(scan)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -362,6 +387,79 @@ class MilvusIndex:
 
     def rollback(self) -> None:
         self._pending = _Pending()
+
+
+class _Client:
+    """The MilvusClient (`raw`) of one index, every call of it through `run`: a call fails
+    with IndexUnreachableError while Milvus cannot be reached, and when Milvus answers
+    that the collections are not loaded, they are loaded and the call runs once more. A
+    restarted Milvus holds every collection released: without this a long-running server
+    failed every request until it was restarted too."""
+
+    def __init__(self, raw: MilvusClient, uri: str, collections: tuple[str, ...]) -> None:
+        self.raw = raw
+        self.uri = uri
+        self._collections = collections
+        self._loading = threading.Lock()
+        self._loads = 0  # how many times they were loaded again
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """`self.client.query(...)`: the MilvusClient's method, through `run`."""
+        method = getattr(self.raw, name)
+        return lambda *args, **kwargs: self.run(lambda: method(*args, **kwargs))
+
+    def run(self, call: Callable[[], T]) -> T:
+        """`call`'s result; run again once if the collections had to be loaded."""
+        try:
+            loads = self._loads
+            try:
+                return call()
+            except MilvusException as error:
+                if error.code not in _RELEASED:
+                    raise
+                self._load(loads)
+                return call()
+        except (MilvusException, grpc.RpcError) as error:
+            if not _unavailable(error):
+                raise
+            reason = _reason(error)
+            raise IndexUnreachableError(f"Milvus at {self.uri} is unavailable: {reason}") from None
+
+    def _load(self, seen: int) -> None:
+        """Load the collections (Milvus returns once they are searchable), unless another
+        call did since `seen`: the requests that found them released together load them
+        once."""
+        with self._loading:
+            if self._loads != seen:
+                return
+            log.warning("Milvus at %s had released the collections: loading them", self.uri)
+            for name in self._collections:
+                self.raw.load_collection(name)
+            self._loads += 1
+
+
+# Milvus's error codes (pkg/util/merr): 101 "collection not loaded" and 103 "not fully
+# loaded" are a restarted Milvus's answer; 2 is "service unavailable", and pymilvus's own
+# "connect failed". A MilvusException whose code is a gRPC status is pymilvus giving up
+# after retrying that status.
+_RELEASED = {101, 103}
+_UNAVAILABLE_CODES = {2, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _unavailable(error: MilvusException | grpc.RpcError) -> bool:
+    """Whether `error` says Milvus is down, out of reach or not serving the collections,
+    rather than that the request was wrong."""
+    if isinstance(error, MilvusException):
+        return error.code in _UNAVAILABLE_CODES or error.code in _RELEASED
+    code = getattr(error, "code", None)  # a grpc.Call's status
+    return callable(code) and code() in _UNAVAILABLE_CODES
+
+
+def _reason(error: MilvusException | grpc.RpcError) -> str:
+    if isinstance(error, MilvusException):
+        return error.message
+    details = getattr(error, "details", None)  # a grpc.Call's message
+    return str(details() if callable(details) else error)
 
 
 class _Pending:

@@ -20,7 +20,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, text TEXT NOT NULL, checksum TEXT NOT NULL,
     title TEXT, source TEXT, date TEXT, byline TEXT, url TEXT, file TEXT,
-    pages TEXT, excluded TEXT NOT NULL
+    pages TEXT, excluded TEXT NOT NULL, title_is_lede INTEGER, fetched_at TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL,
@@ -32,15 +32,20 @@ CREATE TABLE IF NOT EXISTS sentences (
 );
 CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_id);
 """
-# Rows of an attached store `other`, but those of the documents left out.
+# DocumentMeta's fields, as the documents table holds them (pages as JSON). The last two
+# came in December 2026: a store written before has no such columns, and reads as NULL.
+_META_COLUMNS = ("title", "source", "date", "byline", "url", "file", "pages", "title_is_lede",
+                 "fetched_at")  # fmt: skip
+_ADDED_LATER = frozenset({"title_is_lede", "fetched_at"})
+_DOCUMENT_COLUMNS = ("doc_id", "text", "checksum", *_META_COLUMNS[:7], "excluded",
+                     *_META_COLUMNS[7:])  # fmt: skip
+# Rows of an attached store `other`, but those of the documents left out (the documents'
+# columns are spelled out per store: `_columns`).
 _COPY = {
-    "documents": "SELECT * FROM other.documents WHERE doc_id NOT IN ({})",
     "chunks": "SELECT * FROM other.chunks WHERE doc_id NOT IN ({})",
     "sentences": "SELECT s.* FROM other.sentences s JOIN other.chunks c USING (chunk_id) "
     "WHERE c.doc_id NOT IN ({})",
 }
-# DocumentMeta's fields, as the documents table holds them (pages as JSON).
-_META = "title, source, date, byline, url, file, pages"
 # Sentence vectors are stored as float16: half the disk, and cosine scores move < 1e-3.
 _VECTOR_DTYPE = np.float16
 
@@ -57,6 +62,7 @@ class ChunkStore:
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()  # one connection, shared by the server's threads
+        self._meta = ", ".join(_columns(self._db, "main", _META_COLUMNS))
 
     def close(self) -> None:
         self._db.close()
@@ -70,10 +76,11 @@ class ChunkStore:
         excluded = [[s.start, s.end, s.reason] for s in document.excluded]
         with self._lock:
             self._db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO documents ({', '.join(_DOCUMENT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_DOCUMENT_COLUMNS))})",
                 (document.doc_id, document.text, document.checksum, meta.title, meta.source,
                  meta.date, meta.byline, meta.url, meta.file, json.dumps(meta.pages),
-                 json.dumps(excluded)),
+                 json.dumps(excluded), meta.title_is_lede, meta.fetched_at),
             )  # fmt: skip
             for chunk_id, chunk in zip(chunk_ids, chunks, strict=True):
                 self._add_chunk(chunk_id, chunk)
@@ -115,6 +122,13 @@ class ChunkStore:
             uri = f"{other.absolute().as_uri()}?mode=ro"
             self._db.execute("ATTACH DATABASE ? AS other", (uri,))
             try:
+                columns = ", ".join(_DOCUMENT_COLUMNS)
+                found = ", ".join(_columns(self._db, "other", _DOCUMENT_COLUMNS))
+                self._db.execute(
+                    f"INSERT INTO documents ({columns}) SELECT {found} FROM other.documents "
+                    f"WHERE doc_id NOT IN ({marks})",
+                    skip,
+                )
                 for table, select in _COPY.items():
                     self._db.execute(f"INSERT INTO {table} {select.format(marks)}", skip)
                 self._db.commit()
@@ -182,14 +196,14 @@ class ChunkStore:
         marks = ",".join("?" * len(doc_ids))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT doc_id, {_META} FROM documents WHERE doc_id IN ({marks})", doc_ids
+                f"SELECT doc_id, {self._meta} FROM documents WHERE doc_id IN ({marks})", doc_ids
             ).fetchall()
         return {doc_id: _meta(*meta) for doc_id, *meta in rows}
 
     def documents(self) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT doc_id, '', checksum, {_META} FROM documents ORDER BY doc_id"
+                f"SELECT doc_id, '', checksum, {self._meta} FROM documents ORDER BY doc_id"
             ).fetchall()
         return [_record(r) for r in rows]
 
@@ -198,7 +212,7 @@ class ChunkStore:
         marks = ",".join("?" * len(doc_ids))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT doc_id, text, checksum, {_META}, excluded "
+                f"SELECT doc_id, text, checksum, {self._meta}, excluded "
                 f"FROM documents WHERE doc_id IN ({marks}) ORDER BY doc_id",
                 doc_ids,
             ).fetchall()
@@ -245,6 +259,16 @@ def _record(row: tuple) -> DocumentRecord:
     return DocumentRecord(doc_id, text, _meta(*meta), checksum)
 
 
-def _meta(*columns: str | None) -> DocumentMeta:
-    *fields, pages = columns
-    return DocumentMeta(*fields, pages=json.loads(pages))
+def _meta(*columns: str | int | None) -> DocumentMeta:
+    """DocumentMeta of the values of _META_COLUMNS, in order."""
+    fields = dict(zip(_META_COLUMNS, columns, strict=True))
+    fields["pages"] = json.loads(fields["pages"])  # type: ignore[arg-type]
+    fields["title_is_lede"] = bool(fields["title_is_lede"])
+    return DocumentMeta(**fields)  # type: ignore[arg-type]
+
+
+def _columns(db: sqlite3.Connection, schema: str, wanted: tuple[str, ...]) -> list[str]:
+    """`wanted` columns of `schema`'s documents table, NULL for those added to the format
+    after that store was written (read-only, it is never migrated)."""
+    present = {row[1] for row in db.execute(f"PRAGMA {schema}.table_info(documents)")}
+    return [c if c in present or c not in _ADDED_LATER else f"NULL AS {c}" for c in wanted]

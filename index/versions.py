@@ -179,7 +179,10 @@ def try_lock(root: Path) -> int | None:
 def drop_leftovers(root: Path) -> None:
     """Remove what a crashed or finished writer left: work folders, unswapped pointers,
     and versions other than the live one. Skipped while a writer holds the lock (they are
-    its own), and never run on a damaged pointer: `live_version` raises first."""
+    its own) or when the index cannot be written (it can still be read), and never run on
+    a damaged pointer: `live_version` raises first."""
+    if not os.access(root, os.W_OK):
+        return
     lock = try_lock(root)
     if lock is None:
         return

@@ -1,13 +1,18 @@
-"""`ingest(folder, index)`: bring an index in line with a folder of articles.
+"""Writes to an index: `ingest(folder, index)` adds a folder's articles, `upsert_documents`
+and `delete_documents` change single ones.
 
 Only what changed is touched: a document whose checksum is unchanged is skipped, a changed
-one is deleted and re-added, a removed one is deleted. Nothing is re-embedded needlessly,
-and an unchanged file is not even parsed: it is compared by the checksum of its bytes.
+one is deleted and re-added, and with `sync` a document whose file is gone is deleted.
+Nothing is re-embedded needlessly, and an unchanged file is not even parsed: it is
+compared by the checksum of its bytes. Before any embedding, a write checks that the index
+has room for it; it embeds in bounded batches and can be cancelled (`Progress`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Set
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +20,56 @@ from pathlib import Path
 from tqdm import tqdm
 
 from citeqa.index.base import Index
+from citeqa.index.storage import storage_error
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import PROGRESS_FROM_DOCUMENTS, LoadError, load_folder
 from citeqa.ingest.models import Chunk, Document
 from citeqa.ingest.shards import EVERYTHING, Shard
 
-_BATCH_DOCUMENTS = 256  # documents chunked and embedded together; bounds memory
+# Documents chunked and embedded together, at most this many and this much text: what
+# a batch holds in memory (its sentences' vectors are ~12 bytes a character, with the
+# chunks) and how far a write runs on after it is cancelled. 250,000 characters embed in
+# about 30 s on one core.
+_BATCH_DOCUMENTS = 256
+_BATCH_CHARS = 250_000
+
+
+# Characters of new text a write chunks and embeds a second, on one core: the sample
+# corpus (41,957 characters) took 6.0-8.0 s (5,300-7,000 a second; 2 shared cores,
+# 3 Dec 2026). The lower figure, so that an estimate errs long.
+CHARS_PER_SECOND = 5_000
+
+
+def estimated_seconds(documents: list[Document]) -> float:
+    """About how long writing `documents` takes, were all of them new."""
+    return sum(len(d.text) for d in documents) / CHARS_PER_SECOND
+
+
+class WriteCancelled(Exception):
+    """A write was cancelled (`Progress.cancel`) before it saved: it was rolled back."""
+
+
+@dataclass
+class Progress:
+    """How far a write is, in documents, and a way to stop it: `cancel()` is checked
+    between model calls, and a write stopped that way rolls back (WriteCancelled)."""
+
+    total: int = 0
+    done: int = 0
+    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def check(self) -> None:
+        """Raise WriteCancelled once `cancel()` was called."""
+        if self.cancelled:
+            raise WriteCancelled("The write was cancelled; nothing changed.")
 
 
 @dataclass
@@ -44,39 +92,40 @@ def ingest(
     embedder: Embedder,
     chunker: ChunkerSettings,
     shard: Shard = EVERYTHING,
+    progress: Progress | None = None,
+    sync: bool = False,
 ) -> IngestReport:
-    """Bring `index` in line with `folder`, or its documents in `shard` with the files of
-    that shard (other workers see to the rest). Each file's bytes are hashed against the
+    """Add `folder`'s new files to `index` and replace its changed ones; with `sync`, also
+    remove the documents the folder no longer holds. Only the documents of `shard` are
+    touched (other workers see to the rest). Each file's bytes are hashed against the
     index's checksums first: only new and changed files are decoded and parsed."""
     loaded = load_folder(folder, index.checksums(), shard)
-    report = sync_documents(
-        loaded.documents, index, embedder, chunker, unchanged=loaded.unchanged, shard=shard
-    )
+    wanted = {d.doc_id: d for d in loaded.documents}
+    report = _apply(wanted, prune=sync, index=index, embedder=embedder, chunker=chunker,
+                    kept=set(loaded.unchanged), shard=shard, progress=progress)  # fmt: skip
     report.errors = loaded.errors
     return report
 
 
 def sync_documents(
+    documents: list[Document], index: Index, embedder: Embedder, chunker: ChunkerSettings
+) -> IngestReport:
+    """Make `index`'s documents exactly `documents` (by doc_id and checksum); then save."""
+    wanted = {d.doc_id: d for d in documents}
+    return _apply(wanted, prune=True, index=index, embedder=embedder, chunker=chunker)
+
+
+def upsert_documents(
     documents: list[Document],
     index: Index,
     embedder: Embedder,
     chunker: ChunkerSettings,
-    unchanged: Collection[str] = (),
-    shard: Shard = EVERYTHING,
-) -> IngestReport:
-    """Make `index`'s documents in `shard` exactly `documents` (by doc_id and checksum)
-    and the `unchanged` ids, found unchanged without being loaded, as they are; then save."""
-    wanted = {d.doc_id: d for d in documents}
-    return _apply(wanted, prune=True, index=index, embedder=embedder, chunker=chunker,
-                  kept=set(unchanged), shard=shard)  # fmt: skip
-
-
-def upsert_documents(
-    documents: list[Document], index: Index, embedder: Embedder, chunker: ChunkerSettings
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Add `documents` with new ids and replace changed ones; the others stay. Saves."""
     wanted = {d.doc_id: d for d in documents}
-    return _apply(wanted, prune=False, index=index, embedder=embedder, chunker=chunker)
+    return _apply(wanted, prune=False, index=index, embedder=embedder, chunker=chunker,
+                  progress=progress)  # fmt: skip
 
 
 def delete_documents(doc_ids: list[str], index: Index) -> IngestReport:
@@ -84,6 +133,7 @@ def delete_documents(doc_ids: list[str], index: Index) -> IngestReport:
     known = index.checksums()
     report = IngestReport(removed=sorted({i for i in doc_ids if i in known}))
     if report.changed:
+        index.check_room(0)
         with _rollback_on_failure(index):
             index.delete(report.removed)
             index.save()
@@ -98,9 +148,11 @@ def _apply(
     chunker: ChunkerSettings,
     kept: Set[str] = frozenset(),
     shard: Shard = EVERYTHING,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Add and replace the `wanted` documents; with `prune`, remove every other one of
-    `shard` but the `kept` ones, which are known to be unchanged."""
+    `shard` but the `kept` ones, which are known to be unchanged. Before any embedding,
+    raises IndexFullError or IndexReadOnlyError when the index cannot take the write."""
     known = {d: c for d, c in index.checksums().items() if shard.holds(d)}
     kept = kept & known.keys()
     report = IngestReport(
@@ -110,19 +162,28 @@ def _apply(
     )
     report.unchanged = len(wanted) - len(report.added) - len(report.updated) + len(kept)
     if report.changed:
+        documents = [wanted[i] for i in report.added + report.updated]
+        index.check_room(sum(len(d.text) for d in documents))
+        progress = progress or Progress()
+        progress.total = len(documents)
         with _rollback_on_failure(index):
-            _write(documents=[wanted[i] for i in report.added + report.updated], index=index,
-                   removed=report.updated + report.removed, embedder=embedder, chunker=chunker,
-                   report=report)  # fmt: skip
+            _write(documents=documents, index=index, removed=report.updated + report.removed,
+                   embedder=embedder, chunker=chunker, report=report,
+                   progress=progress)  # fmt: skip
     return report
 
 
 @contextmanager
 def _rollback_on_failure(index: Index) -> Iterator[None]:
+    """A failed write leaves the previous index live and whole; a full or read-only disk
+    is said in words (IndexFullError, IndexReadOnlyError)."""
     try:
         yield
+    except (OSError, sqlite3.OperationalError) as error:
+        index.rollback()
+        raise (storage_error(error) or error) from error
     except BaseException:
-        index.rollback()  # a failed write leaves the previous index live and whole
+        index.rollback()
         raise
 
 
@@ -133,25 +194,45 @@ def _write(
     embedder: Embedder,
     chunker: ChunkerSettings,
     report: IngestReport,
+    progress: Progress,
 ) -> None:
     index.delete(removed)
     shown = len(documents) >= PROGRESS_FROM_DOCUMENTS
-    progress = tqdm(total=len(documents), unit="doc", desc="ingest", disable=not shown)
-    for first in range(0, len(documents), _BATCH_DOCUMENTS):
-        batch = documents[first : first + _BATCH_DOCUMENTS]
+    bar = tqdm(total=len(documents), unit="doc", desc="ingest", disable=not shown)
+    for batch in _batches(documents):
         chunks = [c for d in batch for c in chunk_document(d, chunker)]
-        embed_chunks(chunks, embedder)
+        embed_chunks(chunks, embedder, progress.check)
         index.add(batch, chunks)
         report.chunks += len(chunks)
-        progress.update(len(batch))
-    progress.close()
+        progress.done += len(batch)
+        bar.update(len(batch))
+    bar.close()
+    progress.check()
     index.save()
 
 
-def embed_chunks(chunks: list[Chunk], embedder: Embedder) -> None:
-    """Give every chunk and every sentence its vector, in as few model calls as possible."""
+def _batches(documents: list[Document]) -> Iterator[list[Document]]:
+    """`documents` in order, in batches of at most _BATCH_DOCUMENTS and, unless one
+    document alone is longer, _BATCH_CHARS."""
+    batch: list[Document] = []
+    chars = 0
+    for document in documents:
+        if batch and (len(batch) == _BATCH_DOCUMENTS or chars + len(document.text) > _BATCH_CHARS):
+            yield batch
+            batch, chars = [], 0
+        batch.append(document)
+        chars += len(document.text)
+    if batch:
+        yield batch
+
+
+def embed_chunks(
+    chunks: list[Chunk], embedder: Embedder, between: Callable[[], None] = lambda: None
+) -> None:
+    """Give every chunk and every sentence its vector, in as few model calls as possible;
+    `between` runs between model calls (Progress.check, to stop a cancelled write)."""
     sentences = [s for c in chunks for s in c.sentences]
-    vectors = embedder.encode([c.text for c in chunks] + [s.text for s in sentences])
+    vectors = embedder.encode([c.text for c in chunks] + [s.text for s in sentences], between)
     for chunk, vector in zip(chunks, vectors[: len(chunks)], strict=True):
         chunk.vector = vector
     for sentence, vector in zip(sentences, vectors[len(chunks) :], strict=True):

@@ -24,6 +24,11 @@ from citeqa.ingest.whitespace import duplicate_key, strip_span
 # emoji and several scripts need them.
 _INVISIBLE_CHARS = "\x00-\x08\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff"
 _INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+# Control characters a stored text may not hold (issue 21's probe: NUL bytes in a .txt
+# stayed in the text and reached every client): C0 but tab, line feed, vertical tab, form
+# feed and carriage return; DEL; C1 but NEL (U+0085, a line break). `blank_controls` makes
+# each a space, one character for one, so no offset moves.
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
 # Python's whitespace (str.isspace), spelled out: `\s` means other things in other regex
 # engines (JavaScript's lacks U+0085 and U+001C-U+001F), and this rule is also a pattern.
 _SPACE_CHARS = "\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -78,6 +83,12 @@ _MIN_DUPLICATE_LINE = 40
 # A line too short to count as a duplicate is not even looked at: duplicate_key never lengthens.
 _LONG_LINE = re.compile(rf"^[^\n]{{{_MIN_DUPLICATE_LINE},}}", re.M)
 _TITLE_MAX_CHARS = 160
+# A lede stands in for a missing headline (`_lede`): cut to about a long headline's length
+# (the sample's headlines run 47-66 characters), and at least a few words, so that a
+# stray "Loading..." is not one.
+_LEDE_MAX_CHARS = 100
+_LEDE_MIN_WORDS = 4
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'(\[]?[A-Z0-9])")
 # Markdown a title or byline may carry: a heading's leading #s, and **bold** or __bold__
 # (paired, so "2**3" stays). Metadata is one short line: the bounded runs stay linear.
 _HEADING_MARK = re.compile(r"\A[^\S\n]*+#{1,6}[^\S\n]++")
@@ -86,6 +97,11 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)([^*_\n]{1,300}?)(?<=\S)\1")
 # file's mistake. 256 characters are at most 1024 bytes of UTF-8, what Milvus's `source`
 # holds (index/milvus.py ID_BYTES).
 _STATED_MAX_CHARS = 256
+
+
+def blank_controls(text: str) -> str:
+    """`text` with each control character (`_CONTROLS`) replaced by a space."""
+    return _CONTROLS.sub(" ", text)
 
 
 def is_blank(text: str) -> bool:
@@ -138,13 +154,17 @@ def content_regions(text: str, excluded: list[ExcludedSpan]) -> Iterator[Span]:
 
 
 def extract_meta(text: str, excluded: list[ExcludedSpan]) -> DocumentMeta:
-    """Title, source, date and byline found in `text`, each None when absent, never guessed.
-    They are read from the text as shown: no invisible characters (a BOM) in a title."""
+    """Title, source, date and byline found in `text`, each None when absent, never guessed;
+    but a text with no headline is titled by its lede, and says so (`title_is_lede`). They
+    are read from the text as shown: no invisible characters (a BOM) in a title."""
     visible = _visible(text)
     lines = _as_lines(visible)
     byline = _BYLINE.search(lines)
+    title = _title(text, visible, excluded)
+    lede = None if title else _lede(text, visible, excluded)
     return DocumentMeta(
-        title=_title(text, visible, excluded),
+        title=title or lede,
+        title_is_lede=lede is not None,
         source=_source(lines),
         date=_date(visible),
         byline=_shown(text[byline.start() : byline.end()]) if byline else None,
@@ -222,6 +242,24 @@ def _title(text: str, visible: str, excluded: list[ExcludedSpan]) -> str | None:
         if len(line) <= _TITLE_MAX_CHARS and not line.endswith((".", '"')):
             return line
     return None
+
+
+def _lede(text: str, visible: str, excluded: list[ExcludedSpan]) -> str | None:
+    """The first sentence of the first content paragraph, cut at a word to about a
+    headline's length: the title of an article whose text states none."""
+    for region in islice(content_regions(visible, excluded), 3):
+        paragraph = " ".join(_shown(text[region.start : region.end]).split())
+        sentence = _SENTENCE_END.split(paragraph, maxsplit=1)[0]
+        if len(sentence.split()) >= _LEDE_MIN_WORDS:
+            return _cut(sentence, _LEDE_MAX_CHARS)
+    return None
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, or its words that fit in `limit` characters followed by an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind(" ", 0, limit)].rstrip(",;:—-– ") + "…"
 
 
 def _shown(raw: str) -> str:

@@ -11,6 +11,7 @@ ONNX Runtime").
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,9 @@ class Embedder:
         config = json.loads((base_model() / "config.json").read_text(encoding="utf-8"))
         self.dim = int(config["hidden_size"])
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], between: Callable[[], None] = lambda: None) -> np.ndarray:
+        """Unit vectors of `texts`; `between` runs before each model call (a write's
+        cancellation check raises there)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
@@ -55,6 +58,7 @@ class Embedder:
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         starts = range(0, len(order), BATCH_SIZE)
         for start in tqdm(starts, disable=len(texts) < _PROGRESS_FROM, unit="batch"):
+            between()
             rows = order[start : start + BATCH_SIZE]
             vectors[rows] = self._embed([ids[i] for i in rows])
         return vectors

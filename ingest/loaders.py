@@ -21,11 +21,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from citeqa.ingest import pdf, webpage
-from citeqa.ingest.cleaning import extract_meta, find_excluded, is_blank
+from citeqa.ingest.cleaning import blank_controls, extract_meta, find_excluded, is_blank
 from citeqa.ingest.models import Document, DocumentMeta, Extracted
 from citeqa.ingest.shards import EVERYTHING, Shard
 
-# Scripts whose letters look alike (Latin "a", Cyrillic "а", Greek "α"): see check_doc_id.
+# Scripts whose letters look alike (Latin "a", Cyrillic "а", Greek "α"): see normal_doc_id.
 _LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 # Folders and writes of fewer documents finish before a progress bar would say anything.
 PROGRESS_FROM_DOCUMENTS = 50
@@ -98,25 +98,45 @@ def _is_article(name: str) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES
 
 
-def check_doc_id(doc_id: str) -> None:
-    """ValueError, saying why, for an id that cannot name one document plainly, from a file
-    or from POST /documents: "." and "..", which browsers and curl resolve away in
-    /documents/{doc_id}; or letters of look-alike scripts mixed ("аdmin" with a Cyrillic
-    "а" beside "admin"), so that two documents cannot pass for one."""
+# A doc_id is part of a URL (/documents/{doc_id}) and of log lines: a name, not a text.
+MAX_DOC_ID_CHARS = 200
+
+
+def normal_doc_id(doc_id: str) -> str:
+    """`doc_id` in Unicode's composed form (NFC), so that "é" typed as one character or as
+    "e" and an accent names one document; ValueError, saying why, for an id that cannot
+    name one document plainly, from a file or from POST /documents: "." and "..", which
+    browsers and curl resolve away in /documents/{doc_id}; or letters of look-alike scripts
+    mixed ("аdmin" with a Cyrillic "а" beside "admin"), so that two documents cannot pass
+    for one."""
+    doc_id = unicodedata.normalize("NFC", doc_id)
+    if len(doc_id) > MAX_DOC_ID_CHARS:
+        raise ValueError(f"longer than {MAX_DOC_ID_CHARS} characters")
     if doc_id in {".", ".."}:
         raise ValueError("'.' and '..' cannot name a document: URLs resolve them away")
     scripts = {unicodedata.name(c, "").split(" ")[0] for c in doc_id if c.isalpha()}
     if len(mixed := scripts & _LOOKALIKE_SCRIPTS) > 1:
         raise ValueError(f"mixes look-alike letters of {' and '.join(sorted(mixed))}")
+    return doc_id
+
+
+def uploaded_document(name: str, raw: bytes) -> Document:
+    """The document in an uploaded file called `name`, with the checks a file in a folder
+    gets: an article's suffix, a name that makes a doc_id, the size, the format's reader.
+    ValueError, saying why, when it cannot be one."""
+    if not _is_article(Path(name).name) or Path(name).name != name:
+        suffixes = ", ".join(sorted(SUFFIXES))
+        raise ValueError(f"not an article file: a plain name ending in one of {suffixes}")
+    _check_size(len(raw))
+    return _file_document(_doc_id(Path(name), {}), name, raw)
 
 
 def _doc_id(path: Path, claimed: dict[str, str]) -> str:
     """`path`'s name without its suffix, if no earlier file has it and it is text that can
     be stored and printed: not undecodable bytes, not control characters (a terminal escape)."""
-    doc_id = path.stem
-    if _CONTROL.search(doc_id) or not is_unicode(doc_id):
+    if _CONTROL.search(path.stem) or not is_unicode(path.stem):
         raise ValueError("file name is not UTF-8 text or holds control characters")
-    check_doc_id(doc_id)
+    doc_id = normal_doc_id(path.stem)
     if doc_id in claimed:
         raise ValueError(f"same document id as {claimed[doc_id]}: {doc_id!r}")
     claimed[doc_id] = path.name
@@ -166,7 +186,7 @@ def _file_document(doc_id: str, name: str, raw: bytes) -> Document:
     else:
         found = Extracted(_decode(raw), DocumentMeta())
     check_text(found.text)
-    given = {k: v for k, v in asdict(found.meta).items() if v is not None}
+    given = {k: v for k, v in asdict(found.meta).items() if v not in (None, False)}
     return _document(doc_id, found.text, checksum(raw), {**given, "file": name})
 
 
@@ -218,27 +238,31 @@ def make_document(
     source: str | None = None,
     date: str | None = None,
     url: str | None = None,
+    byline: str | None = None,
+    fetched_at: str | None = None,
 ) -> Document:
-    """A `Document` of `text`: a file's, a SQuAD paragraph, or one sent to POST /documents.
+    """A `Document` of `text`: a file's, a web page's, a SQuAD paragraph, or one sent to
+    POST /documents.
 
     Metadata given here replaces what would be extracted from the text, and counts in the
-    checksum: a new title is a change. Raises ValueError if `check_text` refuses the text.
+    checksum: a new title is a change. `fetched_at` does not: a page fetched again
+    unchanged is the same document. Raises ValueError if `check_text` refuses the text.
     """
     check_text(text)
-    given = dict(title=title, source=source, date=date, url=url)
+    given = dict(title=title, source=source, date=date, url=url, byline=byline)
     given = {k: v for k, v in given.items() if v is not None}
     content = text if not given else text + "\0" + json.dumps(given, sort_keys=True)
+    if fetched_at is not None:
+        given["fetched_at"] = fetched_at
     return _document(doc_id, text, checksum(content.encode("utf-8")), given)
 
 
 def _document(doc_id: str, text: str, digest: str, given: dict[str, object]) -> Document:
     """A document of the checked `text`, its boilerplate found and its metadata read from
     the text but where `given` (DocumentMeta's fields) says otherwise."""
+    text = blank_controls(text)
     excluded = find_excluded(text)
-    return Document(
-        doc_id=doc_id,
-        text=text,
-        checksum=digest,
-        meta=replace(extract_meta(text, excluded), **given),
-        excluded=excluded,
-    )
+    meta = replace(extract_meta(text, excluded), **given)
+    if "title" in given:  # a title stated by the page, the PDF or the caller is no lede
+        meta.title_is_lede = False
+    return Document(doc_id=doc_id, text=text, checksum=digest, meta=meta, excluded=excluded)

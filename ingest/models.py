@@ -40,6 +40,11 @@ class DocumentMeta:
     file: str | None = None  # the name of the file it was read from
     # Where each page begins in `text`, for a PDF: a citation's offset gives its page.
     pages: list[int] | None = None
+    # True when the text states no headline and `title` is its lede, cut short: a title a
+    # person can recognise, shown as such (GET /documents).
+    title_is_lede: bool = False
+    # When the page was fetched from `url` (ISO 8601, UTC), for a document from the web.
+    fetched_at: str | None = None
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page that holds `offset`; None for a document without pages."""

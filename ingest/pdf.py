@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 
 from pypdf import PdfReader
 
@@ -25,13 +26,18 @@ _HEADER_WITHIN = 1024
 # issue 21's probe). 2,000 pages is a long book and reads in about 10 s; a longer PDF is
 # refused before any page is read.
 MAX_PAGES = 2000
+# And a page can be slow on its own (a content stream of millions of operators): reading
+# stops, and the file is refused, once its pages have taken this long. The longest PDF
+# allowed reads in about 10 s (above), so 30 s leaves room on a busy machine.
+MAX_SECONDS = 30.0
 # pypdf logs what it repairs or cannot read; ingest reports each refused file with its
 # reason once, and a repaired one needs no word.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 class _TooLong(Exception):
-    """More pages than MAX_PAGES: told apart from pypdf's own errors."""
+    """More pages than MAX_PAGES, or pages slower than MAX_SECONDS: told apart from
+    pypdf's own errors."""
 
 
 def extract(raw: bytes) -> Extracted:
@@ -45,7 +51,7 @@ def extract(raw: bytes) -> Extracted:
         pages = 0 if locked else len(reader.pages)
         if pages > MAX_PAGES:
             raise _TooLong(f"a PDF of {pages:,} pages, over {MAX_PAGES:,}")
-        texts = [] if locked else [page.extract_text() for page in reader.pages]
+        texts = [] if locked else _page_texts(reader)
         info = None if locked else reader.metadata
     # A file is not trusted, and pypdf raises many kinds of error on a broken one (its
     # own, ValueError, KeyError, ...): each is this file's problem, reported and skipped.
@@ -66,6 +72,19 @@ def extract(raw: bytes) -> Extracted:
             pages=_starts(texts),
         ),
     )
+
+
+def _page_texts(reader: PdfReader) -> list[str]:
+    """Each page's text, in order; _TooLong once they take more than MAX_SECONDS."""
+    deadline = time.monotonic() + MAX_SECONDS
+    texts = []
+    for number, page in enumerate(reader.pages, 1):
+        if time.monotonic() > deadline:
+            raise _TooLong(
+                f"reading its pages took over {MAX_SECONDS:g} s (stopped at page {number:,})"
+            )
+        texts.append(page.extract_text())
+    return texts
 
 
 def _starts(texts: list[str]) -> list[int]:

@@ -1,4 +1,5 @@
-"""The service's commands of `citeqa`: ingest, ask, serve. Flags override `CITEQA_*` settings.
+"""The service's commands of `citeqa`: ingest, ask, serve, index. Flags override `CITEQA_*`
+settings. The web's commands (sources, refresh) are in service/web_cli.py.
 
 eval/cli.py holds eval's commands and eval/main.py puts both on the one `citeqa` app.
 """
@@ -15,13 +16,16 @@ import typer
 from citeqa.index.base import (
     IndexBusyError,
     IndexDamagedError,
+    IndexFullError,
     IndexMismatchError,
+    IndexReadOnlyError,
     IndexUnreachableError,
 )
 from citeqa.index.factory import BackendName
 
 if TYPE_CHECKING:
     from citeqa.index.writer import IngestReport
+    from citeqa.ingest.loaders import LoadError
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings, sample_corpus
 
@@ -38,24 +42,36 @@ def settings_for(index: Path | None) -> Settings:
     return settings.model_copy(update={"index": index}) if index else settings
 
 
+# What the user can fix, said in words: exit 2, no traceback.
+INDEX_ERRORS = (IndexMismatchError, IndexBusyError, IndexDamagedError, IndexUnreachableError,
+                IndexFullError, IndexReadOnlyError)  # fmt: skip
+
+
 @contextmanager
 def index_errors() -> Iterator[None]:
     """An index built by another model, damaged, or busy with another writer is the user's
     to fix, so they get the message that says how, not a traceback."""
     try:
         yield
-    except (IndexMismatchError, IndexBusyError, IndexDamagedError, IndexUnreachableError) as error:
+    except INDEX_ERRORS as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
 
 
 @app.command()
 def ingest(
-    folder: Annotated[
-        Path | None,
+    targets: Annotated[
+        list[str] | None,
         typer.Argument(
-            help="Folder of articles: .txt, .md, .html/.htm and .pdf files. Default: the sample."
+            help="A folder of articles (.txt, .md, .html/.htm, .pdf files), or web pages' "
+            "http(s) URLs. Default: the sample articles."
         ),
+    ] = None,
+    feed: Annotated[
+        list[str] | None, typer.Option(help="An RSS or Atom feed's URL: index its entries' pages.")
+    ] = None,
+    sitemap: Annotated[
+        list[str] | None, typer.Option(help="A sitemap's URL: index the pages it lists.")
     ] = None,
     index: IndexOption = None,
     shard: Annotated[
@@ -65,8 +81,33 @@ def ingest(
             "workers can share one run against one Milvus (docs/operations.md, 'Milvus')."
         ),
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync", help="Also remove the documents FOLDER no longer holds, and list them."
+        ),
+    ] = False,
 ) -> None:
-    """Bring the index in line with FOLDER: add, update and remove changed documents."""
+    """Add a folder's new articles to the index and update its changed ones (with --sync,
+    also remove those no longer in it); or fetch web pages, a feed's or a sitemap's."""
+    from citeqa.ingest.cleaning import is_web_address
+
+    targets = targets or []
+    urls = [t for t in targets if is_web_address(t)]
+    folders = [Path(t) for t in targets if not is_web_address(t)]
+    web = urls or feed or sitemap
+    if len(folders) > 1 or (folders and web):
+        raise typer.BadParameter("give one folder, or web addresses", param_hint="TARGETS")
+    settings = settings_for(index)
+    if web:
+        from citeqa.service.web_cli import ingest_web
+
+        ingest_web(settings, urls, feed or [], sitemap or [])
+        return
+    _ingest_folder(settings, folders[0] if folders else sample_corpus(), shard, sync)
+
+
+def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bool) -> None:
     from citeqa.index.writer import ingest as run_ingest
     from citeqa.ingest.embedding import Embedder
     from citeqa.ingest.loaders import check_folder
@@ -77,8 +118,6 @@ def ingest(
         part = Shard.parse(shard) if shard else EVERYTHING
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--shard") from None
-    settings = settings_for(index)
-    folder = folder or sample_corpus()
     try:
         check_folder(folder)  # before the model loads and before the index is opened
     except OSError as error:
@@ -87,24 +126,32 @@ def ingest(
     embedder = Embedder(settings.cache)
     with index_errors():
         opened = open_index(settings, embedder)
-        report = run_ingest(folder, opened, embedder, chunker_settings(settings), part)
-    for error in report.errors:
+        report = run_ingest(folder, opened, embedder, chunker_settings(settings), part, sync=sync)
+    for doc_id in report.removed:
+        typer.echo(f"removed {doc_id}: not in {folder}")
+    report_skipped(report.errors)
+    summary(report, str(folder), where(settings))
+
+
+def report_skipped(errors: list[LoadError]) -> None:
+    """Each file or page that was not ingested, with why."""
+    for error in errors:
         typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
-    _summary(report, folder, where(settings))
 
 
-def _summary(report: IngestReport, folder: Path, target: str) -> None:
-    """What an ingest changed, as a small table, then where it went."""
+def summary(report: IngestReport, origin: str, target: str, **more: int) -> None:
+    """What an ingest changed, as a small table (with `more` columns), then where it went."""
     from rich.console import Console
     from rich.table import Table
 
-    typer.echo(f"{folder} -> {target}")
+    typer.echo(f"{origin} -> {target}")
+    counts = {"added": len(report.added), "updated": len(report.updated),
+              "removed": len(report.removed), "unchanged": report.unchanged, **more,
+              "skipped": len(report.errors), "chunks written": report.chunks}  # fmt: skip
     table = Table()
-    for name in ("added", "updated", "removed", "unchanged", "skipped", "chunks written"):
+    for name in counts:
         table.add_column(name, justify="right")
-    counts = (len(report.added), len(report.updated), len(report.removed), report.unchanged,
-              len(report.errors), report.chunks)  # fmt: skip
-    table.add_row(*map(str, counts))
+    table.add_row(*map(str, counts.values()))
     Console().print(table)
 
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from citeqa.index.base import Index, IndexDamagedError, IndexMismatchError
@@ -83,6 +83,10 @@ class LiveAnswerer:
             log.error("serving the previous index version: %s", error)
         self.problem = str(error)
         self._retry_at = time.monotonic() + _RETRY_RELOAD_S
+
+    def submit(self, change: Callable[[Index], T]) -> Future[T]:
+        """Queue `change` behind the writes before it, as `write` runs it; don't wait."""
+        return self._writer.submit(self._write, change)
 
     def write(self, change: Callable[[Index], T]) -> T:
         """Run `change` on a writer's own copy of the newest version; it saves or rolls

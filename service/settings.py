@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     # 12 KB, so at most about 250 MB) and entries a client may send a minute.
     feedback_max_entries: int = Field(20_000, gt=0)
     feedback_per_minute: int = Field(30, gt=0)
+    # Web sources (service/refresh.py): the feeds, sitemaps and pages kept current, in a
+    # SQLite file, by default `index`/sources.sqlite, outside the index's versions.
+    sources: Path | None = None
+    # `citeqa serve` fetches what is new on every source this often; 0 turns it off.
+    refresh_minutes: float = Field(30.0, ge=0)
+    # Pages fetched from one feed or sitemap at most, newest first as it lists them.
+    feed_max_entries: int = Field(200, gt=0)
+    # Seconds between two requests to one host: politeness (ingest/web/fetch.py).
+    fetch_delay_s: float = Field(1.0, ge=0)
+    # Sources added over HTTP may not reach private, loopback or link-local addresses
+    # (a server fetching its own network on a stranger's behalf); True allows them.
+    # Sources added with the command line are the operator's own and may.
+    fetch_private: bool = False
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
     # (ingest/runtime/onnx.py), made on first use.
     cache: Path = Field(default_factory=default_cache)
@@ -50,10 +63,19 @@ class Settings(BaseSettings):
     # How long a write waits behind another write in this server before a 429. Writing
     # the 5 sample articles takes ~3 s on 2 cores; a batch of 100 large ones, far longer.
     write_wait_s: float = 30.0
+    # A write estimated to embed for longer runs as a job: 202 at once, then GET /jobs/{id}
+    # (service/jobs.py). Clients and proxies commonly give up after 30-60 s.
+    write_sync_s: float = Field(20.0, ge=0)
     # Questions computed at once (service/admission.py), and how long one may queue for a
     # slot before a 503. See docs/operations.md "Serving" for the measurements behind the default.
     ask_slots: int = Field(2, ge=1)
     ask_budget_s: float = Field(10.0, gt=0)
+    # Questions one client address may ask a minute (429 past it; service/http/rate.py). A
+    # client asking one question at a time must never get there: sequential /ask ran at
+    # about 1,090 a minute (bench/results/latency.json, p50 53 ms), and issue 24 aims at a
+    # p50 of 25 ms (2,400). 3,600 is 60 a second: it stops a flood from one address, not
+    # anyone who waits for each answer.
+    ask_per_minute: int = Field(3600, gt=0)
 
     # Limits on each request (docs/operations.md "Limits and hardening"): past one, an error status
     # at once, never a stalled server. Bodies: service/http/middleware/limits.py; the rest:
@@ -65,6 +87,13 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(10.0, gt=0)  # from connecting to the end of the headers
     keep_alive_timeout_s: int = Field(5, gt=0)  # an idle connection between requests
     max_connections: int | None = Field(100, gt=0)  # 503 above (uvicorn's limit_concurrency)
+    # Open connections from one client address; past it a new one gets a 503 and is closed
+    # at once (service/http/server.py), so one client trickling headers cannot hold every
+    # slot of max_connections (150 such connections kept others at 503, issue 21). 20: a
+    # browser opens at most 6 per host, bench/serving.py and the widget tests up to 8; below
+    # max_connections. Behind a proxy on this machine every connection is the proxy's:
+    # raise it to max_connections there and cap per client in the proxy (docs/nginx.conf).
+    max_connections_per_client: int = Field(20, gt=0)
     max_header_bytes: int = Field(16 * 1024, gt=0)  # request line + headers; 400 above
     # Log each /ask question in the request log; off, only its length and answers are logged.
     log_questions: bool = False

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser import chromium, open_page
+from playwright.sync_api import Browser, Page
 from support import LiveServer, write_articles
 
 from citeqa.index.writer import ingest
@@ -77,3 +79,15 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 def articles(tmp_path: Path) -> Path:
     """A small corpus folder of this test's own, with two articles (support.write_articles)."""
     return write_articles(tmp_path / "articles")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with open_page(browser) as opened:
+        yield opened

@@ -1,7 +1,7 @@
 """What the tests share besides fixtures (tests/conftest.py): the repo's paths, the two
 small article folders, servers on race-free loopback ports (uvicorn in this process,
-`citeqa serve` in its own), the installed `citeqa` run as a user runs it, and the citation
-check every answering test makes.
+`citeqa serve` and `milvus-lite server` in their own), the installed `citeqa` run as a
+user runs it, and the citation check every answering test makes.
 
 tests/ is on sys.path (pytest's default "prepend" import mode puts the root conftest's
 folder there), so any test module can `from support import ...`. Test modules never
@@ -233,6 +233,59 @@ def ingest_counts(stdout: str) -> dict[str, int]:
     unchanged, skipped, chunks written."""
     header, values = table_rows(stdout)[:2]
     return dict(zip(header, map(int, values), strict=True))
+
+
+class MilvusServer:
+    """A `milvus-lite server` on a reserved loopback port (it binds with SO_REUSEADDR, so
+    it can take the port `reserve_port` holds), its data in `data_dir`. `stop` kills it,
+    as a crash would; `start` runs it again on the same port and data. The reservation
+    keeps the port for it in between. Its output goes to `log`, beside `data_dir` (a pipe
+    nobody reads would fill up and stall it)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._reservation = reserve_port()
+        self.port = self._reservation.getsockname()[1]
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.log = data_dir.with_name(f"{data_dir.name}.log")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Run the server and return once it accepts connections."""
+        with self.log.open("ab") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [CITEQA.with_name("milvus-lite"), "server", "--data-dir", self.data_dir,
+                 "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60  # a guard against a hang
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.process.kill()
+                    self.process.wait(timeout=30)
+                    output = self.log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"no milvus-lite server: {output}") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL: no clean shutdown) and wait for it to be gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def __enter__(self) -> MilvusServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self._reservation.close()
 
 
 KEY = "server-process-key"

@@ -45,6 +45,19 @@ _COLUMNS = (
 )
 
 
+# Per question as searched (a follow-up as it was resolved, as `Record.asked`), its latest
+# feedback; in the order those were given. SQLite sorts on disk past its cache, so this
+# holds no more in memory for 20,000 entries than for 20.
+_LATEST = f"""
+SELECT {_COLUMNS} FROM (
+    SELECT {_COLUMNS}, ROW_NUMBER() OVER (
+        PARTITION BY COALESCE(NULLIF(resolved_question, ''), question) ORDER BY at DESC, id DESC
+    ) AS newer
+    FROM feedback
+) WHERE newer = 1 ORDER BY at, id
+"""
+
+
 def feedback_file(settings: Settings) -> Path:
     return settings.feedback or settings.index / FILE_NAME
 
@@ -118,10 +131,25 @@ class FeedbackStore:
         return db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] >= self.max_entries
 
     def records(self) -> list[Record]:
-        """Every feedback, oldest first."""
+        """Every feedback, oldest first, all in memory: for a few; `each` streams them."""
+        return list(self.each())
+
+    def each(self) -> Iterator[Record]:
+        """Every feedback, oldest first, read one row at a time, so memory stays flat however
+        many there are (all at once, 2,873 large entries took hundreds of MB: issue 21).
+        The file is open for reading until the iteration ends; a write waits for it (up to
+        its busy timeout)."""
+        yield from self._each(f"SELECT {_COLUMNS} FROM feedback ORDER BY at, id")
+
+    def latest(self) -> Iterator[Record]:
+        """For each question as searched (`Record.asked`), its latest feedback, in the order
+        those were given; read one row at a time, as `each`."""
+        yield from self._each(_LATEST)
+
+    def _each(self, query: str) -> Iterator[Record]:
         with self._connect() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM feedback ORDER BY at, id").fetchall()
-        return [_record(row) for row in rows]
+            for row in db.execute(query):
+                yield _record(row)
 
 
 def now() -> datetime:

@@ -15,21 +15,27 @@ from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
+from citeqa.index.base import IndexUnreachableError
+from citeqa.index.writer import IngestReport
 from citeqa.ingest.embedding import Embedder
+from citeqa.ingest.models import Document
 from citeqa.service.admission import Admission
-from citeqa.service.feedback.rate import RateLimit
 from citeqa.service.feedback.store import FeedbackStore, feedback_file
-from citeqa.service.http.deps import Live, attach
-from citeqa.service.http.errors import validation_error
+from citeqa.service.http.deps import Live, Services, attach
+from citeqa.service.http.errors import index_unreachable, validation_error
 from citeqa.service.http.middleware.headers import SecurityHeaders
 from citeqa.service.http.middleware.limits import BodyLimits, route_limits
 from citeqa.service.http.middleware.logs import RequestLog
 from citeqa.service.http.middleware.metrics import Metrics
 from citeqa.service.http.middleware.strict_json import StrictJSON
-from citeqa.service.http.routes import ask, documents, feedback, ops, page
+from citeqa.service.http.rate import RateLimit
+from citeqa.service.http.routes import ask, documents, feedback, jobs, ops, page, sources
+from citeqa.service.jobs import Jobs
 from citeqa.service.live import LiveAnswerer
 from citeqa.service.qa.query import Query
+from citeqa.service.refresh import Refresher, source_store
 from citeqa.service.settings import Settings
+from citeqa.service.wiring import chunker_settings
 
 log = logging.getLogger("citeqa")
 
@@ -38,14 +44,16 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     """The app. The model and index load here, so a damaged index stops the server before
     it listens (IndexDamagedError, with what to do), not at its first request."""
     settings = settings or Settings()
-    live = LiveAnswerer(settings, embedder or Embedder(settings.cache))
+    services = _services(settings, LiveAnswerer(settings, embedder or Embedder(settings.cache)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One question at start-up loads spaCy and torch's kernels, so the first user
         # does not wait for them.
-        live.current().ask(Query("Who is this about?"))
+        services.live.current().ask(Query("Who is this about?"))
+        services.refresher.start()
         yield
+        services.refresher.stop()
 
     app = FastAPI(
         title="citeqa",
@@ -60,19 +68,44 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
-    admission = Admission(settings.ask_slots, settings.ask_budget_s)
-    store = FeedbackStore(feedback_file(settings), settings.feedback_max_entries)
-    attach(app, settings, live, admission, store, RateLimit(settings.feedback_per_minute))
+    attach(app, services)
     _observe_requests(app, settings)  # outside CORS: sees every request
-    for routes in (ask, feedback, documents, ops, page):
+    for routes in (ask, feedback, documents, jobs, sources, ops, page):
         app.include_router(routes.router)
     return app
 
 
+def _services(settings: Settings, live: LiveAnswerer) -> Services:
+    """What the routes use, built once. The web sources' refresher writes through the
+    same jobs, on the same one writer, as POST /documents."""
+    jobs = Jobs(live)
+    store = source_store(settings)
+    chunker = chunker_settings(settings)
+
+    def write(documents: list[Document]) -> IngestReport:
+        job = jobs.upsert(documents, live.embedder, chunker)
+        assert job.future is not None
+        return job.future.result()
+
+    return Services(
+        settings=settings,
+        live=live,
+        jobs=jobs,
+        admission=Admission(settings.ask_slots, settings.ask_budget_s),
+        feedback=FeedbackStore(feedback_file(settings), settings.feedback_max_entries),
+        feedback_rate=RateLimit(settings.feedback_per_minute),
+        ask_rate=RateLimit(settings.ask_per_minute),
+        sources=store,
+        refresher=Refresher(settings, store, write),
+    )
+
+
 def _limit_requests(app: FastAPI, settings: Settings) -> None:
     """Bodies over their route's size limit (413) or that stop arriving (408), JSON that is
-    not strict JSON (422), and validation errors (422) that never echo the input."""
+    not strict JSON (422), validation errors (422) that never echo the input, and an index
+    server (Milvus) that cannot be reached (503, with the reason), wherever a route meets it."""
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IndexUnreachableError, index_unreachable)
     app.add_middleware(StrictJSON)
     app.add_middleware(
         BodyLimits,

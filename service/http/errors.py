@@ -1,6 +1,6 @@
 """Error responses in the two shapes clients already know, and never an echo of the input.
 
-- `{"detail": "message"}` for refusals (413, 408, 500), as FastAPI's HTTPException sends;
+- `{"detail": "message"}` for refusals (413, 408, 500, 503), as FastAPI's HTTPException sends;
 - `{"detail": [{"loc", "msg", "type"}]}` for bad input (422), as FastAPI's validation errors,
   without pydantic's `input` and `ctx` (they repeat the request back: a 100 MB body came
   back whole), at most `MAX_REPORTED_ERRORS` entries, each part cut to a short length.
@@ -43,6 +43,20 @@ def validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """The exception handler for RequestValidationError: 422, FastAPI's shape, no echo."""
     return JSONResponse(status_code=422, content={"detail": validation_detail(error.errors())})
+
+
+async def index_unreachable(request: Request, error: Exception) -> JSONResponse:
+    """The exception handler for IndexUnreachableError (the index's server, Milvus, is
+    down or out of reach), from any route or dependency: 503 with the reason, not a
+    500, since nothing is wrong with this server and the next request may succeed. The
+    reason goes in the request's log line too, as `problem`."""
+    # Imported here: middleware.logs imports this module (send_problem).
+    from citeqa.service.http.middleware.logs import note
+
+    note(request, problem=str(error))
+    return JSONResponse(
+        status_code=503, content={"detail": short(str(error))}, headers={"Retry-After": "5"}
+    )
 
 
 async def send_problem(

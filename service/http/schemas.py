@@ -7,10 +7,11 @@ returns: `text == document[start:end]`, and the same for every passage.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,7 +23,9 @@ from pydantic import (
 
 from citeqa.index.base import SearchFilters
 from citeqa.ingest.cleaning import VISIBLE, WEB_ADDRESS, is_blank, is_web_address
-from citeqa.ingest.loaders import check_doc_id, check_text
+from citeqa.ingest.loaders import MAX_DOC_ID_CHARS, check_text, normal_doc_id
+from citeqa.ingest.web.sources import Source, SourceKind
+from citeqa.service.jobs import JobState
 from citeqa.service.qa import query as qa
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_TOP_K
 from citeqa.service.qa.result import Result
@@ -30,7 +33,6 @@ from citeqa.service.qa.result import Result
 # An answer a client sends back: a history turn's, or a span of POST /feedback.
 MAX_ANSWER_CHARS = 5000
 MAX_DOCUMENTS_PER_WRITE = 100  # one POST /documents; larger batches are split by the client
-MAX_DOC_ID_CHARS = 200
 MAX_META_CHARS = 2000
 MAX_FILTER_VALUES = 1000  # each of filters.sources and filters.doc_ids
 MAX_JSON_DEPTH = 32  # nesting of any JSON body (service/http/middleware/strict_json.py)
@@ -148,6 +150,7 @@ class Citation(BaseModel):
     title: str | None = None
     source: str | None = None
     date: str | None = None
+    url: str | None = Field(None, description="The article's address, when it has one.")
     page: Page = None
 
 
@@ -158,6 +161,7 @@ class Answer(BaseModel):
     title: str | None = None
     source: str | None = None
     date: str | None = None
+    url: str | None = Field(None, description="The article's address, when it has one.")
     start: int
     end: int
     page: Page = None
@@ -232,6 +236,11 @@ class DocumentSummary(BaseModel):
     pages: list[int] | None = Field(
         None, description="For a PDF: where each page begins in the text, as offsets."
     )
+    title_is_lede: bool = Field(
+        False,
+        description="The text states no headline: `title` is its first sentence, cut short.",
+    )
+    fetched_at: datetime | None = Field(None, description="When it was fetched from `url`.")
 
 
 class ExcludedText(BaseModel):
@@ -262,13 +271,28 @@ class Readiness(BaseModel):
     problem: str | None = Field(None, description="Why it is not ready, when it is not.")
 
 
+WebAddress = Annotated[
+    StrictStr,
+    Field(max_length=MAX_META_CHARS, json_schema_extra={"pattern": WEB_ADDRESS},
+          description="An http or https address."),
+    # The pattern says in the schema what the validator enforces, with a message.
+    AfterValidator(lambda value: _web_address(value)),
+]  # fmt: skip
+
+
+def _web_address(value: str) -> str:
+    if not is_web_address(value):
+        raise ValueError("must be an http or https address with a host")
+    return value
+
+
 class DocumentIn(BaseModel):
     """One article to add, or to replace when its `doc_id` is already in the index."""
 
     model_config = ConfigDict(extra="forbid")
 
     # A doc_id is part of the URL /documents/{doc_id}: no slashes, no control characters,
-    # not "." or ".." (ingest's check_doc_id, which also refuses look-alike letters mixed).
+    # not "." or ".."; NFC, and no look-alike letters mixed (ingest's normal_doc_id).
     doc_id: StrictStr = Field(
         min_length=1,
         max_length=MAX_DOC_ID_CHARS,
@@ -282,13 +306,7 @@ class DocumentIn(BaseModel):
     title: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
     source: StrictStr | None = Field(None, max_length=MAX_META_CHARS)
     date: IsoDate | None = Field(None, description="YYYY-MM-DD.")
-    url: StrictStr | None = Field(
-        None,
-        max_length=MAX_META_CHARS,
-        # The pattern says in the schema what the validator below enforces, with a message.
-        json_schema_extra={"pattern": WEB_ADDRESS},
-        description="An http or https address.",
-    )
+    url: WebAddress | None = None
 
     @field_validator("text")
     @classmethod
@@ -299,15 +317,7 @@ class DocumentIn(BaseModel):
     @field_validator("doc_id")
     @classmethod
     def _id_names_one_document(cls, value: str) -> str:
-        check_doc_id(value)  # the same rule as `citeqa ingest`'s file names
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _url_is_a_web_address(cls, value: str | None) -> str | None:
-        if value is not None and not is_web_address(value):
-            raise ValueError("must be an http or https address with a host")
-        return value
+        return normal_doc_id(value)  # the same rule as `citeqa ingest`'s file names
 
 
 class DocumentsIn(BaseModel):
@@ -352,6 +362,63 @@ class WriteResult(BaseModel):
     chunks: int
 
 
+class SourceIn(BaseModel):
+    """A feed, a sitemap or a page to keep current (`citeqa sources add` over HTTP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: WebAddress
+    kind: SourceKind = Field(description="feed (RSS or Atom), sitemap, or page.")
+
+
+class SourceOut(BaseModel):
+    """A source and how its last fetch went."""
+
+    url: str
+    kind: SourceKind
+    added_at: datetime
+    added_by: Literal["command line", "api"] = Field(
+        description="Sources added over the API never reach private addresses, unless "
+        "CITEQA_FETCH_PRIVATE."
+    )
+    last_fetch: datetime | None = Field(description="None until it was first fetched.")
+    last_error: str | None = Field(description="Why the last fetch failed; None when it did not.")
+    documents: int = Field(description="Pages of it that became documents.")
+
+    @classmethod
+    def of(cls, source: Source) -> SourceOut:
+        return cls(url=source.url, kind=source.kind, added_at=source.added_at,
+                   added_by="command line" if source.trusted else "api",
+                   last_fetch=source.last_fetch, last_error=source.last_error,
+                   documents=source.documents)  # fmt: skip
+
+
+class SkippedFile(BaseModel):
+    file: str
+    reason: str
+
+
+class UploadResult(WriteResult):
+    """What an upload changed, and the files it skipped."""
+
+    skipped: list[SkippedFile] = []
+
+
+class JobOut(BaseModel):
+    """A write that runs as a job (POST /documents answers 202 with it): how far it is,
+    and, once finished, what it changed or why it failed."""
+
+    id: str
+    url: str = Field(description="GET it for progress; DELETE it to cancel.")
+    state: JobState
+    done: int = Field(description="Documents written so far.")
+    total: int = Field(description="Documents to write (new or changed ones).")
+    result: WriteResult | None = Field(None, description="What changed, once it succeeded.")
+    error: str | None = Field(None, description="Why it failed; nothing changed.")
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
 class Problem(BaseModel):
     """An error, with a message for people."""
 
@@ -382,7 +449,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     ),
     500: problem("A bug: logged with the request id (X-Request-ID), never shown."),
     503: problem(
-        "More than CITEQA_MAX_CONNECTIONS open connections (plain text, from the server).",
+        "More than CITEQA_MAX_CONNECTIONS open connections, or than "
+        "CITEQA_MAX_CONNECTIONS_PER_CLIENT from this client address (plain text, from the "
+        "server).",
         text=True,
     ),
 }

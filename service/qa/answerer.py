@@ -140,6 +140,7 @@ class _Citer:
             title=meta.title,
             source=meta.source,
             date=meta.date,
+            url=meta.url,
             page=meta.page_at(best.span.start),
             also_in=[self.citation(c.doc_id, _quote(c)) for c in group.others],
         )
@@ -158,6 +159,7 @@ class _Citer:
             title=meta.title,
             source=meta.source,
             date=meta.date,
+            url=meta.url,
             page=meta.page_at(quote.start),
         )
 

@@ -29,6 +29,7 @@ class Citation:
     title: str | None = None
     source: str | None = None
     date: str | None = None
+    url: str | None = None  # the article's address, for a document from the web
     page: int | None = None  # for a PDF: the page it starts on, from 1
 
 
@@ -43,6 +44,7 @@ class Answer:
     title: str | None = None
     source: str | None = None
     date: str | None = None
+    url: str | None = None
     page: int | None = None
     also_in: list[Citation] = field(default_factory=list)  # other documents, same answer
 

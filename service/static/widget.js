@@ -479,6 +479,11 @@
       this.#ui?.input.focus();
     }
 
+    /** Name the corpus again, after it changed (the page's Sources view). */
+    refreshCorpus() {
+      if (this.#ui) this.#loadCorpus();
+    }
+
     #build() {
       const corpus = h("p", { class: "corpus" }, "Looking up the articles…");
       const restart = h(
@@ -490,7 +495,9 @@
         "header",
         { class: "top", part: "header" },
         h("div", {}, h("h2", { class: "title" }, "Ask the articles"), corpus),
-        restart,
+        // The full page puts its own controls in the slot (index.html: "Sources"); an
+        // embed puts none.
+        h("div", { class: "actions" }, restart, h("slot", { name: "actions" })),
       );
       const welcome = this.#welcome();
       const thread = h("div", { class: "thread" }, welcome);
@@ -1317,6 +1324,7 @@
     }
     .restart:hover { border-color: var(--accent); }
     .restart[hidden] { display: none; }
+    .actions { flex: none; display: flex; align-items: center; gap: 0.5em; }
     .title { margin: 0; font-size: 1.05em; font-weight: 650; }
     .corpus { margin: 0.1em 0 0; font-size: 0.8em; color: var(--muted); }
 

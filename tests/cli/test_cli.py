@@ -113,3 +113,19 @@ def test_ask_on_an_index_built_otherwise_says_what_to_do(home: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert "Rebuild it" in result.stderr and f"citeqa ingest DIR --index {root}" in result.stderr
+
+
+@pytest.mark.slow  # two ingests
+def test_ingest_adds_by_default_and_removes_only_with_sync(home: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, name in ((first, "alpha"), (second, "gamma")):
+        folder.mkdir()
+        (folder / f"{name}.txt").write_text(ALPHA, encoding="utf-8")
+    index = tmp_path / "index"
+    assert run_citeqa("ingest", first, "--index", index, home=home).returncode == 0
+    added = run_citeqa("ingest", second, "--index", index, home=home)
+    assert ingest_counts(added.stdout)["added"] == 1
+    assert ingest_counts(added.stdout)["removed"] == 0, "alpha, not in `second`, stays"
+    synced = run_citeqa("ingest", second, "--index", index, "--sync", home=home)
+    assert ingest_counts(synced.stdout)["removed"] == 1
+    assert f"removed alpha: not in {second}" in synced.stdout

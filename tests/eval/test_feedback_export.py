@@ -7,12 +7,14 @@ tests/http/test_feedback.py; here each rule is checked on its own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from citeqa.eval.feedback import export
+from citeqa.eval.datasets import EvalQuestion
+from citeqa.eval.feedback import LeftOut, export
 from citeqa.service.feedback.store import FeedbackStore, Record, StoredSpan
 
 BRIDGE = "How much did the bridge repairs cost?"
@@ -42,13 +44,32 @@ def give(store: FeedbackStore, minute: int, verdict: str, question: str = BRIDGE
     return record
 
 
+@dataclass
+class Exported:
+    """What `export` streamed, gathered: the questions, and the records left out."""
+
+    questions: list[EvalQuestion] = field(default_factory=list)
+    stale: list[Record] = field(default_factory=list)
+    uncorrected: list[Record] = field(default_factory=list)
+
+
+def exported(store: FeedbackStore) -> Exported:
+    out = Exported()
+    for record, made in export(store, CHECKSUMS):
+        if isinstance(made, EvalQuestion):
+            out.questions.append(made)
+        else:
+            {LeftOut.STALE: out.stale, LeftOut.UNCORRECTED: out.uncorrected}[made].append(record)
+    return out
+
+
 def test_the_latest_verdict_stands(store: FeedbackStore) -> None:
     give(store, 1, "helpful", answer=SHOWN)
     give(store, 2, "wrong", answer=SHOWN, correction=RIGHT)
     give(store, 3, "helpful", question="Who is the city engineer?", answer=RIGHT)
     give(store, 4, "unanswerable", question="Who is the city engineer?")
 
-    out = export(store.records(), CHECKSUMS)
+    out = exported(store)
 
     by_question = {q.question: q for q in out.questions}
     assert set(by_question) == {BRIDGE, "Who is the city engineer?"}, "one per question"
@@ -65,7 +86,7 @@ def test_a_follow_up_counts_as_the_question_it_was_resolved_to(store: FeedbackSt
     give(store, 1, "helpful", answer=SHOWN)
     give(store, 2, "wrong", question="And how much?", resolved=BRIDGE, correction=RIGHT)
 
-    [question] = export(store.records(), CHECKSUMS).questions
+    [question] = exported(store).questions
 
     assert question.question == BRIDGE and question.answers == ["12 million dollars"]
 
@@ -75,7 +96,7 @@ def test_wrong_without_a_correction_is_left_out(store: FeedbackStore) -> None:
     wrong = give(store, 2, "wrong", answer=SHOWN)  # the later word: wrong, right one unknown
     lone = give(store, 3, "wrong", question="Who is the city engineer?", answer=SHOWN)
 
-    out = export(store.records(), CHECKSUMS)
+    out = exported(store)
 
     assert out.questions == [], "not even the earlier 'helpful' of the same question"
     assert [r.id for r in out.uncorrected] == [wrong.id, lone.id]
@@ -85,7 +106,7 @@ def test_wrong_without_a_correction_is_left_out(store: FeedbackStore) -> None:
 def test_helpful_on_a_no_answer_reply_is_unanswerable(store: FeedbackStore) -> None:
     give(store, 1, "helpful", answer=None)  # the reply said there was no answer: agreed
 
-    out = export(store.records(), CHECKSUMS)
+    out = exported(store)
 
     [question] = out.questions
     assert question.unanswerable
@@ -100,7 +121,7 @@ def test_a_span_of_a_document_changed_since_is_stale(store: FeedbackStore) -> No
     gone = give(store, 3, "helpful", question="Who wrote it?",
                 answer=StoredSpan("gamma", 0, 3, "The", "sum-gamma"))  # fmt: skip
 
-    out = export(store.records(), CHECKSUMS)
+    out = exported(store)
 
     assert [q.question for q in out.questions] == [BRIDGE]
     assert [r.id for r in out.stale] == [changed.id, gone.id]

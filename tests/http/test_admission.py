@@ -26,7 +26,7 @@ def test_a_question_past_its_budget_gets_503_with_retry_after_then_runs_once_fre
 ) -> None:
     settings = sample_settings.model_copy(update={"ask_slots": 1, "ask_budget_s": 1.0})
     app = create_app(settings, embedder)
-    admission = app.state.admission  # the gate /ask runs its questions through
+    admission = app.state.services.admission  # the gate /ask runs its questions through
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:

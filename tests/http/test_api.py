@@ -63,7 +63,8 @@ def test_documents_lists_the_corpus_with_metadata(client: httpx.Client) -> None:
     listed = {d["doc_id"]: d for d in response.json()}
     assert sorted(listed) == sorted(p.stem for p in sample_corpus().glob("*.txt"))
     for entry in listed.values():
-        fields = {"doc_id", "title", "source", "date", "byline", "url", "file", "pages"}
+        fields = {"doc_id", "title", "source", "date", "byline", "url", "file", "pages",
+                  "title_is_lede", "fetched_at"}  # fmt: skip
         assert set(entry) == fields
         assert entry["file"] == f"{entry['doc_id']}.txt" and entry["pages"] is None
     assert listed["000_f154d279849c0383"]["source"] == "The Washington Post"

@@ -9,6 +9,7 @@ server that never answers from hanging the run (that is how these tests failed b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -181,6 +182,120 @@ def test_headers_over_the_limit_get_400_however_they_arrive(tight: LiveServer, s
 def test_headers_under_the_limit_are_served(tight: LiveServer) -> None:
     request = head("GET", "/health", f"X-Padding: {'a' * 12_000}", "Connection: close")
     assert exchange(tight, request).startswith(b"HTTP/1.1 200 ")
+
+
+# -- per client: connections and questions (issue 21) ----------------------------------------
+
+# Another client on this machine: Linux routes all of 127.0.0.0/8 on the loopback device,
+# so a socket bound to this address reaches the server from an address of its own.
+OTHER_CLIENT = "127.0.0.2"
+ASK_PER_MINUTE = 3
+
+
+@pytest.fixture
+def per_client(sample_settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
+    """The sample corpus with the default limits on connections (per client and in all),
+    ASK_PER_MINUTE questions a minute per client, and a header timeout longer than any
+    test here, so that connections a test holds stay open until it closes them. A server
+    per test: each starts with no connection or question counted."""
+    settings = sample_settings.model_copy(
+        update={"ask_per_minute": ASK_PER_MINUTE, "header_timeout_s": 2.0 * GUARD_S}
+    )
+    with LiveServer(settings, create_app(settings, embedder)) as live:
+        yield live
+
+
+def trickling(server: LiveServer, count: int, source: str = "127.0.0.1") -> list[socket.socket]:
+    """`count` connections from `source`, each having sent half a request line, as a
+    slowloris does. The server may refuse some at once; they are returned all the same."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(
+            ("127.0.0.1", server.port), timeout=GUARD_S, source_address=(source, 0)
+        )
+        held.append(sock)
+        with contextlib.suppress(OSError):  # refused and closed already
+            sock.sendall(b"GET /hea")
+    return held
+
+
+def status_once_free(url: str) -> int:
+    """GET `url`'s /health until it is not a 503 (the server has seen a client's
+    connections close); its status. GUARD_S stops a server that never frees them."""
+    deadline = time.monotonic() + GUARD_S
+    while (status := httpx.get(f"{url}/health", timeout=GUARD_S).status_code) == 503:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return status
+
+
+def other_client_or_skip() -> str:
+    try:
+        with socket.socket() as sock:
+            sock.bind((OTHER_CLIENT, 0))
+    except OSError:
+        pytest.skip(f"{OTHER_CLIENT} is not a loopback address here (it is on Linux)")
+    return OTHER_CLIENT
+
+
+def test_a_client_past_its_connections_is_refused_at_once(per_client: LiveServer) -> None:
+    cap = Settings().max_connections_per_client
+    held = trickling(per_client, cap)
+    try:
+        # A new connection that has sent nothing yet: the 503 comes at once, not after a
+        # timeout, and the connection is closed.
+        status, headers, body = parse(exchange(per_client))
+    finally:
+        for sock in held:
+            sock.close()
+    assert status == 503 and headers["connection"] == "close"
+    assert body == b"Too many open connections from this address."
+    assert status_once_free(per_client.url) == 200, "its connections closed, it is served"
+
+
+def test_one_client_holding_connections_does_not_keep_out_another(per_client: LiveServer) -> None:
+    """Issue 21's probe: 150 connections trickling headers from one address kept everyone
+    else at 503 (all 100 of CITEQA_MAX_CONNECTIONS were its). Now it holds at most
+    CITEQA_MAX_CONNECTIONS_PER_CLIENT, and another client is served."""
+    other = other_client_or_skip()
+    defaults = Settings()
+    assert defaults.max_connections_per_client < (defaults.max_connections or 0) < 150
+    held = trickling(per_client, 150)
+    try:
+        transport = httpx.HTTPTransport(local_address=other)
+        with httpx.Client(base_url=per_client.url, transport=transport, timeout=GUARD_S) as http:
+            health = http.get("/health")
+            asked = http.post("/ask", json={"question": QUESTION})
+        refused = exchange(per_client)
+    finally:
+        for sock in held:
+            sock.close()
+    assert health.status_code == 200 and asked.status_code == 200, asked.text
+    assert asked.json()["answers"]
+    assert refused.startswith(b"HTTP/1.1 503 "), "the first client is still at its cap"
+
+
+def test_a_client_past_its_questions_a_minute_gets_429(per_client: LiveServer) -> None:
+    with httpx.Client(base_url=per_client.url, timeout=GUARD_S) as http:
+        invalid = [http.post("/ask", json={"question": ""}).status_code for _ in range(3)]
+        asked = [
+            http.post("/ask", json={"question": QUESTION}).status_code
+            for _ in range(ASK_PER_MINUTE)
+        ]
+        refused = http.post("/ask", json={"question": QUESTION})
+        # Behind a proxy uvicorn trusts (FORWARDED_ALLOW_IPS, by default 127.0.0.1, as
+        # docs/nginx.conf runs it) a client is the address in X-Forwarded-For.
+        proxied = http.post(
+            "/ask", json={"question": QUESTION}, headers={"X-Forwarded-For": "203.0.113.7"}
+        )
+    assert invalid == [422] * 3, "a request that is not a question is not counted"
+    assert asked == [200] * ASK_PER_MINUTE
+    assert refused.status_code == 429
+    # Retry-After: when the first question leaves the minute's window.
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "CITEQA_ASK_PER_MINUTE" in refused.json()["detail"]
+    assert proxied.status_code == 200, "another client is not counted with the first"
 
 
 # -- 2. strict JSON, no echo -----------------------------------------------------------------
@@ -482,14 +597,21 @@ def test_metrics_count_server_errors(tight: LiveServer) -> None:
 def test_openapi_documents_the_statuses_of_each_route(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     common = {"400", "408", "413", "500", "503"}
-    writes = common | {"200", "401", "403", "409", "422", "429"}
+    writes = common | {"200", "401", "403", "409", "422", "429", "507"}
+    keyed = common | {"200", "401", "403", "422"}
     expected = {
-        ("/ask", "post"): common | {"200", "422"},
+        ("/ask", "post"): common | {"200", "422", "429"},
         ("/documents", "get"): common | {"200"},
-        ("/documents", "post"): writes,
+        ("/documents", "post"): writes | {"202"},
+        ("/files", "post"): writes | {"202"},
         ("/documents/{doc_id}", "get"): common | {"200", "404", "422"},
         ("/documents/{doc_id}", "delete"): writes | {"404"},
-        ("/feedback", "post"): common | {"201", "422"},
+        ("/jobs/{job_id}", "get"): keyed | {"404"},
+        ("/jobs/{job_id}", "delete"): keyed | {"404"},
+        ("/sources", "get"): keyed - {"422"},
+        ("/sources", "post"): keyed - {"200"} | {"202"},
+        ("/sources", "delete"): keyed | {"404"},
+        ("/feedback", "post"): common | {"201", "422", "429"},
         ("/health", "get"): common | {"200"},
         ("/ready", "get"): common | {"200"},
     }

@@ -21,7 +21,7 @@ from support import LiveServer
 from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.loaders import check_doc_id
+from citeqa.ingest.loaders import normal_doc_id
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import open_index
 
@@ -145,7 +145,7 @@ def breaks_a_rule_json_schema_cannot_state(body: object) -> bool:
 
 def names_one_document(doc_id: object) -> bool:
     try:
-        check_doc_id(str(doc_id))
+        normal_doc_id(str(doc_id))
     except ValueError:
         return False
     return True

@@ -24,7 +24,6 @@ screenshots to docs/widget-*.png.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -36,7 +35,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from browser import PHONE, open_page, screenshot
+from playwright.sync_api import Browser, Locator, Page, expect
 from support import ROOT, LiveServer, assert_cited, reserved_port, run_citeqa, write_articles
 
 from citeqa.index.writer import ingest
@@ -50,19 +50,6 @@ from citeqa.service.wiring import chunker_settings, open_index
 
 pytestmark = pytest.mark.slow  # Chromium, and servers over real indexes
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1100, "height": 800}
-PHONE = {"width": 390, "height": 844}
-DOCS = ROOT / "docs"
 
 # Generous: an answer takes well under a second here, but a loaded CI machine may not be here.
 expect.set_options(timeout=60_000)
@@ -191,41 +178,7 @@ def inert_server(
         yield live
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@contextmanager
-def open_page(browser: Browser, **options: object) -> Iterator[Page]:
-    """A page in a fresh context; fails the test if any script error escaped the widget."""
-    context = browser.new_context(**{"viewport": DESKTOP, **options})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert errors == [], "the page broke"
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with open_page(browser) as page:
-        yield page
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-def screenshot(page: Page, name: str) -> None:
-    if os.environ.get("CITEQA_SCREENSHOTS"):
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=DOCS / f"{name}.png")
 
 
 def open_chat(page: Page, url: str) -> None:
@@ -643,7 +596,7 @@ def held_server(
         assert release.wait(600), "the slot was never released"
 
     with LiveServer(settings, app) as server, ThreadPoolExecutor(1) as pool:
-        held = pool.submit(app.state.admission.run, hold)
+        held = pool.submit(app.state.services.admission.run, hold)
         try:
             assert holding.wait(GUARD_S), "the holding work never started"
             yield server, release

@@ -6,17 +6,22 @@ Each server here is a real uvicorn on a loopback port over a small index of its 
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from support import LiveServer, run_citeqa
 
 from citeqa.index.versions import try_lock
@@ -25,6 +30,7 @@ from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.http.schemas import MAX_DOCUMENTS_PER_WRITE as MAX_WRITE
+from citeqa.service.jobs import MAX_UNFINISHED
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import open_index
 
@@ -159,6 +165,16 @@ def test_bad_documents_are_422_and_change_nothing(http: httpx.Client, body: dict
     assert doc_ids(http) == before
 
 
+def test_an_id_names_one_document_however_its_accent_is_typed(http: httpx.Client) -> None:
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    written = http.post("/documents", json={"documents": [{**LIGHTHOUSE, "doc_id": decomposed}]},
+                        headers=AUTH)  # fmt: skip
+    assert written.json()["added"] == [composed]
+    for typed in (decomposed, composed):
+        assert http.get(f"/documents/{typed}").json()["doc_id"] == composed
+    assert http.delete(f"/documents/{decomposed}", headers=AUTH).json()["removed"] == [composed]
+
+
 def test_another_writer_process_gets_409(http: httpx.Client, root: Path) -> None:
     lock = try_lock(root)  # what a `citeqa ingest` running elsewhere holds
     try:
@@ -182,12 +198,12 @@ class PausingEmbedder:
         self._release = threading.Event()
         self.inside = threading.Event()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], between: Callable[[], None] = lambda: None) -> np.ndarray:
         if self._armed.is_set():
             self._armed.clear()
             self.inside.set()
             assert self._release.wait(GUARD_S), "the paused write was never released"
-        return self._real.encode(texts)
+        return self._real.encode(texts, between)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -201,19 +217,42 @@ class PausingEmbedder:
             self._release.set()
 
 
+@dataclass
+class PausedServer:
+    """A live server whose writes can be paused inside embedding (`pausing.paused()`)."""
+
+    http: httpx.Client
+    pausing: PausingEmbedder
+    app: FastAPI
+    port: int
+
+
+@contextmanager
+def pausing_server(
+    root: Path, articles: Path, embedder: Embedder, **settings: object
+) -> Iterator[PausedServer]:
+    """A server with writes on over an index of the two `articles`, its embedder pausable."""
+    ingest(articles, open_index(Settings(index=root), embedder), embedder, ChunkerSettings())
+    configured = Settings(index=root, api_key=KEY, **settings)
+    pausing = PausingEmbedder(embedder)
+    app = create_app(configured, pausing)
+    with (
+        LiveServer(configured, app) as server,
+        httpx.Client(base_url=server.url, timeout=120) as http,
+    ):
+        yield PausedServer(http, pausing, app, server.port)
+
+
 def test_concurrent_writes_are_serialised_or_told_to_retry(
     root: Path, articles: Path, embedder: Embedder
 ) -> None:
     # A write that cannot start within write_wait_s, behind another, gets 429. (With
     # write_wait_s=0 even a write to an idle writer may get 429: service/live.py.)
-    ingest(articles, open_index(Settings(index=root), embedder), embedder, ChunkerSettings())
-    settings = Settings(index=root, api_key=KEY, write_wait_s=1.0)
-    pausing = PausingEmbedder(embedder)
     with (
-        LiveServer(settings, create_app(settings, pausing)) as server,
-        httpx.Client(base_url=server.url, timeout=120) as http,
+        pausing_server(root, articles, embedder, write_wait_s=1.0) as paused,
         ThreadPoolExecutor(1) as pool,
     ):
+        http, pausing = paused.http, paused.pausing
         first_batch = [{**LIGHTHOUSE, "doc_id": f"bulk{i}"} for i in range(3)]
         with pausing.paused():
             first = pool.submit(
@@ -229,6 +268,104 @@ def test_concurrent_writes_are_serialised_or_told_to_retry(
         # With the writer free again, the same write is taken.
         again = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
         assert again.status_code == 200 and again.json()["added"] == ["lighthouse"]
+
+
+def follow(http: httpx.Client, url: str) -> dict:
+    """The job at `url` once it has finished."""
+    deadline = time.monotonic() + GUARD_S  # a guard against a hang, not a measurement
+    while (job := http.get(url, headers=AUTH).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"the job never finished: {job}"
+        time.sleep(0.2)
+    return job
+
+
+def test_a_long_write_runs_as_a_job_to_follow(
+    root: Path, articles: Path, embedder: Embedder
+) -> None:
+    with (
+        write_server(root, articles, embedder, write_sync_s=0) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        response = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+        assert response.status_code == 202, response.text
+        started = response.json()
+        assert response.headers["location"] == started["url"] == f"/jobs/{started['id']}"
+        assert started["total"] == 1 and started["state"] in ("queued", "running")
+        assert http.get(started["url"]).status_code == 401  # jobs are the writers' own
+        job = follow(http, started["url"])
+        assert job["state"] == "succeeded" and job["done"] == 1, job
+        assert job["result"]["added"] == ["lighthouse"] and job["error"] is None
+        answer = http.post("/ask", json={"question": "Who relit the Quillon lighthouse?"})
+        assert answer.json()["answers"][0]["doc_id"] == "lighthouse"
+        assert http.get("/jobs/no-such-job", headers=AUTH).status_code == 404
+
+
+def test_a_cancelled_job_changes_nothing_and_frees_the_writer(
+    root: Path, articles: Path, embedder: Embedder
+) -> None:
+    with pausing_server(root, articles, embedder, write_sync_s=0) as paused:
+        http, pausing = paused.http, paused.pausing
+        version = http.get("/ready").json()["version"]
+        batch = [{**LIGHTHOUSE, "doc_id": f"bulk{i}"} for i in range(3)]
+        with pausing.paused():
+            url = http.post("/documents", json={"documents": batch}, headers=AUTH).json()["url"]
+            assert pausing.inside.wait(GUARD_S), "the job never began embedding"
+            assert http.get(url, headers=AUTH).json()["state"] == "running"
+            assert http.delete(url, headers=AUTH).status_code == 200
+        job = follow(http, url)
+        assert job["state"] == "cancelled" and job["result"] is None, job
+        assert doc_ids(http) == {"alpha", "beta"}
+        assert http.get("/ready").json()["version"] == version
+        url = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH).json()["url"]
+        assert follow(http, url)["state"] == "succeeded"
+        assert "lighthouse" in doc_ids(http)
+
+
+def test_past_the_jobs_a_server_holds_a_write_is_told_to_retry(
+    root: Path, articles: Path, embedder: Embedder
+) -> None:
+    with pausing_server(root, articles, embedder, write_sync_s=0) as paused:
+        http, pausing = paused.http, paused.pausing
+
+        def post(n: int) -> httpx.Response:
+            body = {"documents": [{**LIGHTHOUSE, "doc_id": f"queued{n}"}]}
+            return http.post("/documents", json=body, headers=AUTH)
+
+        with pausing.paused():
+            urls = [post(0).json()["url"]]
+            assert pausing.inside.wait(GUARD_S), "the first job never began embedding"
+            urls += [post(n).json()["url"] for n in range(1, MAX_UNFINISHED)]
+            refused = post(MAX_UNFINISHED)
+            assert refused.status_code == 429 and refused.headers["retry-after"]
+            assert "already waiting or running" in refused.json()["detail"]
+        assert [follow(http, url)["state"] for url in urls] == ["succeeded"] * MAX_UNFINISHED
+        assert post(MAX_UNFINISHED).status_code == 202, "taken once the others are done"
+
+
+def test_a_write_stops_when_its_client_goes_away(
+    root: Path, articles: Path, embedder: Embedder
+) -> None:
+    with pausing_server(root, articles, embedder) as paused:
+        http, pausing = paused.http, paused.pausing
+        body = json.dumps({"documents": [{**LIGHTHOUSE, "doc_id": "abandoned"}]}).encode()
+        head = (f"POST /documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n")  # fmt: skip
+        with pausing.paused():
+            with socket.create_connection(("127.0.0.1", paused.port)) as client:
+                client.sendall(head.encode() + body)
+                assert pausing.inside.wait(GUARD_S), "the write never began embedding"
+            # The client is gone while its write is paused inside embedding. The server
+            # notices and cancels it; released, the write stops at its next model call.
+            (job,) = paused.app.state.services.jobs._jobs.values()
+            deadline = time.monotonic() + GUARD_S
+            while not job.progress.cancelled:
+                assert time.monotonic() < deadline, "the server never noticed the client left"
+                time.sleep(0.1)
+        assert job.future.exception(GUARD_S) is not None
+        assert doc_ids(http) == {"alpha", "beta"}
+        response = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        assert doc_ids(http) == {"alpha", "beta", "lighthouse"}
 
 
 def test_reads_in_flight_never_see_half_a_write(http: httpx.Client) -> None:
@@ -310,7 +447,7 @@ def fill(folder: Path) -> None:
             pass
 
 
-def test_a_full_disk_is_a_503_that_says_so_and_changes_nothing(
+def test_a_full_disk_is_a_507_before_any_work_and_changes_nothing(
     tmp_path: Path, articles: Path, embedder: Embedder
 ) -> None:
     with small_disk(tmp_path / "disk", "64m") as disk:
@@ -323,8 +460,10 @@ def test_a_full_disk_is_a_503_that_says_so_and_changes_nothing(
             fill(disk)
             big = {**LIGHTHOUSE, "text": LIGHTHOUSE["text"] * 400}
             response = http.post("/documents", json={"documents": [big]}, headers=AUTH)
-            assert response.status_code == 503, response.text
-            assert "could not be written" in response.json()["detail"]
+            assert response.status_code == 507, response.text
+            assert "No space left for the index" in response.json()["detail"]
+            ready = http.get("/ready")
+            assert ready.status_code == 503 and "No space left" in ready.json()["problem"]
             assert doc_ids(http) == before
             answer = http.post("/ask", json={"question": "How much did the bridge repairs cost?"})
             assert answer.status_code == 200 and answer.json()["answers"]
@@ -334,3 +473,27 @@ def test_a_full_disk_is_a_503_that_says_so_and_changes_nothing(
             refused = http.post("/feedback", json=body)
             assert refused.status_code == 503, refused.text
             assert "could not be stored" in refused.json()["detail"]
+        # `citeqa ingest` says the same, in words.
+        (articles / "new.txt").write_text("A new article about the harbour.\n")
+        result = run_citeqa("ingest", articles, "--index", root)
+        assert result.returncode == 2 and "No space left for the index" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_read_only_index_is_a_503_that_says_so(
+    tmp_path: Path, articles: Path, embedder: Embedder
+) -> None:
+    with small_disk(tmp_path / "disk", "64m") as disk:
+        root = disk / "index"
+        with (
+            write_server(root, articles, embedder) as server,
+            httpx.Client(base_url=server.url, timeout=60) as http,
+        ):
+            subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+            response = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+            assert response.status_code == 503, response.text
+            assert "cannot be written" in response.json()["detail"]
+            ready = http.get("/ready")
+            assert ready.status_code == 503 and "cannot be written" in ready.json()["problem"]
+            assert doc_ids(http) == {"alpha", "beta"}
+            assert http.post("/ask", json={"question": "How much?"}).status_code == 200

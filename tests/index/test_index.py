@@ -39,8 +39,8 @@ def open_at(root: Path, embedder: Embedder) -> LocalIndex:
     return open_index(Settings(index=root), embedder)
 
 
-def run_ingest(folder: Path, root: Path, embedder: Embedder) -> IngestReport:
-    return ingest(folder, open_at(root, embedder), embedder, ChunkerSettings())
+def run_ingest(folder: Path, root: Path, embedder: Embedder, sync: bool = False) -> IngestReport:
+    return ingest(folder, open_at(root, embedder), embedder, ChunkerSettings(), sync=sync)
 
 
 def chunk_ids(index: LocalIndex, embedder: Embedder, doc_id: str) -> set[int]:
@@ -126,8 +126,11 @@ def test_a_removed_file_leaves_no_chunk_or_vector(
     run_ingest(articles, root, embedder)
     alpha_before = chunk_ids(open_at(root, embedder), embedder, "alpha")
     (articles / "beta.md").unlink()
+    # By default a folder only adds: the document stays.
+    assert run_ingest(articles, root, embedder).removed == []
+    assert open_at(root, embedder).document("beta") is not None
 
-    report = run_ingest(articles, root, embedder)
+    report = run_ingest(articles, root, embedder, sync=True)
     assert (report.added, report.updated, report.removed) == ([], [], ["beta"])
     index = open_at(root, embedder)
     assert [d.doc_id for d in index.documents()] == ["alpha"]
@@ -158,13 +161,13 @@ def test_bad_files_are_reported_and_the_rest_ingested(
     assert open_at(root, embedder).stats().documents == 2
 
 
-def test_an_empty_folder_empties_the_index(
+def test_an_empty_folder_synced_empties_the_index(
     articles: Path, root: Path, embedder: Embedder, tmp_path: Path
 ) -> None:
     run_ingest(articles, root, embedder)
     empty = tmp_path / "nothing"
     empty.mkdir()
-    report = run_ingest(empty, root, embedder)
+    report = run_ingest(empty, root, embedder, sync=True)
     assert report.removed == ["alpha", "beta"]
     index = open_at(root, embedder)
     assert (index.stats().documents, index.stats().chunks) == (0, 0)

@@ -65,7 +65,8 @@ def corpus(folder: Path, variant: int) -> None:
 
 
 def ingest(folder: Path, root: Path) -> subprocess.Popen:
-    return start_citeqa("ingest", folder, "--index", root,
+    """`citeqa ingest --sync`: the index becomes exactly the folder's version."""
+    return start_citeqa("ingest", folder, "--index", root, "--sync",
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 

@@ -3,15 +3,12 @@ Milvus server (a real `milvus-lite server` on a loopback port), and `index expor
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import ingest_counts, reserve_port, start_citeqa
+from support import MilvusServer, ingest_counts, start_citeqa
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
@@ -19,35 +16,12 @@ from citeqa.ingest.shards import Shard
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import open_index
 
-BIN = Path(sys.executable).parent
-
 
 @pytest.fixture
 def milvus_server(tmp_path: Path) -> Iterator[str]:
-    """A `milvus-lite server` on a reserved loopback port (it binds with SO_REUSEADDR, so
-    it can take the port support.reserve_port holds); its URI."""
-    reservation = reserve_port()
-    port = reservation.getsockname()[1]
-    server = subprocess.Popen(
-        [BIN / "milvus-lite", "server", "--data-dir", tmp_path / "milvus", "--host",
-         "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60  # a guard against a hang
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                reservation.close()
-                raise RuntimeError(f"no milvus-lite server: {server.stderr.read()}") from None
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=30)
-    reservation.close()
+    """A `milvus-lite server` of this test's own (support.MilvusServer); its URI."""
+    with MilvusServer(tmp_path / "milvus") as server:
+        yield server.uri
 
 
 def citeqa(*args: str, env: dict[str, str]) -> subprocess.Popen:

@@ -22,6 +22,7 @@ from citeqa.index.lexical import BM25, LiveTerms, Terms
 from citeqa.index.local import LocalIndex
 from citeqa.index.search import search as search_index
 from citeqa.index.segment import merge_plan
+from citeqa.index.store import ChunkStore
 from citeqa.index.tokens import tokenize, tokenize_one
 from citeqa.index.versions import Manifest
 from citeqa.index.writer import embed_chunks
@@ -242,3 +243,36 @@ def test_filters_and_deletions_hold_across_segments(
     assert found == set(ids) - {ids[1]}
     only = search_index(index, "Soleimani", vector, 1000, SearchFilters(doc_ids=[ids[0], ids[1]]))
     assert {c.doc_id for c in index.chunks([h.chunk_id for h in only])} == {ids[0]}
+
+
+def test_a_store_written_before_the_new_metadata_columns_reads_and_merges(
+    tmp_path: Path,
+) -> None:
+    """Saved segments are never rewritten, so a store without `title_is_lede` and
+    `fetched_at` (the format before December 2026) must still read, and merge into a new one."""
+    document = make_document("lede", "The harbour reopened on Monday after the storm passed.\n")
+    old = ChunkStore(tmp_path / "old.sqlite")
+    old.add(document, [], [])
+    old.commit()
+    for column in ("title_is_lede", "fetched_at"):
+        old._db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
+    old.commit()
+    old.close()
+    read = ChunkStore(tmp_path / "old.sqlite", read_only=True)
+    meta = read.metas(["lede"])["lede"]
+    assert meta.title == document.meta.title and not meta.title_is_lede
+    assert meta.fetched_at is None
+    assert read.originals(["lede"])[0].text == document.text
+    merged = ChunkStore(tmp_path / "new.sqlite")
+    merged.copy_from(tmp_path / "old.sqlite", skip=[])
+    assert merged.documents()[0].meta.title == document.meta.title
+
+
+def test_a_lede_title_and_fetch_time_are_stored(tmp_path: Path) -> None:
+    document = make_document("lede", "The harbour reopened on Monday after the storm passed.\n")
+    document.meta.fetched_at = "2026-12-03T10:00:00+00:00"
+    store = ChunkStore(tmp_path / "store.sqlite")
+    store.add(document, [], [])
+    [record] = store.documents()
+    assert record.meta.title == "The harbour reopened on Monday after the storm passed."
+    assert record.meta.title_is_lede and record.meta.fetched_at == document.meta.fetched_at

@@ -164,6 +164,20 @@ def write_bad(folder: Path) -> dict[str, str]:
     }
 
 
+def test_a_pdf_whose_pages_take_too_long_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No PDF small enough for a fixture reads for 30 s on every machine: the time allowed
+    # is cut instead, so that any page is one too slow.
+    monkeypatch.setattr(pdf, "MAX_SECONDS", 0.0)
+    (tmp_path / "slow.pdf").write_bytes(pdf_bytes(["First page.", "Second page."]))
+    (tmp_path / "fine.txt").write_text("The harbour reopened on Monday.\n", encoding="utf-8")
+    loaded = load_folder(tmp_path)
+    assert [d.doc_id for d in loaded.documents] == ["fine"]
+    [error] = loaded.errors
+    assert error.path.endswith("slow.pdf") and "took over 0 s" in error.reason
+
+
 def test_an_html_page_keeps_its_article_and_metadata_and_drops_the_chrome(
     tmp_path: Path,
 ) -> None:

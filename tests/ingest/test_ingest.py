@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.cleaning import is_blank, is_web_address
-from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, check_doc_id, load_folder, make_document
+from citeqa.ingest.cleaning import blank_controls, is_blank, is_web_address
+from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, load_folder, make_document, normal_doc_id
 from citeqa.ingest.models import Chunk, Document, Span
 from citeqa.ingest.whitespace import duplicate_key
 from citeqa.service.settings import sample_corpus
@@ -187,12 +187,26 @@ def test_metadata_of_the_new_york_times_article(documents: dict[str, Document]) 
 def test_metadata_absent_is_none_not_guessed(documents: dict[str, Document]) -> None:
     meta = documents[GUARDIAN].meta
     # 001 opens straight into body text: no headline, publisher, date or byline to find.
-    assert (meta.title, meta.source, meta.date, meta.byline) == (None, None, None, None)
+    assert (meta.source, meta.date, meta.byline) == (None, None, None)
+    # Its title is its lede, said to be one: a title a person can recognise.
+    assert meta.title == "The plane was late and the kill team was worried."
+    assert meta.title_is_lede
 
 
-def test_metadata_title_is_not_the_first_body_sentence() -> None:
+def test_a_lede_title_is_cut_at_a_word_and_a_headline_is_no_lede(
+    documents: dict[str, Document],
+) -> None:
+    lede = documents["004_47cea3a07981280c"].meta
+    assert lede.title_is_lede and lede.title.endswith("…") and len(lede.title) <= 101
+    assert lede.title.startswith("Until the Trump administration detonated him in Baghdad")
+    assert not documents[WAPO].meta.title_is_lede
+
+
+def test_a_body_sentence_is_never_taken_for_a_headline() -> None:
     document = make_document("x", "The bridge reopened on Monday after eight months of work.\n")
-    assert document.meta.title is None
+    assert document.meta.title_is_lede, "the lede stands in for a title, and says so"
+    given = make_document("y", "The bridge reopened on Monday.\n", title="Bridge reopens")
+    assert given.meta.title == "Bridge reopens" and not given.meta.title_is_lede
 
 
 @SPACY
@@ -374,7 +388,7 @@ def test_a_20_mb_hostile_file_is_loaded_cleaned_and_chunked(tmp_path: Path) -> N
     loaded = load_folder(tmp_path)
     assert loaded.errors == []
     [document] = loaded.documents
-    assert document.text == text
+    assert document.text == blank_controls(text), "as written, its NUL bytes as spaces"
     assert (document.meta.date, document.meta.title) == ("2020-01-03", "Storm closes the harbour")
     duplicates = [s for s in document.excluded if s.reason == "duplicate"]
     assert len(duplicates) == 599, "every caption but the first extends an earlier one"
@@ -427,7 +441,8 @@ def test_hostile_files_keep_exact_offsets(text: str, chunk_size: int) -> None:
         assert [e.reason.split(":")[0] for e in loaded.errors] == ["empty"]
         return
     [document] = loaded.documents
-    assert document.text == text, "the file's text exactly as decoded"
+    assert document.text == blank_controls(text), "as decoded, control characters blanked"
+    assert len(document.text) == len(text), "one space for one control character"
     chunks = chunk_document(document, ChunkerSettings(chunk_size=chunk_size))
     assert_offsets_exact(document, chunks)
     assert all(len(c) <= chunk_size for c in chunks), "even a line with no space in it"
@@ -450,9 +465,25 @@ def test_hostile_files_keep_exact_offsets(text: str, chunk_size: int) -> None:
 def test_ids_that_cannot_name_one_document_plainly_are_refused(doc_id: str, refused: bool) -> None:
     if refused:
         with pytest.raises(ValueError):
-            check_doc_id(doc_id)
+            normal_doc_id(doc_id)
     else:
-        check_doc_id(doc_id)
+        normal_doc_id(doc_id)
+
+
+def test_control_characters_become_spaces_and_offsets_stay(tmp_path: Path) -> None:
+    text = "The harbour\x00 reopened\x1b[31m on Monday.\x7f\tFerries\x85sailed.\r\n"
+    (tmp_path / "nul.txt").write_bytes(text.encode("utf-8"))
+    [document] = load_folder(tmp_path).documents
+    assert document.text == "The harbour  reopened [31m on Monday. \tFerries\x85sailed.\r\n"
+    posted = make_document("posted", text)
+    assert posted.text == document.text
+
+
+def test_a_doc_id_is_stored_composed_whichever_way_it_was_typed(tmp_path: Path) -> None:
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    assert normal_doc_id(decomposed) == normal_doc_id(composed) == composed
+    (tmp_path / f"{decomposed}.txt").write_text("The café opened on Monday.\n", encoding="utf-8")
+    assert [d.doc_id for d in load_folder(tmp_path).documents] == [composed]
 
 
 def test_a_file_whose_name_mixes_look_alike_letters_is_skipped(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ limit and never waits on a client that stopped sending:
   stops half-way gets a 408.
 
 Refusals close the connection (`Connection: close`), so the rest of the body is never read.
-The limit is per route: POST /documents carries whole articles, every other route a small
-JSON body.
+The limit is per route: POST /documents and POST /files carry whole articles, every other
+route a small JSON body.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def write_limit(settings: Settings) -> int:
 
 def route_limits(settings: Settings) -> dict[tuple[str, str], int]:
     """Body limits that differ from `max_body_bytes`, by (method, path)."""
-    return {("POST", "/documents"): write_limit(settings)}
+    return {("POST", path): write_limit(settings) for path in ("/documents", "/files")}
 
 
 class BodyLimits:

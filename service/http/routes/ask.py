@@ -5,13 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from citeqa.service.admission import OverloadedError
-from citeqa.service.http.deps import Admitted, Current
+from citeqa.service.http.deps import Admitted, AskRate, Current
 from citeqa.service.http.middleware.logs import note
+from citeqa.service.http.rate import check_rate
 from citeqa.service.http.schemas import (
     COMMON_RESPONSES,
     AskRequest,
     AskResponse,
     Problem,
+    problem,
     to_query,
     to_response,
 )
@@ -20,11 +22,16 @@ router = APIRouter()
 
 ASK_RESPONSES = {
     **COMMON_RESPONSES,
+    429: problem(
+        "Over CITEQA_ASK_PER_MINUTE questions from this client address in the last minute; "
+        "retry after Retry-After seconds."
+    ),
     503: {
         "model": Problem,
         "content": {"text/plain": {}},
         "description": "Busy: the question could not start within CITEQA_ASK_BUDGET_S (JSON), "
-        "or over CITEQA_MAX_CONNECTIONS connections (plain text, from the server).",
+        "or over CITEQA_MAX_CONNECTIONS connections, or CITEQA_MAX_CONNECTIONS_PER_CLIENT "
+        "from this client address (plain text, from the server).",
     },
 }
 
@@ -32,8 +39,13 @@ ASK_RESPONSES = {
 # Handlers are plain `def`: FastAPI runs them in its thread pool, so requests are served
 # concurrently while the model works.
 @router.post("/ask", response_model=AskResponse, responses=ASK_RESPONSES)
-def ask(body: AskRequest, answerer: Current, admission: Admitted, request: Request) -> Response:
-    """Answer a question with verbatim spans from the articles and their citations."""
+def ask(
+    body: AskRequest, answerer: Current, admission: Admitted, rate: AskRate, request: Request
+) -> Response:
+    """Answer a question with verbatim spans from the articles and their citations.
+    Bounded per client address (CITEQA_ASK_PER_MINUTE)."""
+    # Counted once valid and before the queue: a client over its share waits for nobody.
+    check_rate(rate, request, "questions", "ASK_PER_MINUTE")
     try:
         result = admission.run(lambda: answerer.ask(to_query(body)))
     except OverloadedError as error:

@@ -17,6 +17,7 @@ from citeqa.service.feedback.contract import (
 )
 from citeqa.service.feedback.store import FeedbackFullError, Record, StoredSpan, now
 from citeqa.service.http.deps import Current, Feedback, FeedbackRate
+from citeqa.service.http.rate import check_rate
 from citeqa.service.http.schemas import COMMON_RESPONSES, problem
 
 router = APIRouter()
@@ -24,7 +25,10 @@ router = APIRouter()
 
 FEEDBACK_RESPONSES = {
     **COMMON_RESPONSES,
-    429: problem("Over CITEQA_FEEDBACK_PER_MINUTE from this client; retry after a minute."),
+    429: problem(
+        "Over CITEQA_FEEDBACK_PER_MINUTE from this client address in the last minute; "
+        "retry after Retry-After seconds."
+    ),
     503: problem(
         "The feedback store holds CITEQA_FEEDBACK_MAX_ENTRIES (export, then clear it), or "
         "its disk is full or read-only; the message says which."
@@ -47,12 +51,7 @@ def feedback(
     if errors:
         raise RequestValidationError(errors)
     # Counted once valid: what is bounded is what would be stored.
-    if not rate.allow(request.client.host if request.client else "unknown"):
-        raise HTTPException(
-            status_code=429,
-            detail="Too much feedback from this address; try again in a minute.",
-            headers={"Retry-After": "60"},
-        )
+    check_rate(rate, request, "feedback entries", "FEEDBACK_PER_MINUTE")
 
     def stored(span: Span | None) -> StoredSpan | None:
         if span is None:

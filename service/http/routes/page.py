@@ -20,3 +20,8 @@ def page() -> FileResponse:
 @router.get("/widget.js")
 def widget() -> FileResponse:
     return FileResponse(STATIC / "widget.js", media_type="text/javascript")
+
+
+@router.get("/sources.js")
+def sources_view() -> FileResponse:
+    return FileResponse(STATIC / "sources.js", media_type="text/javascript")

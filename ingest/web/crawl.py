@@ -1,0 +1,171 @@
+"""From the web to documents: pages, feeds and sitemaps fetched politely (fetch.py), each
+page's article made a `Document` whose `url` is the page's canonical address.
+
+No index here. A crawl returns its documents, what went wrong (by URL and reason), and
+what to record in the source store once the documents are written (`Crawl.pages`,
+`Crawl.sources`), so that a failed write leaves its pages to be fetched again.
+
+A page is named by its canonical URL (`doc_id_for`): the same article reached by two
+addresses (a feed's tracking link, an AMP copy) is one document, and a page that changed
+replaces its old version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from citeqa.ingest import webpage
+from citeqa.ingest.loaders import MAX_DOC_ID_CHARS, LoadError, make_document
+from citeqa.ingest.models import Document
+from citeqa.ingest.web.fetch import Fetched, Fetcher, FetchError
+from citeqa.ingest.web.links import feed_links, sitemap_links
+from citeqa.ingest.web.sources import (
+    PageRecord,
+    Source,
+    SourceKind,
+    SourceRecord,
+    SourceStore,
+    Validators,
+    now,
+)
+
+# A sitemap index lists sitemaps, which may list more: two levels cover the sites seen
+# (an index of monthly sitemaps); deeper nesting is more likely a trap than a site.
+MAX_SITEMAP_DEPTH = 2
+_READABLE_CHARS = 60  # the readable part of a doc_id made from a URL; a hash follows
+
+
+@dataclass
+class Crawl:
+    """What fetching some pages, or a source, found."""
+
+    documents: dict[str, Document] = field(default_factory=dict)  # by doc_id
+    pages: list[PageRecord] = field(default_factory=list)
+    sources: list[SourceRecord] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    not_modified: int = 0  # pages the server said are unchanged (304)
+    dropped: int = 0  # entries past the cap on a feed's or sitemap's entries
+
+    def fail(self, url: str, reason: str) -> None:
+        self.errors.append(LoadError(url, reason))
+
+
+def doc_id_for(url: str) -> str:
+    """A document id for the page at `url`: its host and path, readable, then a hash of
+    the whole URL, so that two URLs never share an id."""
+    parts = urlsplit(url)
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", parts.netloc + parts.path).strip("-")
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
+    return f"{readable[:_READABLE_CHARS]}-{digest}"[:MAX_DOC_ID_CHARS]
+
+
+def page_document(fetched: Fetched) -> Document:
+    """The article of a fetched page; ValueError, saying why, when it has none."""
+    found = webpage.extract(fetched.body)
+    url = found.meta.url or fetched.url
+    meta = found.meta
+    return make_document(doc_id_for(url), found.text, title=meta.title, source=meta.source,
+                         date=meta.date, byline=meta.byline, url=url,
+                         fetched_at=fetched.fetched_at.isoformat(timespec="seconds"))  # fmt: skip
+
+
+class Crawler:
+    """Fetches with `fetcher`, skipping pages `store` says are unchanged; at most
+    `max_entries` pages of a feed or sitemap."""
+
+    def __init__(self, fetcher: Fetcher, store: SourceStore, max_entries: int) -> None:
+        self.fetcher = fetcher
+        self.store = store
+        self.max_entries = max_entries
+
+    def pages(
+        self, urls: list[str], source: str | None = None, crawl: Crawl | None = None
+    ) -> Crawl:
+        """Each page's article; pages unchanged since their last fetch are skipped."""
+        crawl = crawl or Crawl()
+        for url in dict.fromkeys(urls):
+            self._page(url, source, crawl)
+        return crawl
+
+    def source(self, source: Source) -> Crawl:
+        """The pages a feed or sitemap lists now (or the one page), new or changed."""
+        crawl = Crawl()
+        if source.kind is SourceKind.PAGE:
+            self._page(source.url, source.url, crawl)
+            error = next((e.reason for e in crawl.errors), None)
+            crawl.sources.append(SourceRecord(source.url, now(), error))
+            return crawl
+        try:
+            links = self._links(source.url, source.kind, source.validators, crawl)
+        except (FetchError, ValueError) as error:
+            crawl.fail(source.url, str(error))
+            crawl.sources.append(SourceRecord(source.url, now(), str(error)))
+            return crawl
+        self.pages(links, source.url, crawl)
+        return crawl
+
+    def listing(self, url: str, kind: SourceKind) -> Crawl:
+        """The pages of a feed or sitemap fetched once, not kept as a source."""
+        crawl = Crawl()
+        try:
+            links = self._links(url, kind, Validators(), crawl)
+        except (FetchError, ValueError) as error:
+            crawl.fail(url, str(error))
+            return crawl
+        return self.pages(links, None, crawl)
+
+    def _links(self, url: str, kind: SourceKind, known: Validators, crawl: Crawl) -> list[str]:
+        """The page URLs the feed or sitemap at `url` lists, at most `max_entries`; none when
+        it is unchanged since `known`. Records the source's new validators in `crawl`."""
+        fetched = self.fetcher.fetch(url, accept=kind.value, etag=known.etag,
+                                     last_modified=known.last_modified)  # fmt: skip
+        if fetched.status == 304:
+            links = []
+        elif kind is SourceKind.FEED:
+            found = feed_links(fetched.body, fetched.url, self.max_entries)
+            crawl.dropped += found.dropped
+            links = [entry.url for entry in found.entries]
+        else:
+            links = self._sitemap_pages(fetched, crawl, depth=1)
+        # Only now, read whole: a listing that could not be read is fetched in full again.
+        validators = Validators(fetched.etag, fetched.last_modified)
+        crawl.sources.append(SourceRecord(url, now(), None, validators))
+        return links
+
+    def _sitemap_pages(self, fetched: Fetched, crawl: Crawl, depth: int) -> list[str]:
+        found = sitemap_links(fetched.body, fetched.url, self.max_entries)
+        pages, dropped = list(found.pages), found.dropped
+        for nested in found.sitemaps if depth < MAX_SITEMAP_DEPTH else []:
+            if len(pages) >= self.max_entries:
+                break
+            try:
+                inner = self.fetcher.fetch(nested, accept=SourceKind.SITEMAP.value)
+                pages += self._sitemap_pages(inner, crawl, depth + 1)
+            except (FetchError, ValueError) as error:
+                crawl.fail(nested, str(error))
+        dropped += max(len(pages) - self.max_entries, 0)
+        crawl.dropped += dropped
+        return pages[: self.max_entries]
+
+    def _page(self, url: str, source: str | None, crawl: Crawl) -> None:
+        known = self.store.page(url)
+        validators = known.validators if known else Validators()
+        try:
+            fetched = self.fetcher.fetch(url, accept=SourceKind.PAGE.value, etag=validators.etag,
+                                         last_modified=validators.last_modified)  # fmt: skip
+            if fetched.status == 304 and known is not None:
+                crawl.not_modified += 1
+                return
+            document = page_document(fetched)
+        except (FetchError, ValueError) as error:
+            crawl.fail(url, str(error))
+            return
+        crawl.documents[document.doc_id] = document
+        crawl.pages.append(
+            PageRecord(url, source, document.doc_id,
+                       Validators(fetched.etag, fetched.last_modified),
+                       document.meta.fetched_at or now())
+        )  # fmt: skip

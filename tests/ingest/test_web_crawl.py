@@ -1,0 +1,149 @@
+"""From web sources to documents (ingest/web/crawl.py), against a news site on loopback:
+feeds and sitemaps, what is new on a refresh, unchanged pages as 304s, canonical URLs,
+and every kind of bad page reported by URL and reason while the rest goes on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from news_site import ARTICLES, HTML, RSS, NewsSite
+from web_site import Reply, WebSite
+
+from citeqa.ingest.web.crawl import Crawl, Crawler, doc_id_for
+from citeqa.ingest.web.fetch import Fetcher, FetchLimits
+from citeqa.ingest.web.sources import SourceKind, SourceStore
+
+
+@pytest.fixture
+def site() -> Iterator[WebSite]:
+    with WebSite() as served:
+        yield served
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SourceStore:
+    return SourceStore(tmp_path / "sources.sqlite")
+
+
+def crawler(store: SourceStore, max_entries: int = 50, **limits: float) -> Crawler:
+    # Loopback is private: the tests' site is only reachable with allow_private.
+    fetcher = Fetcher(FetchLimits(allow_private=True, per_host_delay_s=0, **limits))
+    return Crawler(fetcher, store, max_entries)
+
+
+def recorded(crawl: Crawl, store: SourceStore) -> Crawl:
+    """`crawl`, recorded as written (what the caller does once the index has it)."""
+    store.record(crawl.pages, crawl.sources)
+    return crawl
+
+
+def test_a_feed_gives_each_article_once_with_its_canonical_url(
+    site: WebSite, store: SourceStore
+) -> None:
+    news = NewsSite(site, articles=3)
+    source = store.add(site.url("/feed.xml"), SourceKind.FEED, trusted=True)
+    crawl = recorded(crawler(store).source(source), store)
+    assert not crawl.errors
+    documents = sorted(crawl.documents.values(), key=lambda d: d.meta.date or "")
+    assert [d.meta.url for d in documents] == [news.url(a) for a in ARTICLES[:3]]
+    first = documents[0]
+    assert first.doc_id == doc_id_for(news.url(ARTICLES[0]))
+    assert first.meta.title == ARTICLES[0].headline and not first.meta.title_is_lede
+    assert first.meta.date == ARTICLES[0].date and first.meta.source == "The Harbour Times"
+    assert first.meta.fetched_at is not None
+    # The article, not the page's furniture.
+    assert "Ansel Varga" in first.text
+    for chrome in ("cookies", "Advertisement", "Subscribe", "Most read", "Privacy policy"):
+        assert chrome not in first.text
+    assert store.get(source.url).documents == 3
+
+
+def test_a_refresh_fetches_only_what_is_new_and_unchanged_pages_cost_a_304(
+    site: WebSite, store: SourceStore
+) -> None:
+    news = NewsSite(site, articles=3)
+    source = store.add(site.url("/feed.xml"), SourceKind.FEED, trusted=True)
+    recorded(crawler(store).source(source), store)
+    fourth = news.publish()
+    crawl = recorded(crawler(store).source(store.get(source.url)), store)
+    assert [d.meta.url for d in crawl.documents.values()] == [news.url(fourth)]
+    assert crawl.not_modified == 3
+    conditional = [r for r in site.requests if "if-none-match" in r.headers]
+    assert len(conditional) == 3, "the three known pages were asked for with their ETags"
+    assert store.get(source.url).documents == 4
+
+
+def test_an_amp_copy_and_its_page_are_one_document(site: WebSite, store: SourceStore) -> None:
+    news = NewsSite(site, articles=1)
+    article = ARTICLES[0]
+    crawl = crawler(store).pages([news.url(article), news.url(article, amp=True)])
+    assert list(crawl.documents) == [doc_id_for(news.url(article))]
+
+
+def test_a_sitemap_lists_the_pages(site: WebSite, store: SourceStore) -> None:
+    news = NewsSite(site, articles=2)
+    crawl = crawler(store).listing(site.url("/sitemap.xml"), SourceKind.SITEMAP)
+    assert sorted(d.meta.url for d in crawl.documents.values()) == sorted(
+        news.url(a) for a in ARTICLES[:2]
+    )
+
+
+# A page with nothing but a site's furniture: no article in it.
+MENU = (
+    b"<html><head><title>Courier</title></head><body>"
+    b"<div class='cookie-banner'>We use cookies. Accept all.</div><header><nav><ul>"
+    b"<li><a href='/'>Home</a></li><li><a href='/sport'>Sport</a></li></ul></nav></header>"
+    b"<footer><p>(c) 2026 The Quillon Courier. Privacy policy.</p></footer></body></html>"
+)
+
+
+def test_bad_pages_are_reported_by_url_and_reason_and_the_rest_is_indexed(
+    site: WebSite, store: SourceStore
+) -> None:
+    news = NewsSite(site, articles=1)
+    site.routes.update({
+        "/gone.html": Reply(404, HTML, b"gone"),
+        "/broken.html": Reply(500, HTML, b"oops"),
+        "/menu.html": Reply(headers=HTML, body=MENU),
+        "/slow.html": Reply(headers=HTML, body=b"<html></html>", delay_s=3),
+        "/huge.html": Reply(headers=HTML, body=b"<p>" + b"x" * 6_000_000 + b"</p>"),
+        "/loop.html": Reply.redirect("/loop2.html"),
+        "/loop2.html": Reply.redirect("/loop.html"),
+        "/private/memo.html": Reply(headers=HTML, body=b"<p>A memo.</p>"),
+        "/image.png": Reply(headers={"Content-Type": "image/png"}, body=b"\x89PNG"),
+    })  # fmt: skip
+    bad = ["/gone.html", "/broken.html", "/menu.html", "/slow.html", "/huge.html",
+           "/loop.html", "/private/memo.html", "/image.png"]  # fmt: skip
+    urls = [site.url(path) for path in bad] + [news.url(ARTICLES[0])]
+    crawl = crawler(store, timeout_s=1).pages(urls)
+    assert [d.meta.url for d in crawl.documents.values()] == [news.url(ARTICLES[0])]
+    reasons = {e.path.removeprefix(site.origin): e.reason for e in crawl.errors}
+    assert set(reasons) == set(bad)
+    expected = {"/gone.html": "404", "/broken.html": "500", "/menu.html": "no main text",
+                "/slow.html": "timed out", "/huge.html": "5,000,000", "/loop.html": "loop",
+                "/private/memo.html": "robots.txt", "/image.png": "not an HTML page"}  # fmt: skip
+    for path, words in expected.items():
+        assert words in reasons[path], (path, reasons[path])
+
+
+def test_a_feed_that_is_not_a_feed_or_not_there_is_the_source_s_error(
+    site: WebSite, store: SourceStore
+) -> None:
+    site.routes["/feed.xml"] = Reply(headers=RSS, body=b"<html>not a feed</html>")
+    for path in ("/feed.xml", "/missing.xml"):
+        source = store.add(site.url(path), SourceKind.FEED, trusted=True)
+        crawl = recorded(crawler(store).source(source), store)
+        assert not crawl.documents and crawl.errors
+        assert store.get(source.url).last_error == crawl.errors[0].reason
+
+
+def test_a_feed_of_10000_entries_is_capped(site: WebSite, store: SourceStore) -> None:
+    items = "".join(f"<item><link>{site.url(f'/n/{i}.html')}</link></item>" for i in range(10_000))
+    site.routes["/feed.xml"] = Reply(
+        headers=RSS, body=f'<rss version="2.0"><channel>{items}</channel></rss>'.encode()
+    )
+    crawl = crawler(store, max_entries=5).listing(site.url("/feed.xml"), SourceKind.FEED)
+    assert crawl.dropped == 9_995
+    assert len([p for p in site.paths() if p.startswith("/n/")]) == 5
