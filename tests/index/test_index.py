@@ -8,6 +8,7 @@ index of the sample corpus.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -184,7 +185,7 @@ class CrashingEmbedder:
     def __init__(self, real: Embedder) -> None:
         self.name, self.dim = real.name, real.dim
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], between: Callable[[], None] = lambda: None) -> np.ndarray:
         raise RuntimeError("simulated crash while embedding")
 
 
