@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from citeqa.ingest.runtime.onnx import cached_session
 from citeqa.ingest.runtime.paths import base_model
+from citeqa.ingest.runtime.threads import INTRA_OP_THREADS
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # The model's own limit (its sentence_bert_config.json): longer texts are cut there, as
@@ -38,8 +39,10 @@ class Embedder:
 
     name = MODEL_NAME
 
-    def __init__(self, cache: Path) -> None:
-        self._session = encoder_session(cache)
+    def __init__(self, cache: Path, threads: int = INTRA_OP_THREADS) -> None:
+        """`threads`: of each model call; more only where nothing else waits for a core
+        (ingest/runtime/threads.py)."""
+        self._session = encoder_session(cache, threads)
         # The Rust tokenizer, configured once: unlike a transformers tokenizer, whose calls
         # each set its truncation, it is safe to share between the server's threads.
         self._tokenizer = Tokenizer.from_file(str(base_model() / "tokenizer.json"))
@@ -91,6 +94,6 @@ def export_encoder(path: Path) -> None:
     export_module(encoder, sample, ["tokens"], path)
 
 
-def encoder_session(cache: Path) -> ort.InferenceSession:
+def encoder_session(cache: Path, threads: int = INTRA_OP_THREADS) -> ort.InferenceSession:
     sources = [base_model() / "model.safetensors", base_model() / "config.json"]
-    return cached_session("minilm", sources, export_encoder, cache)
+    return cached_session("minilm", sources, export_encoder, cache, threads)

@@ -111,6 +111,7 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
     from citeqa.index.writer import ingest as run_ingest
     from citeqa.ingest.embedding import Embedder
     from citeqa.ingest.loaders import check_folder
+    from citeqa.ingest.runtime.threads import BATCH_THREADS
     from citeqa.ingest.shards import EVERYTHING, Shard
     from citeqa.service.wiring import chunker_settings, open_index
 
@@ -123,7 +124,7 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
     except OSError as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
-    embedder = Embedder(settings.cache)
+    embedder = Embedder(settings.cache, BATCH_THREADS)  # nothing else waits for a core
     with index_errors():
         opened = open_index(settings, embedder)
         report = run_ingest(folder, opened, embedder, chunker_settings(settings), part, sync=sync)

@@ -111,10 +111,11 @@ def _writer(settings: Settings) -> Write:
     """Writes documents to the index in `settings`, opened once, on first use."""
     from citeqa.index.writer import upsert_documents
     from citeqa.ingest.embedding import Embedder
+    from citeqa.ingest.runtime.threads import BATCH_THREADS
     from citeqa.service.wiring import chunker_settings, open_index
 
     def write(documents: list[Document]) -> IngestReport:
-        embedder = Embedder(settings.cache)
+        embedder = Embedder(settings.cache, BATCH_THREADS)  # nothing else waits for a core
         index = open_index(settings, embedder)
         return upsert_documents(documents, index, embedder, chunker_settings(settings))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from citeqa.ingest.runtime.threads import session_options
+from citeqa.ingest.runtime.threads import INTRA_OP_THREADS, session_options
 
 # Bump when the export (torch_export.py), or what a model's `export` callback builds,
 # changes. Versions come from the installed packages' metadata, so that finding a cached
@@ -35,15 +35,21 @@ EXPORTER = (
 
 
 def cached_session(
-    name: str, sources: list[Path], export: Callable[[Path], None], cache: Path
+    name: str,
+    sources: list[Path],
+    export: Callable[[Path], None],
+    cache: Path,
+    threads: int = INTRA_OP_THREADS,
 ) -> ort.InferenceSession:
     """The session of model `name`, built from `sources` by `export(path)` (which writes an
-    ONNX file at `path`) unless `cache` already holds a good export of these sources."""
+    ONNX file at `path`) unless `cache` already holds a good export of these sources; each
+    call on `threads` threads."""
     prefix = f"{name}-{_key(sources)}-"
     path = next((p for p in cache.glob(f"{prefix}*.onnx") if _intact(p, prefix)), None)
     if path is None:
         path = _export_to(cache, prefix, export)
-    return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+    options = session_options(threads)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def quantize_weights(source: Path, target: Path, keep: list[str]) -> None:

@@ -3,20 +3,28 @@
 The models run in ONNX Runtime, one thread per call: the
 server computes questions side by side on its ask slots (service/admission.py) instead of
 one question on both cores, which measured no faster under load (bench/README.md, "/ask on
-ONNX Runtime": threads).
+ONNX Runtime": threads); and a write in the server embeds on one core, leaving the others
+to questions. A batch ingest from the command line has no question to leave room for: it
+embeds on every core (`BATCH_THREADS`).
 """
 
 from __future__ import annotations
+
+import os
 
 import onnxruntime as ort
 
 # Threads of one model call (bench/README.md, "/ask on ONNX Runtime": threads).
 INTRA_OP_THREADS = 1
+# Threads of one model call in `citeqa ingest` and `citeqa refresh`: every core this
+# process may use. The sample corpus's texts embedded in 5.4 s on one thread and 3.6 s on
+# two (2 cores, 3 Dec 2026; bench/ingest.py measures both).
+BATCH_THREADS = len(os.sched_getaffinity(0))
 
 
-def session_options() -> ort.SessionOptions:
+def session_options(threads: int = INTRA_OP_THREADS) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = INTRA_OP_THREADS
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
