@@ -79,15 +79,12 @@ class Reader:
         return sorted(_unique(spans), key=lambda s: -s.score)
 
     def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end logits of every window, with every token that cannot bound an
-        answer at -1e4 (as training's `masked_logits`). A call per window, each only as
-        long as the window: on one thread a batch gains nothing, and its padding cost
-        (2 windows of /ask: 29-30 ms a question batched, 24-25 ms one by one; 3 Dec 2026)."""
-        start = np.full(encoded.span_mask.shape, -1e4, np.float32)
-        end = np.full(encoded.span_mask.shape, -1e4, np.float32)
-        for row, n in enumerate(encoded.arrays["attention_mask"].sum(axis=1)):
-            feeds = {name: array[row : row + 1, :n] for name, array in encoded.arrays.items()}
-            start[row, :n], end[row, :n] = (logits[0] for logits in self.session.run(None, feeds))
+        """Start and end logits of every window, in one call, with every token that cannot
+        bound an answer at -1e4 (as training's `masked_logits`). One call, not one per
+        window: that would save its padding (24-25 ms of model time a question, not 29-30)
+        but moves the int8 activations' scales and with them every score, which the
+        confidence model was not fitted on (bench/README.md, 3 Dec 2026)."""
+        start, end = self.session.run(None, encoded.arrays)
         blocked = ~encoded.span_mask
         return np.where(blocked, -1e4, start), np.where(blocked, -1e4, end)
 
