@@ -44,49 +44,9 @@
   const BASE = new URL(".", script?.src || location.href).href.replace(/\/+$/, "");
 
   // ---------------------------------------------------------------------------------------
-  // DOM building, as in widget.js: strings always become text nodes.
-
-  function h(tag, attrs = {}, ...children) {
-    const el = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) {
-      if (value === false || value == null) continue;
-      if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-      else el.setAttribute(name, value === true ? "" : String(value));
-    }
-    el.append(...children.flat(Infinity).filter((c) => c != null && c !== false));
-    return el;
-  }
-
-  function hidden(text) {
-    return h("span", { class: "visually-hidden" }, text);
-  }
-
-  function closeIcon() {
-    const ns = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    const path = document.createElementNS(ns, "path");
-    path.setAttribute(
-      "d",
-      "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z",
-    );
-    svg.append(path);
-    return svg;
-  }
-
-  function counted(n, word) {
-    return `${Number(n || 0).toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
-  }
-
-  // "2020-01-03" -> "Jan 3, 2020" in the reader's locale; anything else is shown as sent.
-  function formatDate(value) {
-    const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
-    if (!parts) return value || "";
-    const day = new Date(Number(parts[1]), Number(parts[2]) - 1, Number(parts[3]));
-    return day.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
-  }
+  // The DOM helpers of widget.js, loaded first by the page: strings always become text
+  // nodes (Element.append), so nothing here can parse data as HTML.
+  const { h, hidden, icon, counted, formatDate } = window.citeqaDom;
 
   // An ISO timestamp in the reader's locale and time zone.
   function formatTime(value) {
@@ -308,7 +268,7 @@
       const close = h(
         "button",
         { type: "button", class: "close", onclick: () => dialog.close() },
-        closeIcon(),
+        icon("close"),
         hidden("Close sources"),
       );
       const unlock = this.#unlockForm();

@@ -127,7 +127,7 @@
   }
 
   function counted(n, word) {
-    return `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
+    return `${Number(n || 0).toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
   }
 
   // "2020-01-03" -> "Jan 3, 2020" in the reader's locale; anything else is shown as sent.
@@ -1546,6 +1546,8 @@
 
   customElements.define("citeqa-chat", CiteqaChat);
   customElements.define("citeqa-embed", CiteqaEmbed);
+  // The page's own scripts (sources.js) build their DOM the same way: one copy of it.
+  window.citeqaDom = Object.freeze({ h, hidden, icon, counted, formatDate });
 
   // The full page places its own <citeqa-chat>; on any other page the script adds the
   // floating button.

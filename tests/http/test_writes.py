@@ -447,35 +447,43 @@ def fill(folder: Path) -> None:
             pass
 
 
+@contextmanager
+def served_from_small_disk(
+    tmp_path: Path, articles: Path, embedder: Embedder
+) -> Iterator[tuple[Path, httpx.Client]]:
+    """A server with writes on, its index alone on a 64 MB filesystem: that disk, a client."""
+    with (
+        small_disk(tmp_path / "disk", "64m") as disk,
+        write_server(disk / "index", articles, embedder) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        yield disk, http
+
+
 def test_a_full_disk_is_a_507_before_any_work_and_changes_nothing(
     tmp_path: Path, articles: Path, embedder: Embedder
 ) -> None:
-    with small_disk(tmp_path / "disk", "64m") as disk:
-        root = disk / "index"
-        with (
-            write_server(root, articles, embedder) as server,
-            httpx.Client(base_url=server.url, timeout=60) as http,
-        ):
-            before = doc_ids(http)
-            fill(disk)
-            big = {**LIGHTHOUSE, "text": LIGHTHOUSE["text"] * 400}
-            response = http.post("/documents", json={"documents": [big]}, headers=AUTH)
-            assert response.status_code == 507, response.text
-            assert "No space left for the index" in response.json()["detail"]
-            ready = http.get("/ready")
-            assert ready.status_code == 503 and "No space left" in ready.json()["problem"]
-            assert doc_ids(http) == before
-            answer = http.post("/ask", json={"question": "How much did the bridge repairs cost?"})
-            assert answer.status_code == 200 and answer.json()["answers"]
-            # Feedback lives beside the index by default: the same disk, the same answer.
-            cited = {k: answer.json()["answers"][0][k] for k in ("doc_id", "start", "end", "text")}
-            body = {"question": "How much?", "verdict": "helpful", "answer": cited}
-            refused = http.post("/feedback", json=body)
-            assert refused.status_code == 503, refused.text
-            assert "could not be stored" in refused.json()["detail"]
+    with served_from_small_disk(tmp_path, articles, embedder) as (disk, http):
+        before = doc_ids(http)
+        fill(disk)
+        big = {**LIGHTHOUSE, "text": LIGHTHOUSE["text"] * 400}
+        response = http.post("/documents", json={"documents": [big]}, headers=AUTH)
+        assert response.status_code == 507, response.text
+        assert "No space left for the index" in response.json()["detail"]
+        ready = http.get("/ready")
+        assert ready.status_code == 503 and "No space left" in ready.json()["problem"]
+        assert doc_ids(http) == before
+        answer = http.post("/ask", json={"question": "How much did the bridge repairs cost?"})
+        assert answer.status_code == 200 and answer.json()["answers"]
+        # Feedback lives beside the index by default: the same disk, the same answer.
+        cited = {k: answer.json()["answers"][0][k] for k in ("doc_id", "start", "end", "text")}
+        body = {"question": "How much?", "verdict": "helpful", "answer": cited}
+        refused = http.post("/feedback", json=body)
+        assert refused.status_code == 503, refused.text
+        assert "could not be stored" in refused.json()["detail"]
         # `citeqa ingest` says the same, in words.
         (articles / "new.txt").write_text("A new article about the harbour.\n")
-        result = run_citeqa("ingest", articles, "--index", root)
+        result = run_citeqa("ingest", articles, "--index", disk / "index")
         assert result.returncode == 2 and "No space left for the index" in result.stderr
         assert "Traceback" not in result.stderr
 
@@ -483,17 +491,12 @@ def test_a_full_disk_is_a_507_before_any_work_and_changes_nothing(
 def test_a_read_only_index_is_a_503_that_says_so(
     tmp_path: Path, articles: Path, embedder: Embedder
 ) -> None:
-    with small_disk(tmp_path / "disk", "64m") as disk:
-        root = disk / "index"
-        with (
-            write_server(root, articles, embedder) as server,
-            httpx.Client(base_url=server.url, timeout=60) as http,
-        ):
-            subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
-            response = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
-            assert response.status_code == 503, response.text
-            assert "cannot be written" in response.json()["detail"]
-            ready = http.get("/ready")
-            assert ready.status_code == 503 and "cannot be written" in ready.json()["problem"]
-            assert doc_ids(http) == {"alpha", "beta"}
-            assert http.post("/ask", json={"question": "How much?"}).status_code == 200
+    with served_from_small_disk(tmp_path, articles, embedder) as (disk, http):
+        subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+        response = http.post("/documents", json={"documents": [LIGHTHOUSE]}, headers=AUTH)
+        assert response.status_code == 503, response.text
+        assert "cannot be written" in response.json()["detail"]
+        ready = http.get("/ready")
+        assert ready.status_code == 503 and "cannot be written" in ready.json()["problem"]
+        assert doc_ids(http) == {"alpha", "beta"}
+        assert http.post("/ask", json={"question": "How much?"}).status_code == 200
