@@ -37,6 +37,10 @@ _LIBC = ctypes.CDLL(_LIBC_PATH) if _LIBC_PATH else None
 class WriterBusyError(RuntimeError):
     """Other writes in this server held the index for longer than `write_wait_s`."""
 
+    @classmethod
+    def after(cls, wait_s: float) -> WriterBusyError:
+        return cls(f"Other writes have held the index for over {wait_s:g} s. Retry later.")
+
 
 class LiveAnswerer:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
@@ -96,10 +100,7 @@ class LiveAnswerer:
             return run_within(self._writer, lambda: self._write(change),
                               self._settings.write_wait_s)  # fmt: skip
         except OverloadedError:
-            raise WriterBusyError(
-                f"Other writes have held the index for over {self._settings.write_wait_s:g} s. "
-                "Retry later."
-            ) from None
+            raise WriterBusyError.after(self._settings.write_wait_s) from None
 
     def _write(self, change: Callable[[Index], T]) -> T:
         index = open_index(self._settings, self.embedder, reuse=self._answerer.index)

@@ -23,7 +23,7 @@ from citeqa.index.writer import IngestReport, estimated_seconds
 from citeqa.ingest.models import Document
 from citeqa.service.http.schemas import JobOut, WriteResult
 from citeqa.service.jobs import Job, Jobs, JobState, TooManyJobsError
-from citeqa.service.live import LiveAnswerer
+from citeqa.service.live import LiveAnswerer, WriterBusyError
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings
 
@@ -121,7 +121,7 @@ async def _wait(job: Job, jobs: Jobs, request: Request, wait_s: float) -> None:
             jobs.cancel(job)
             raise HTTPException(
                 status_code=429,
-                detail=f"Other writes have held the index for over {wait_s:g} s. Retry later.",
+                detail=str(WriterBusyError.after(wait_s)),
                 headers=RETRY,
             )
     if not ended.cancelled():
