@@ -65,10 +65,10 @@ eval-squad: install
 # Haystack in bench/peers/.venv on their first run, write bench/results/*.json and the
 # targets table in bench/README.md.
 bench: install-dev
-	$(PY) -m bench.run --squad $(SQUAD)
+	$(PY) -m bench.run --squad $(SQUAD) --squad2 $(SQUAD2)
 
 bench-quick: install-dev
-	$(PY) -m bench.run --quick --squad $(SQUAD)
+	$(PY) -m bench.run --quick --squad $(SQUAD) --squad2 $(SQUAD2)
 
 # About an hour on 2 cores (run it under nohup: it logs and checkpoints; add
 # `ARGS=--resume` to go on after a stop); writes data/models/reader/ (see its README.md).

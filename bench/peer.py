@@ -11,7 +11,8 @@ hybrids fuse `--fetch` chunks from each retriever and keep the top k, as `/ask` 
 (CITEQA_RETRIEVE_K, 30).
 
 Reported for both: indexing time, query p50/p99, and recall@k (a chunk of a gold document
-among the top k). For citeqa also the whole `Answerer.ask`: the reader included.
+among the top k). For citeqa also the whole `Answerer.ask`, the reader included, in process
+and over HTTP.
 Results go to bench/results/peer-<corpus>.json.
 """
 
@@ -24,7 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from bench.common import Timing, print_table, time_calls, write_result
+from bench.latency import Server, ask_over_http
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad
 from citeqa.index.base import Index
 from citeqa.index.search import search
@@ -105,11 +109,17 @@ def run_citeqa(eval_set: EvalSet, root: Path, top_k: int, fetch: int) -> tuple[d
     recall = sum(bool(retrieve(i) & set(q.doc_ids)) for i, q in enumerate(asked)) / len(asked)
     answerer = answerer_over(index, settings, embedder)
     ask = time_calls("ask", lambda i: answerer.ask(Query(asked[i].question)), len(asked))
+    # And as a client sees it: POST /ask to a uvicorn server on loopback (one client, so
+    # no per-client question limit).
+    unlimited = settings.model_copy(update={"ask_per_minute": 10**6})
+    with Server(unlimited) as server, httpx.Client(base_url=server.url, timeout=120) as http:
+        ask_http = time_calls("ask", lambda i: ask_over_http(http, asked[i].question), len(asked))
     return {
         "system": "citeqa",
         "index_s": index_s,
         "pipelines": {"hybrid": _summary(retrieval, recall)},
         "ask": _summary(ask, None),
+        "ask_http": _summary(ask_http, None),
     }, index
 
 
@@ -143,6 +153,8 @@ def main() -> None:
             rows.append([f"{system} {pipeline}", "", row["p50_ms"], row["p99_ms"],
                          row["recall_at_k"]])  # fmt: skip
     rows.append(["citeqa whole ask", "", ours["ask"]["p50_ms"], ours["ask"]["p99_ms"], ""])
+    rows.append(["citeqa whole /ask, HTTP", "", ours["ask_http"]["p50_ms"],
+                 ours["ask_http"]["p99_ms"], ""])  # fmt: skip
     print(f"\n{name}: {report['chunks']} chunks, {report['questions']} questions, "
           f"top {args.top_k}\n")  # fmt: skip
     print_table(["what", "seconds", "p50 ms", "p99 ms", f"recall@{args.top_k}"], rows)

@@ -1,6 +1,6 @@
-"""Every benchmark in order, then issue 11's targets table in bench/README.md.
+"""Every benchmark in order, then the targets table (issues 24 and 11) in bench/README.md.
 
-    python -m bench.run [--quick] [--squad FILE]
+    python -m bench.run [--quick] [--squad FILE] [--squad2 FILE]
 
 Each step is its own process, as a user would type it (`make bench` is the full run,
 `make bench-quick` the quick one); the first that fails stops the run, and the table is
@@ -26,6 +26,7 @@ from bench.targets import update_readme
 
 REPO = Path(__file__).resolve().parents[1]
 SQUAD = REPO.parent / "shared" / "eval" / "squad-dev-v1.1-even.json"  # as the Makefile's
+SQUAD2 = REPO.parent / "shared" / "eval" / "squad-dev-v2.0-even.json"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Step:
         return " ".join([*assigned, shlex.join(["python", "-m", *self.args])])
 
 
-def steps(quick: bool, squad: Path) -> list[Step]:
+def steps(quick: bool, squad: Path, squad2: Path) -> list[Step]:
     million = ["bench.million", "--squad", str(squad)]
     if quick:
         return [
@@ -55,6 +56,7 @@ def steps(quick: bool, squad: Path) -> list[Step]:
         Step(["bench.serving"]),
         Step(["bench.peer"]),
         Step(["bench.peer", "--squad", str(squad), "--queries", "1000"]),
+        Step(["bench.quality", "--squad", str(squad), "--squad2", str(squad2)]),
         Step(["bench.backends"]),
         Step(million),
         Step(["bench.soak", "--clients", "32", "--seconds", "120"]),
@@ -76,13 +78,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="minutes, not an hour")
     parser.add_argument("--squad", type=Path, default=SQUAD, help="SQuAD v1.1 JSON")
+    parser.add_argument("--squad2", type=Path, default=SQUAD2, help="SQuAD 2.0 JSON")
     args = parser.parse_args()
-    if not args.squad.is_file():
-        sys.exit(f"bench.run: no SQuAD file at {args.squad}; pass --squad FILE")
+    for given in (args.squad, args.squad2):
+        if not given.is_file():
+            sys.exit(f"bench.run: no SQuAD file at {given}; pass --squad/--squad2 FILE")
     mode = "quick" if args.quick else "full"
     started, began = utc_now(), time.perf_counter()
     done: list[list[object]] = []
-    for step in steps(args.quick, args.squad.resolve()):
+    for step in steps(args.quick, args.squad.resolve(), args.squad2.resolve()):
         code, seconds = run(step)
         done.append([step.command, seconds])
         if code != 0:

@@ -157,14 +157,23 @@ def train_reader(
             "against the documents of the index at $CITEQA_INDEX."
         ),
     ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(help="A reader's weights to distil into a smaller student (--layers)."),
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option(min=1, help="The student's layers (with --teacher).")
+    ] = None,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
     from citeqa.eval.train_reader import OWN_QUESTIONS, Sets, main
     from citeqa.ingest.runtime.paths import shipped_reader
 
-    config = TrainConfig(epochs=epochs, learning_rate=learning_rate, max_steps=max_steps)
+    config = TrainConfig(
+        epochs=epochs, learning_rate=learning_rate, max_steps=max_steps, layers=layers
+    )
     sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts)
-    main(sets, out or shipped_reader(), work, config, confidence_only, resume)
+    main(sets, out or shipped_reader(), work, config, confidence_only, resume, teacher)
 
 
 feedback_app = typer.Typer(help="What readers said about answers in the chat (POST /feedback).")

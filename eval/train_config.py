@@ -20,3 +20,10 @@ class TrainConfig:
     seed: int = 13
     max_steps: int | None = None  # stop early (tests, or a run sized to a time budget)
     checkpoint_every: int = 200  # steps; `--resume` goes on from the last one
+    # Distillation (`--teacher`): the student keeps `layers` of the teacher's, evenly
+    # spaced, and learns from the teacher's softened logits as well as the gold spans.
+    # Weight and temperature are DistilBERT's for SQuAD (Sanh et al. 2019: alpha_ce 0.5,
+    # temperature 2).
+    layers: int | None = None
+    distill_weight: float = 0.5
+    temperature: float = 2.0

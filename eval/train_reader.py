@@ -120,6 +120,66 @@ def span_loss(
     return torch.stack(losses).mean()
 
 
+def soft_loss(
+    logits: torch.Tensor, teacher: torch.Tensor, groups: list[np.ndarray], temperature: float
+) -> torch.Tensor:
+    """Cross-entropy from the teacher's softened distribution over each group's positions
+    (shared normalisation, as `span_loss`) to the student's, times temperature² so that its
+    gradients keep their scale (Hinton et al. 2015); the mean over groups."""
+    losses = []
+    for rows in map(torch.from_numpy, groups):
+        target = torch.softmax(teacher[rows].reshape(-1) / temperature, 0)
+        log_p = torch.log_softmax(logits[rows].reshape(-1) / temperature, 0)
+        losses.append(-(target * log_p).sum())
+    return temperature**2 * torch.stack(losses).mean()
+
+
+@dataclass(frozen=True)
+class Taught:
+    """A teacher's masked start and end logits on every window of the training data, read
+    once before training: [window, token], padded as the data's windows."""
+
+    start: np.ndarray
+    end: np.ndarray
+
+    @classmethod
+    def read(cls, weights: Path, data: Batchable, cache: Path, log: Log) -> Taught:
+        """The reader with `weights` (in ONNX Runtime, as it serves, on every core: about 4
+        times faster than its torch forward inside each training step) over `data`, in
+        batches of windows of similar length."""
+        from citeqa.ingest.runtime.reader_model import reader_session
+        from citeqa.ingest.runtime.threads import BATCH_THREADS
+
+        session = reader_session(weights, cache, BATCH_THREADS)
+        start = np.full(data.encoded.span_mask.shape, -1e4, np.float32)
+        end = start.copy()
+        order = np.argsort(data.lengths)
+        for n, rows in enumerate(np.array_split(order, max(1, len(order) // 32))):
+            width = int(data.lengths[rows].max())
+            arrays = {k: v[rows, :width] for k, v in data.encoded.arrays.items()}
+            s, e = session.run(None, arrays)
+            blocked = ~data.encoded.span_mask[rows, :width]
+            start[rows, :width] = np.where(blocked, -1e4, s)
+            end[rows, :width] = np.where(blocked, -1e4, e)
+            if n % 200 == 0:
+                log(f"teacher: {n * 32}/{len(order)} windows read")
+        return cls(start, end)
+
+    def take(self, rows: np.ndarray, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.from_numpy(self.start[rows, :width]),
+                torch.from_numpy(self.end[rows, :width]))  # fmt: skip
+
+
+def shrink(model: torch.nn.Module, layers: int) -> torch.nn.Module:
+    """`model` with `layers` of its transformer layers, evenly spaced, the first and the
+    last kept (the student's start: the teacher's own layers, not fresh ones)."""
+    encoder = model.bert.encoder
+    keep = np.round(np.linspace(0, len(encoder.layer) - 1, layers)).astype(int)
+    encoder.layer = torch.nn.ModuleList(encoder.layer[int(i)] for i in keep)
+    model.config.num_hidden_layers = layers
+    return model
+
+
 def batches(data: Batchable, size: int, rng: random.Random) -> Iterator[np.ndarray]:
     """Shuffled batches of whole groups of similar length (less padding, same randomness),
     each of at most `size` windows, or one larger group."""
@@ -155,11 +215,13 @@ def train(
     config: TrainConfig,
     on_step=None,
     checkpoint: Path | None = None,
+    teacher: Taught | None = None,
 ) -> list[float]:
     """AdamW with linear warm-up and decay; the word embeddings stay frozen. Returns the
     loss of every step run; `on_step(step, total, loss)` is called after each. With
     `checkpoint`, the whole state is saved there every `config.checkpoint_every` steps and,
-    if the file exists, training goes on from it (the same batches in the same order)."""
+    if the file exists, training goes on from it (the same batches in the same order).
+    With a `teacher`'s logits, the loss mixes in `soft_loss` against them."""
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     params = [p for n, p in model.named_parameters() if n != FROZEN]
@@ -186,6 +248,13 @@ def train(
         groups = runs(data.group_of[rows])
         start, end = masked_logits(model, encoded)
         loss = (span_loss(start, start_targets, groups) + span_loss(end, end_targets, groups)) / 2
+        if teacher is not None:
+            taught = teacher.take(rows, start.shape[1])
+            soft = sum(
+                soft_loss(mine, theirs, groups, config.temperature)
+                for mine, theirs in zip((start, end), taught, strict=True)
+            )
+            loss = (1 - config.distill_weight) * loss + config.distill_weight * soft / 2
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
@@ -382,6 +451,7 @@ def main(
     config: TrainConfig,
     confidence_only: bool = False,
     resume: bool = False,
+    teacher: Path | None = None,
 ) -> None:
     """The whole run: train the reader, then fit its confidence model and threshold; with
     `confidence_only`, the second step alone, over the weights already in `out_dir`.
@@ -391,7 +461,7 @@ def main(
     if confidence_only:
         weights = out_dir / WEIGHTS_FILE
     else:
-        weights = train_weights(sets, out_dir, work, config, log, resume)
+        weights = train_weights(sets, out_dir, work, config, log, resume, teacher)
     calibrate(sets, weights, work, log)
 
 
@@ -419,10 +489,17 @@ def training_groups(sets: Sets, config: TrainConfig, log: Log) -> list[Group]:
 
 
 def train_weights(
-    sets: Sets, out_dir: Path, work: Path, config: TrainConfig, log: Log, resume: bool
+    sets: Sets,
+    out_dir: Path,
+    work: Path,
+    config: TrainConfig,
+    log: Log,
+    resume: bool,
+    teacher: Path | None = None,
 ) -> Path:
     """Fine-tune on the training articles, with a checkpoint every few hundred steps;
-    then score the reader alone on every held-out part."""
+    then score the reader alone on every held-out part. With `teacher` (a reader's
+    weights), distil it: the student starts from `config.layers` of its layers."""
     from citeqa.service.settings import Settings
 
     checkpoint = work / "checkpoint.pt"
@@ -433,7 +510,12 @@ def train_weights(
     negatives = sum(not any(e.answers for e in g.examples) for g in groups)
     log(f"{len(groups)} groups ({negatives} without an answer), {len(data.lengths)} windows, "
         f"{asdict(config)}")  # fmt: skip
-    model = load_model(None)
+    if teacher is None:
+        model, taught = load_model(None), None
+    else:
+        taught = Taught.read(teacher, data, Settings().cache, log)
+        model = load_model(teacher)
+        model = shrink(model, config.layers or model.config.num_hidden_layers)
     began = time.time()
     resumed_at: dict[str, int] = {}  # the step before this run's first: a resumed run's rate
 
@@ -444,7 +526,7 @@ def train_weights(
             log(f"step {step}/{total} loss {loss:.3f} {rate:.2f} steps/s, "
                 f"{(total - step) / rate / 60:.1f} min left")  # fmt: skip
 
-    train(model, data, config, on_step, checkpoint)
+    train(model, data, config, on_step, checkpoint, taught)
     weights = out_dir / WEIGHTS_FILE
     save_weights(model, weights)
     reader = Reader(weights, Settings().cache)

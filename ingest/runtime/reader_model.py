@@ -22,6 +22,7 @@ from tokenizers import Encoding, Tokenizer
 
 from citeqa.ingest.runtime.onnx import cached_session, quantize_weights
 from citeqa.ingest.runtime.paths import base_model
+from citeqa.ingest.runtime.threads import INTRA_OP_THREADS
 
 if TYPE_CHECKING:  # torch is imported only to train or to export
     import torch
@@ -118,18 +119,27 @@ def load_model(weights: Path | None) -> torch.nn.Module:
 
     # The base checkpoint has no span head (and a pooler the reader does not use), so
     # transformers reports both at length; that is expected, and `weights` fills the head.
+    state = {k: v.float() for k, v in load_file(str(weights)).items()} if weights else {}
+    # A distilled reader has fewer layers than the base (`citeqa train-reader --layers`):
+    # its weights say how many.
+    depth = {"num_hidden_layers": _depth(state)} if state else {}
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(base_model()))
+        model = AutoModelForQuestionAnswering.from_pretrained(str(base_model()), **depth)
     finally:
         hf_logging.set_verbosity(verbosity)
-    if weights is not None:
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    if state:
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or set(missing) - {FROZEN}:
             raise ValueError(f"{weights} does not fit the reader: {missing=} {unexpected=}")
     return model
+
+
+def _depth(state: dict[str, torch.Tensor]) -> int:
+    """The number of transformer layers in a reader's weights."""
+    prefix = "bert.encoder.layer."
+    return len({k.removeprefix(prefix).split(".")[0] for k in state if k.startswith(prefix)})
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
@@ -166,11 +176,14 @@ def export_reader(weights: Path, path: Path) -> None:
         fp32.unlink(missing_ok=True)
 
 
-def reader_session(weights: Path, cache: Path) -> ort.InferenceSession:
+def reader_session(
+    weights: Path, cache: Path, threads: int = INTRA_OP_THREADS
+) -> ort.InferenceSession:
     """The ONNX Runtime session of the reader with `weights`, exported once into `cache`."""
     base = base_model()
     sources = [weights, base / "model.safetensors", base / "config.json"]
-    return cached_session("reader-int8", sources, partial(export_reader, weights), cache)
+    export = partial(export_reader, weights)
+    return cached_session("reader-int8", sources, export, cache, threads)
 
 
 def masked_logits(model: torch.nn.Module, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:

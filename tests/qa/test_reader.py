@@ -5,6 +5,8 @@ The reader is the real MiniLM with the shipped weights; training runs a few real
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,10 +16,16 @@ from hypothesis import strategies as st
 from citeqa.eval.datasets import EvalQuestion
 from citeqa.eval.reader_data import Example, Group, extra_examples
 from citeqa.eval.train_config import TrainConfig
-from citeqa.eval.train_reader import featurize, span_loss, train
+from citeqa.eval.train_reader import Taught, featurize, shrink, span_loss, train
 from citeqa.ingest.runtime.paths import shipped_reader
-from citeqa.ingest.runtime.reader_model import ReaderTokenizer, load_model, masked_logits
+from citeqa.ingest.runtime.reader_model import (
+    ReaderTokenizer,
+    load_model,
+    masked_logits,
+    save_weights,
+)
 from citeqa.service.qa.reader import Excerpt, Normaliser, Reader
+from citeqa.service.settings import Settings
 
 
 def test_the_shipped_weights_are_small_and_load_without_a_hub(reader: Reader) -> None:
@@ -90,6 +98,32 @@ def test_a_few_training_steps_lower_the_loss() -> None:
     losses = train(model, data, config)
     assert len(losses) == 15
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
+
+
+@pytest.mark.slow  # builds the reader's model and trains a student
+def test_a_student_learns_from_the_teacher_and_ships_with_its_depth(tmp_path: Path) -> None:
+    """`train-reader --teacher --layers`: a 2-layer student, started from the shipped
+    reader's layers, learns from its logits (read once, in ONNX Runtime); its weights
+    load back as a 2-layer reader that finds spans with exact offsets."""
+    teacher, cache = shipped_reader() / "reader.safetensors", Settings().cache
+    examples = [
+        Example("Who is the harbour master?", "The harbour master is Ansel Varga.", [(22, 33)]),
+        Example("When did the port open?", "The port opened in 1901 after a storm.", [(19, 23)]),
+    ]
+    data = featurize(ReaderTokenizer(), [Group([e]) for e in examples])
+    taught = Taught.read(teacher, data, cache, print)
+    assert taught.start.shape == data.encoded.span_mask.shape
+    student = shrink(load_model(teacher), 2)
+    config = TrainConfig(epochs=20, batch_size=2, learning_rate=3e-4, max_steps=10, layers=2)
+    losses = train(student, data, config, teacher=taught)
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+
+    save_weights(student, tmp_path / "reader.safetensors")
+    assert load_model(tmp_path / "reader.safetensors").config.num_hidden_layers == 2
+    small = Reader(tmp_path / "reader.safetensors", cache)
+    text = "The harbour master is Ansel Varga."
+    for span in small.read("Who is the harbour master?", [Excerpt("d", 5, text)]):
+        assert text[span.start - 5 : span.end - 5] == span.text
 
 
 @pytest.mark.slow  # builds the reader's model and trains it

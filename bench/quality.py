@@ -1,0 +1,88 @@
+"""Answer quality on every eval set's held-out part, beside the reader issue's figures:
+issue 24's guard that speed was not bought with answers (exact match within 1 point).
+
+    python -m bench.quality [--squad FILE] [--squad2 FILE]
+
+The test part of each set (`eval.datasets.split_of`, never trained on), through the same
+`evaluate` as `citeqa eval`: SQuAD v1.1 and SQuAD 2.0 as open corpora (indexed once into
+`citeqa eval`'s cache), the project set and the short natural questions over the sample
+corpus. Writes bench/results/quality.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from bench.common import ingest_sample, print_table, write_result
+from citeqa.eval.corpus import cache_dir, prepare
+from citeqa.eval.datasets import EvalSet, load_questions, load_squad, split_of
+from citeqa.eval.run import evaluate
+from citeqa.ingest.embedding import Embedder
+from citeqa.service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "eval"
+# The reader issue's held-out exact match, the same test parts and pipeline
+# (data/models/reader/README.md, "Held-out scores", 2 Dec 2026).
+READER_ISSUE_EM = {
+    "squad-v1.1": 0.485,
+    "squad-v2.0": 0.438,
+    "questions": 0.568,
+    "natural": 0.586,
+}
+ALLOWED_DROP = 0.01  # issue 24: "within 1 EM point"
+
+
+def held_out(eval_set: EvalSet) -> EvalSet:
+    eval_set.questions = split_of(eval_set).test
+    return eval_set
+
+
+def score(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> dict:
+    """The test part's exact match, F1, no-answer F1 and citation validity."""
+    answerer = prepare(eval_set, settings, embedder)
+    overall = evaluate(answerer, held_out(eval_set), progress=False).summary.overall
+    return {
+        "questions": overall.questions,
+        "exact_match": overall.exact_match,
+        "f1": overall.f1,
+        "no_answer_f1": overall.no_answer.f1,
+        "citation_validity": overall.citation_validity,
+    }
+
+
+def measure(squad: Path, squad2: Path) -> dict[str, dict]:
+    settings = Settings()
+    embedder = Embedder(settings.cache)
+    out = {}
+    for name, path in (("squad-v1.1", squad), ("squad-v2.0", squad2)):
+        at = settings.model_copy(update={"index": cache_dir(path, settings)})
+        out[name] = score(load_squad(path), at, embedder)
+    with tempfile.TemporaryDirectory(prefix="citeqa-quality-") as tmp:
+        sample, _ = ingest_sample(Path(tmp) / "index", embedder)
+        for name in ("questions", "natural"):
+            out[name] = score(load_questions(REPO / "eval" / f"{name}.jsonl"), sample, embedder)
+    for name, figures in out.items():
+        figures["reader_issue_exact_match"] = READER_ISSUE_EM[name]
+        figures["within"] = figures["exact_match"] >= READER_ISSUE_EM[name] - ALLOWED_DROP
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--squad", type=Path, default=SHARED / "squad-dev-v1.1-even.json")
+    parser.add_argument("--squad2", type=Path, default=SHARED / "squad-dev-v2.0-even.json")
+    args = parser.parse_args()
+    sets = measure(args.squad, args.squad2)
+    write_result("quality", {"sets": sets, "allowed_drop": ALLOWED_DROP})
+    rows = [[name, f["questions"], f["exact_match"], f["reader_issue_exact_match"], f["f1"],
+             f["no_answer_f1"] if f["no_answer_f1"] is not None else "", f["within"]]
+            for name, f in sets.items()]  # fmt: skip
+    print_table(["test part", "questions", "EM", "reader issue EM", "F1", "no-answer F1",
+                 "within 1 point"], rows)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
