@@ -24,6 +24,10 @@ from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import chunker_settings, open_index
 
 RESULTS = Path(__file__).parent / "results"
+# The eval sets the SQuAD steps read by default, where the Makefile's SQUAD and SQUAD2 point.
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+SQUAD = SHARED_EVAL / "squad-dev-v1.1-even.json"
+SQUAD2 = SHARED_EVAL / "squad-dev-v2.0-even.json"
 # The packages whose versions move the figures most: the models' runtime, the vector
 # search, and torch, which exports the models and runs the reader's training.
 PACKAGES = ("onnxruntime", "faiss-cpu", "torch")

@@ -15,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.common import ingest_sample, print_table, write_result
+from bench.common import SQUAD, SQUAD2, ingest_sample, print_table, write_result
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad, split_of
 from citeqa.eval.run import evaluate
@@ -23,7 +23,6 @@ from citeqa.ingest.embedding import Embedder
 from citeqa.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "eval"
 # The reader issue's held-out exact match, the same test parts and pipeline
 # (data/models/reader/README.md, "Held-out scores", 2 Dec 2026).
 READER_ISSUE_EM = {
@@ -72,8 +71,8 @@ def measure(squad: Path, squad2: Path) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--squad", type=Path, default=SHARED / "squad-dev-v1.1-even.json")
-    parser.add_argument("--squad2", type=Path, default=SHARED / "squad-dev-v2.0-even.json")
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--squad2", type=Path, default=SQUAD2)
     args = parser.parse_args()
     sets = measure(args.squad, args.squad2)
     write_result("quality", {"sets": sets, "allowed_drop": ALLOWED_DROP})

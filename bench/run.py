@@ -21,12 +21,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import print_table, utc_now, write_result
+from bench.common import SQUAD, SQUAD2, print_table, utc_now, write_result
 from bench.targets import update_readme
 
 REPO = Path(__file__).resolve().parents[1]
-SQUAD = REPO.parent / "shared" / "eval" / "squad-dev-v1.1-even.json"  # as the Makefile's
-SQUAD2 = REPO.parent / "shared" / "eval" / "squad-dev-v2.0-even.json"
 
 
 @dataclass(frozen=True)

@@ -147,20 +147,17 @@ class Taught:
         """The reader with `weights` (in ONNX Runtime, as it serves, on every core: about 4
         times faster than its torch forward inside each training step) over `data`, in
         batches of windows of similar length."""
-        from citeqa.ingest.runtime.reader_model import reader_session
+        from citeqa.ingest.runtime.reader_model import BLOCKED, reader_session, span_logits
         from citeqa.ingest.runtime.threads import BATCH_THREADS
 
         session = reader_session(weights, cache, BATCH_THREADS)
-        start = np.full(data.encoded.span_mask.shape, -1e4, np.float32)
+        start = np.full(data.encoded.span_mask.shape, BLOCKED, np.float32)
         end = start.copy()
         order = np.argsort(data.lengths)
         for n, rows in enumerate(np.array_split(order, max(1, len(order) // 32))):
-            width = int(data.lengths[rows].max())
-            arrays = {k: v[rows, :width] for k, v in data.encoded.arrays.items()}
-            s, e = session.run(None, arrays)
-            blocked = ~data.encoded.span_mask[rows, :width]
-            start[rows, :width] = np.where(blocked, -1e4, s)
-            end[rows, :width] = np.where(blocked, -1e4, e)
+            encoded, _, _ = _take(data, rows)
+            width = encoded.span_mask.shape[1]
+            start[rows, :width], end[rows, :width] = span_logits(session, encoded)
             if n % 200 == 0:
                 log(f"teacher: {n * 32}/{len(order)} windows read")
         return cls(start, end)

@@ -38,6 +38,9 @@ MAX_QUESTION_TOKENS = 64
 FROZEN = "bert.embeddings.word_embeddings.weight"
 WEIGHTS_FILE = "reader.safetensors"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# The logit of a token that cannot bound an answer (the question, [SEP], padding): far
+# below any real logit, yet finite, so a softmax over it stays defined.
+BLOCKED = -1e4
 
 
 @dataclass(frozen=True)
@@ -186,11 +189,20 @@ def reader_session(
     return cached_session("reader-int8", sources, export, cache, threads)
 
 
+def span_logits(session: ort.InferenceSession, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end logits of every window of `encoded`, in one call of the reader's
+    session, with every token that cannot bound an answer at BLOCKED (as `masked_logits`)."""
+    start, end = session.run(None, encoded.arrays)
+    blocked = ~encoded.span_mask
+    return np.where(blocked, BLOCKED, start), np.where(blocked, BLOCKED, end)
+
+
 def masked_logits(model: torch.nn.Module, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
     """Start and end logits in torch (training), with every token that cannot bound an
-    answer at -1e4."""
+    answer at BLOCKED."""
     import torch
 
     out = model(**{name: torch.from_numpy(a) for name, a in encoded.arrays.items()})
     blocked = torch.from_numpy(~encoded.span_mask)
-    return out.start_logits.masked_fill(blocked, -1e4), out.end_logits.masked_fill(blocked, -1e4)
+    start, end = out.start_logits, out.end_logits
+    return start.masked_fill(blocked, BLOCKED), end.masked_fill(blocked, BLOCKED)

@@ -19,7 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.ingest.runtime.reader_model import Encoded, ReaderTokenizer, reader_session
+from citeqa.ingest.runtime.reader_model import (
+    Encoded,
+    ReaderTokenizer,
+    reader_session,
+    span_logits,
+)
 
 # Longest answer considered, in tokens: the usual SQuAD setting (HF's run_qa
 # `max_answer_length`); over 99% of SQuAD answers are shorter.
@@ -79,14 +84,11 @@ class Reader:
         return sorted(_unique(spans), key=lambda s: -s.score)
 
     def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end logits of every window, in one call, with every token that cannot
-        bound an answer at -1e4 (as training's `masked_logits`). One call, not one per
-        window: that would save its padding (24-25 ms of model time a question, not 29-30)
+        """Start and end logits of every window, in one call (`span_logits`). One call, not
+        one per window: that would save its padding (24-25 ms of model time a question, not 29-30)
         but moves the int8 activations' scales and with them every score, which the
         confidence model was not fitted on (bench/README.md, 3 Dec 2026)."""
-        start, end = self.session.run(None, encoded.arrays)
-        blocked = ~encoded.span_mask
-        return np.where(blocked, -1e4, start), np.where(blocked, -1e4, end)
+        return span_logits(self.session, encoded)
 
 
 @dataclass(frozen=True)
