@@ -126,6 +126,14 @@ def train_reader(
         list[Path] | None,
         typer.Option(help="More SQuAD-format sets to train on (repeat the option)."),
     ] = None,
+    train: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="SQuAD-format JSON (.json or .json.gz) trained on whole, such as SQuAD v1.1 "
+            "train (repeat the option); then --squad's answerable questions only calibrate "
+            "and test."
+        ),
+    ] = None,
     questions: Annotated[
         Path | None,
         typer.Option(help="The project's question set, split by article too. Default: shipped."),
@@ -164,16 +172,28 @@ def train_reader(
     layers: Annotated[
         int | None, typer.Option(min=1, help="The student's layers (with --teacher).")
     ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from these weights (a previous stage's) instead of the base."),
+    ] = None,
+    first_step: Annotated[
+        int,
+        typer.Option(min=0, help="A later stage: begin at this step of the run's plan."),
+    ] = 0,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
     from citeqa.eval.train_reader import OWN_QUESTIONS, Sets, main
     from citeqa.ingest.runtime.paths import shipped_reader
 
     config = TrainConfig(
-        epochs=epochs, learning_rate=learning_rate, max_steps=max_steps, layers=layers
+        epochs=epochs,
+        learning_rate=learning_rate,
+        max_steps=max_steps,
+        layers=layers,
+        first_step=first_step,
     )
-    sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts)
-    main(sets, out or shipped_reader(), work, config, confidence_only, resume, teacher)
+    sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts, train)
+    main(sets, out or shipped_reader(), work, config, confidence_only, resume, teacher, init)
 
 
 feedback_app = typer.Typer(help="What readers said about answers in the chat (POST /feedback).")

@@ -7,6 +7,7 @@ ingested as an open corpus (the question's own paragraph is never handed to the 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ class EvalQuestion:
     # Where the gold answers stand in the document, [start, end), when the set says so
     # (SQuAD does): what the reader trains on.
     spans: list[tuple[int, int]] = field(default_factory=list)
+    # The answer's text occurs more than once in its paragraph and the set guessed which
+    # (SQuAD v1.1 train as rebuilt in ../shared/train: `answer_start_ambiguous`): `spans`
+    # is not gold, so the reader does not train on it.
+    spans_guessed: bool = False
 
 
 @dataclass
@@ -94,8 +99,11 @@ def question_row(question: EvalQuestion) -> dict:
 
 
 def load_squad(path: Path) -> EvalSet:
-    """SQuAD v1.1 or v2.0 JSON: one document per paragraph, every question of it."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    """SQuAD v1.1 or v2.0 JSON (gzip-compressed if its name ends in .gz): one document per
+    paragraph, every question of it."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as file:
+        raw = json.load(file)
     documents: list[Document] = []
     questions: list[EvalQuestion] = []
     groups: dict[str, str] = {}
@@ -105,7 +113,8 @@ def load_squad(path: Path) -> EvalSet:
             documents.append(make_document(doc_id, paragraph["context"]))
             groups[doc_id] = article["title"]
             questions.extend(_squad_question(qa, doc_id) for qa in paragraph["qas"])
-    return EvalSet(name=path.stem, questions=questions, documents=documents, groups=groups)
+    name = Path(path.name.removesuffix(".gz")).stem
+    return EvalSet(name=name, questions=questions, documents=documents, groups=groups)
 
 
 def _squad_question(qa: dict, doc_id: str) -> EvalQuestion:
@@ -125,6 +134,7 @@ def _squad_question(qa: dict, doc_id: str) -> EvalQuestion:
         type=question_type(qa["question"]),
         unanswerable=unanswerable,
         spans=list(dict.fromkeys(spans)),
+        spans_guessed="answer_start_ambiguous" in qa,
     )
 
 

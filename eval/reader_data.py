@@ -40,6 +40,16 @@ class Example:
 
 
 @dataclass(frozen=True)
+class NegativeMix:
+    """How often an answerable question is read beside a hard negative (`paired`), and how
+    often that negative is also a group of its own, which teaches a window without the
+    answer to say so (`alone`)."""
+
+    paired: float
+    alone: float
+
+
+@dataclass(frozen=True)
 class Group:
     """One question's passages, normalised together."""
 
@@ -47,11 +57,15 @@ class Group:
 
 
 def squad_groups(
-    eval_set: EvalSet, questions: list[EvalQuestion], alone: float, rng: random.Random
+    eval_set: EvalSet,
+    questions: list[EvalQuestion],
+    mix: NegativeMix,
+    rng: random.Random,
 ) -> list[Group]:
     """Every question of `questions` (from `eval_set`) as a group: answerable ones with a
-    hard negative beside them, and with probability `alone` that negative again in a group
-    of its own; unanswerable ones with their paragraph alone."""
+    hard negative beside them (a `mix.paired` share of them), and with probability
+    `mix.alone` that negative again in a group of its own; unanswerable ones with their
+    paragraph alone."""
     texts = {d.doc_id: d.text for d in eval_set.documents}
     negatives = HardNegatives(eval_set, questions)
     groups = []
@@ -59,7 +73,7 @@ def squad_groups(
         if not q.doc_ids:
             continue
         own = crop(Example(q.question, texts[q.doc_ids[0]], q.spans), rng)
-        if q.unanswerable:
+        if q.unanswerable or rng.random() >= mix.paired:
             groups.append(Group([own]))
             continue
         negative = negatives.best(q)
@@ -68,7 +82,7 @@ def squad_groups(
             continue
         wrong = crop(Example(q.question, texts[negative], []), rng)
         groups.append(Group([own, wrong]))
-        if rng.random() < alone:
+        if rng.random() < mix.alone:
             groups.append(Group([wrong]))
     return groups
 

@@ -14,9 +14,19 @@ class TrainConfig:
     warmup: float = 0.1  # share of steps with a rising learning rate
     weight_decay: float = 0.01
     own_repeats: int = 2  # the news questions are few; each is seen this often per epoch
-    # Share of answerable questions whose hard negative is also a group of its own, which
-    # teaches a window without the answer to say so ("not here").
+    # Share of answerable questions read beside a hard negative (shared normalisation), and
+    # of those whose negative is also a group of its own, which teaches a window without the
+    # answer to say so ("not here"). Reader II paired every question; with all of SQuAD a
+    # stage's steps cover more questions with half (data/models/reader/README.md).
+    paired: float = 0.5
     alone: float = 0.3
+    # Forward and backward in bfloat16 (torch.autocast; the CPU has avx512_bf16), the weights
+    # and optimiser in fp32: measured in data/models/reader/README.md.
+    bf16: bool = True
+    # A stage of a run longer than a session: it starts at this step of the plan (the same
+    # batches in the same order, by `seed`) from the previous stage's weights (`--init`),
+    # and runs `max_steps` with a schedule of its own.
+    first_step: int = 0
     seed: int = 13
     max_steps: int | None = None  # stop early (tests, or a run sized to a time budget)
     checkpoint_every: int = 200  # steps; `--resume` goes on from the last one

@@ -32,7 +32,14 @@ from citeqa.eval.datasets import (
     split_of,
 )
 from citeqa.eval.metrics import exact_match, f1, is_correct
-from citeqa.eval.reader_data import Extra, Group, extra_examples, own_groups, squad_groups
+from citeqa.eval.reader_data import (
+    Extra,
+    Group,
+    NegativeMix,
+    extra_examples,
+    own_groups,
+    squad_groups,
+)
 from citeqa.eval.train_config import TrainConfig
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.loaders import load_folder
@@ -225,6 +232,7 @@ def train(
     model.get_parameter(FROZEN).requires_grad_(False)
     optimiser = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     plan = [rows for _ in range(config.epochs) for rows in batches(data, config.batch_size, rng)]
+    plan = plan[config.first_step :]
     total = len(plan) if config.max_steps is None else min(len(plan), config.max_steps)
     warmup = max(1, int(total * config.warmup))
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -243,7 +251,9 @@ def train(
         rows = plan[step]
         encoded, start_targets, end_targets = _take(data, rows)
         groups = runs(data.group_of[rows])
-        start, end = masked_logits(model, encoded)
+        with torch.autocast("cpu", torch.bfloat16, enabled=config.bf16):
+            start, end = masked_logits(model, encoded)
+        start, end = start.float(), end.float()
         loss = (span_loss(start, start_targets, groups) + span_loss(end, end_targets, groups)) / 2
         if teacher is not None:
             taught = teacher.take(rows, start.shape[1])
@@ -419,6 +429,9 @@ class Sets:
     # trained on; their test parts give held-out figures of the reader alone.
     shifts: list[Loaded]
     extra: list[EvalQuestion]  # trained on whole: no split, no figure is reported on them
+    # SQuAD-format sets trained on whole (SQuAD v1.1 train): they share no article with
+    # any set a figure is reported on.
+    train: list[EvalSet]
 
     @classmethod
     def load(
@@ -428,6 +441,7 @@ class Sets:
         extra: Path | None = None,
         squad2: Path | None = None,
         shifts: list[Path] | None = None,
+        train: list[Path] | None = None,
     ) -> Sets:
         squad_set, own_set = load_squad(squad), load_questions(questions)
         natural = load_questions(NATURAL_QUESTIONS)
@@ -438,6 +452,7 @@ class Sets:
             Loaded.read(squad2) if squad2 else None,
             [Loaded.read(path) for path in shifts or []],
             extra_questions,
+            [load_squad(path) for path in train or []],
         )  # fmt: skip
 
 
@@ -449,6 +464,7 @@ def main(
     confidence_only: bool = False,
     resume: bool = False,
     teacher: Path | None = None,
+    init: Path | None = None,
 ) -> None:
     """The whole run: train the reader, then fit its confidence model and threshold; with
     `confidence_only`, the second step alone, over the weights already in `out_dir`.
@@ -458,7 +474,7 @@ def main(
     if confidence_only:
         weights = out_dir / WEIGHTS_FILE
     else:
-        weights = train_weights(sets, out_dir, work, config, log, resume, teacher)
+        weights = train_weights(sets, out_dir, work, config, log, resume, teacher, init)
     calibrate(sets, weights, work, log)
 
 
@@ -468,15 +484,25 @@ def training_groups(sets: Sets, config: TrainConfig, log: Log) -> list[Group]:
     from citeqa.service.wiring import chunker_settings
 
     rng = random.Random(config.seed)
+    mix = NegativeMix(config.paired, config.alone)
     settings = Settings()
     chunker = chunker_settings(settings)
-    groups = squad_groups(sets.squad, sets.squad_split.train, config.alone, rng)
+    groups = []
+    for whole in sets.train:
+        gold = [q for q in whole.questions if not q.spans_guessed]
+        log(f"{whole.name}: {len(gold)} questions; {len(whole.questions) - len(gold)} left "
+            "out (their offsets are guesses)")  # fmt: skip
+        groups += squad_groups(whole, gold, mix, rng)
+    if not sets.train:
+        # With a training set of its own size, the even half's answerable questions serve
+        # calibration and test alone (steadier figures).
+        groups += squad_groups(sets.squad, sets.squad_split.train, mix, rng)
     if sets.squad2:
         unanswerable = [q for q in sets.squad2.split.train if q.unanswerable]
-        groups += squad_groups(sets.squad2.set, unanswerable, config.alone, rng)
+        groups += squad_groups(sets.squad2.set, unanswerable, mix, rng)
     for shift in sets.shifts:
         trained = shift.split.train + shift.split.calibration
-        groups += squad_groups(shift.set, trained, config.alone, rng)
+        groups += squad_groups(shift.set, trained, mix, rng)
     sample_documents = load_folder(sample_corpus()).documents
     groups += own_groups(sets.own_split.train, sample_documents, chunker) * config.own_repeats
     if sets.extra:
@@ -493,10 +519,13 @@ def train_weights(
     log: Log,
     resume: bool,
     teacher: Path | None = None,
+    init: Path | None = None,
 ) -> Path:
     """Fine-tune on the training articles, with a checkpoint every few hundred steps;
-    then score the reader alone on every held-out part. With `teacher` (a reader's
-    weights), distil it: the student starts from `config.layers` of its layers."""
+    then score the reader alone on every held-out part. The reader starts from `init` (a
+    previous stage's weights) or from the base model with a fresh span head. With
+    `teacher` (a reader's weights), distil it: the student starts from `config.layers` of
+    its layers."""
     from citeqa.service.settings import Settings
 
     checkpoint = work / "checkpoint.pt"
@@ -508,7 +537,7 @@ def train_weights(
     log(f"{len(groups)} groups ({negatives} without an answer), {len(data.lengths)} windows, "
         f"{asdict(config)}")  # fmt: skip
     if teacher is None:
-        model, taught = load_model(None), None
+        model, taught = load_model(init), None
     else:
         taught = Taught.read(teacher, data, Settings().cache, log)
         model = load_model(teacher)
@@ -589,8 +618,11 @@ def calibrate(sets: Sets, weights: Path, work: Path, log: Log) -> Confidence:
                         answer_settings(at, 0.0))  # fmt: skip
 
     log("reading the calibration questions")
+    # Trained on SQuAD train instead, the reader never saw the even half's training part:
+    # it calibrates too.
+    squad_questions = sets.squad_split.calibration + (sets.squad_split.train if sets.train else [])
     parts = [read_all(answerer(sets.squad, cache_dir(sets.squad_path, settings)),
-                      sets.squad_split.calibration)]  # fmt: skip
+                      squad_questions)]  # fmt: skip
     if sets.squad2:
         squad2_qa = answerer(sets.squad2.set, cache_dir(sets.squad2.path, settings))
         parts.append(read_all(squad2_qa, sets.squad2.split.calibration))
