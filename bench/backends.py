@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.common import ingest_sample, print_table, rss_mb, time_calls, write_result
 from citeqa.index.factory import BackendName
 from citeqa.index.search import search
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer

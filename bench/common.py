@@ -19,7 +19,7 @@ from pathlib import Path
 
 from citeqa.index.factory import BackendName
 from citeqa.index.writer import IngestReport, ingest
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import chunker_settings, open_index
 

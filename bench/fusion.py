@@ -16,7 +16,7 @@ from tqdm import tqdm
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import load_squad
 from citeqa.index.search import search
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings
 
 GRID = [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.75), (1.0, 0.5), (1.0, 0.25)]

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from bench.common import ingest_sample, peak_rss_mb, print_table, write_result
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.runtime.nlp import load_nlp
-from citeqa.ingest.runtime.threads import BATCH_THREADS
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.runtime.nlp import load_nlp
+from citeqa.models.runtime.threads import BATCH_THREADS
 from citeqa.service.settings import Settings, sample_corpus
 
 
@@ -61,7 +61,7 @@ def main() -> None:
             ingest_runs.append(seconds(began))
             assert len(report.added) == len(documents) and report.chunks == len(chunks)
     rss_ingest = peak_rss_mb()
-    # `citeqa ingest` embeds on every core (ingest/runtime/threads.py); the server's writes
+    # `citeqa ingest` embeds on every core (models/runtime/threads.py); the server's writes
     # on one, the rows above.
     every_core = Embedder(Settings().cache, BATCH_THREADS)
     batch_runs = []

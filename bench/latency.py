@@ -35,12 +35,11 @@ from bench.common import (
     write_result,
 )
 from citeqa.index.search import search
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.reader.spans import Excerpt
 from citeqa.service.http.app import create_app
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.query import Query
-from citeqa.service.qa.reader import Excerpt
-from citeqa.service.qa.sentences import windows
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer
 
@@ -106,11 +105,8 @@ def concurrent_asks(url: str, questions: list[str], n: int, threads: int) -> tup
 
 
 def reader_windows(answerer: Answerer, question: str) -> list[Excerpt]:
-    """The passages `Answerer.ask` would give the reader for `question`."""
-    analysed = answerer.analyse(question)
-    _, sentences = answerer.retrieve(analysed, None)
-    read = windows(sentences, answerer.settings.read_windows, answerer.settings.window_context)
-    return [w.passage for w in read]
+    """The passages `Answerer.ask` gives the reader for `question`."""
+    return [w.passage for w in answerer.candidates(Query(question)).windows]
 
 
 def measure(questions: list[str], n: int, threads: int) -> tuple[list[Timing], float, int]:

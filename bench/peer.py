@@ -33,9 +33,9 @@ from citeqa.eval.datasets import EvalSet, load_questions, load_squad
 from citeqa.index.base import Index
 from citeqa.index.search import search
 from citeqa.index.writer import sync_documents
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
-from citeqa.ingest.runtime.threads import BATCH_THREADS
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.runtime.threads import BATCH_THREADS
 from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import answerer_over, chunker_settings, fusion_weights, open_index

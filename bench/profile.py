@@ -16,7 +16,7 @@ from pyinstrument import Profiler
 
 from bench.common import ingest_sample
 from bench.latency import load_questions
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer

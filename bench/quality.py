@@ -19,7 +19,7 @@ from bench.common import SQUAD, SQUAD2, ingest_sample, print_table, write_result
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad, split_of
 from citeqa.eval.run import evaluate
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

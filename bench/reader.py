@@ -1,12 +1,12 @@
 """The reader's engines side by side: torch fp32, ONNX Runtime fp32, and ONNX Runtime with
-int8 weight matrices (the product's, service/qa/reader.py), on the same held-out questions in
+int8 weight matrices (the product's, models/reader/spans.py), on the same held-out questions in
 one run.
 
     python -m bench.reader --squad FILE [--questions 300]
 
 Each engine reads each held-out SQuAD question's whole gold paragraph (from articles the
 reader never trained on), so F1 here is a reader-only figure. Prints F1, ms per question
-(p50/p95) with the threads `/ask` uses (ingest/runtime/threads.py), and how many top spans differ
+(p50/p95) with the threads `/ask` uses (models/runtime/threads.py), and how many top spans differ
 from torch's. The rule: keep the fastest engine that loses at most 1 F1 point against
 torch fp32.
 """
@@ -24,10 +24,10 @@ from bench.common import print_table, time_calls
 from citeqa.eval.datasets import load_squad, split_of
 from citeqa.eval.engines import TorchReader, fp32_reader
 from citeqa.eval.metrics import f1
-from citeqa.ingest.runtime.paths import shipped_reader
-from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
-from citeqa.ingest.runtime.threads import INTRA_OP_THREADS
-from citeqa.service.qa.reader import Excerpt, Reader
+from citeqa.models.reader.model import WEIGHTS_FILE
+from citeqa.models.reader.spans import Excerpt, Reader
+from citeqa.models.runtime.paths import shipped_reader
+from citeqa.models.runtime.threads import INTRA_OP_THREADS
 from citeqa.service.settings import Settings
 
 

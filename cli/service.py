@@ -1,61 +1,26 @@
-"""The service's commands of `citeqa`: ingest, ask, serve, index. Flags override `CITEQA_*`
-settings. The web's commands (sources, refresh) are in service/web_cli.py.
-
-eval/cli.py holds eval's commands and eval/main.py puts both on the one `citeqa` app.
-"""
+"""The service's commands of `citeqa`: ingest, ask, serve, index. The web's (sources,
+refresh, and the web half of ingest) are in cli/web.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from citeqa.index.base import (
-    IndexBusyError,
-    IndexDamagedError,
-    IndexFullError,
-    IndexMismatchError,
-    IndexReadOnlyError,
-    IndexUnreachableError,
+from citeqa.cli.common import (
+    IndexOption,
+    index_errors,
+    report_skipped,
+    settings_for,
+    summary,
+    where,
 )
 from citeqa.index.factory import BackendName
-
-if TYPE_CHECKING:
-    from citeqa.index.writer import IngestReport
-    from citeqa.ingest.loaders import LoadError
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings, sample_corpus
 
 app = typer.Typer()
-
-IndexOption = Annotated[
-    Path | None,
-    typer.Option("--index", help="Index directory. Default: $CITEQA_INDEX or ~/.local/share."),
-]
-
-
-def settings_for(index: Path | None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"index": index}) if index else settings
-
-
-# What the user can fix, said in words: exit 2, no traceback.
-INDEX_ERRORS = (IndexMismatchError, IndexBusyError, IndexDamagedError, IndexUnreachableError,
-                IndexFullError, IndexReadOnlyError)  # fmt: skip
-
-
-@contextmanager
-def index_errors() -> Iterator[None]:
-    """An index built by another model, damaged, or busy with another writer is the user's
-    to fix, so they get the message that says how, not a traceback."""
-    try:
-        yield
-    except INDEX_ERRORS as error:
-        typer.secho(str(error), fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -100,7 +65,7 @@ def ingest(
         raise typer.BadParameter("give one folder, or web addresses", param_hint="TARGETS")
     settings = settings_for(index)
     if web:
-        from citeqa.service.web_cli import ingest_web
+        from citeqa.cli.web import ingest_web
 
         ingest_web(settings, urls, feed or [], sitemap or [])
         return
@@ -109,10 +74,10 @@ def ingest(
 
 def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bool) -> None:
     from citeqa.index.writer import ingest as run_ingest
-    from citeqa.ingest.embedding import Embedder
     from citeqa.ingest.loaders import check_folder
-    from citeqa.ingest.runtime.threads import BATCH_THREADS
     from citeqa.ingest.shards import EVERYTHING, Shard
+    from citeqa.models.embedder.encoder import Embedder
+    from citeqa.models.runtime.threads import BATCH_THREADS
     from citeqa.service.wiring import chunker_settings, open_index
 
     try:
@@ -134,34 +99,6 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
     summary(report, str(folder), where(settings))
 
 
-def report_skipped(errors: list[LoadError]) -> None:
-    """Each file or page that was not ingested, with why."""
-    for error in errors:
-        typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
-
-
-def summary(report: IngestReport, origin: str, target: str, **more: int) -> None:
-    """What an ingest changed, as a small table (with `more` columns), then where it went."""
-    from rich.console import Console
-    from rich.table import Table
-
-    typer.echo(f"{origin} -> {target}")
-    counts = {"added": len(report.added), "updated": len(report.updated),
-              "removed": len(report.removed), "unchanged": report.unchanged, **more,
-              "skipped": len(report.errors), "chunks written": report.chunks}  # fmt: skip
-    table = Table()
-    for name in counts:
-        table.add_column(name, justify="right")
-    table.add_row(*map(str, counts.values()))
-    Console().print(table)
-
-
-def where(settings: Settings) -> str:
-    from citeqa.service.wiring import backend
-
-    return backend(settings).describe()
-
-
 index_app = typer.Typer(help="Manage the index itself.")
 app.add_typer(index_app, name="index")
 
@@ -178,7 +115,7 @@ def export(
     """Copy the whole index into another backend (local -> milvus, or back), vectors
     included: nothing is embedded again. The source is the other backend's index."""
     from citeqa.index.migrate import copy_into
-    from citeqa.ingest.embedding import Embedder
+    from citeqa.models.embedder.encoder import Embedder
     from citeqa.service.wiring import open_index
 
     settings = settings_for(index)

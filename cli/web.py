@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from citeqa.cli.common import IndexOption, index_errors, report_skipped, settings_for, summary
+from citeqa.cli.common import where as index_where
 from citeqa.ingest.web.sources import SourceKind
-from citeqa.service.cli import IndexOption, index_errors, report_skipped, settings_for, summary
-from citeqa.service.cli import where as index_where
 from citeqa.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ def ingest_web(settings: Settings, urls: list[str], feeds: list[str], sitemaps: 
 def _writer(settings: Settings) -> Write:
     """Writes documents to the index in `settings`, opened once, on first use."""
     from citeqa.index.writer import upsert_documents
-    from citeqa.ingest.embedding import Embedder
-    from citeqa.ingest.runtime.threads import BATCH_THREADS
+    from citeqa.models.embedder.encoder import Embedder
+    from citeqa.models.runtime.threads import BATCH_THREADS
     from citeqa.service.wiring import chunker_settings, open_index
 
     def write(documents: list[Document]) -> IngestReport:

@@ -1,11 +1,11 @@
 """Offline evaluation of citeqa: question sets in, metrics, reports and plots out.
 
 Eval sits beside HTTP and the CLI as a third caller of the one `Answerer` API
-(`Answerer.ask_traced`, the same code path `/ask` runs), so what it measures is exactly
-what users get. `datasets` reads question sets, `metrics` holds the pure scoring
-functions, `run` asks every question and scores it, `report` writes the results.
-`cli` holds eval's commands and `main` puts the whole `citeqa` command together: here,
-because eval may import service and service never imports eval.
+(`Answerer.ask`, the code path `/ask` runs), so what it measures is exactly what users
+get. `datasets` reads question sets, `corpus` ingests a set's documents into an index,
+`metrics` holds the pure scoring functions, `run` asks every question and scores it,
+`report` and `summary` write the results. Eval is a leaf: it imports service, and only
+the command line (cli/) and the models' training import it.
 """
 
-import citeqa.ingest.runtime  # noqa: F401  (first: the process's environment, see there)
+import citeqa.models.runtime  # noqa: F401  (first: the process's environment, see there)

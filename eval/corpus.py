@@ -17,8 +17,8 @@ from citeqa.eval.datasets import EvalSet
 from citeqa.index.base import Index
 from citeqa.index.factory import format_version
 from citeqa.index.writer import sync_documents
-from citeqa.ingest.embedding import MODEL_NAME, Embedder
-from citeqa.ingest.runtime.paths import cache_home
+from citeqa.models.embedder.encoder import MODEL_NAME, Embedder
+from citeqa.models.runtime.paths import cache_home
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import answerer_over, backend, chunker_settings, open_index

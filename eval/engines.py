@@ -1,6 +1,6 @@
 """The reader in the engines it does not serve with, to measure the served one against:
 torch fp32 (the reference, as trained) and ONNX Runtime fp32 (the export before int8
-quantisation). bench/reader.py compares their F1 and speed; tests/ingest/test_onnx.py
+quantisation). bench/reader.py compares their F1 and speed; tests/models/test_onnx.py
 checks that the export finds the spans torch finds."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from citeqa.ingest.runtime.reader_model import Encoded, export_fp32, load_model, masked_logits
-from citeqa.ingest.runtime.threads import session_options
-from citeqa.service.qa.reader import Reader
+from citeqa.models.reader.model import Encoded, export_fp32, load_model, masked_logits
+from citeqa.models.reader.spans import Reader
+from citeqa.models.runtime.threads import session_options
 
 
 class TorchReader(Reader):

@@ -7,4 +7,4 @@ corpus; `MilvusIndex` in a Milvus server or Milvus Lite. The service only sees t
 protocol in `base.py`, and `factory.py` is the one place that knows the backends.
 """
 
-import citeqa.ingest.runtime  # noqa: F401  (first: the process's environment, see there)
+import citeqa.models.runtime  # noqa: F401  (first: the process's environment, see there)

@@ -2,7 +2,7 @@
 
 News sources spell the same transliterated name differently (Qasem/Qassem,
 Kataib/Khataib). Search adds the corpus's own variants of a question's names to its
-lexical terms, and answer grouping (`service.consolidation`) treats answers that differ
+lexical terms, and answer grouping (`citeqa.service.qa.consolidation`) treats answers that differ
 only so as one answer.
 """
 

@@ -13,7 +13,7 @@ from functools import cache
 
 import Stemmer
 
-from citeqa.ingest.runtime.nlp import stopwords as english_stopwords
+from citeqa.models.runtime.nlp import stopwords as english_stopwords
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 

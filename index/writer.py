@@ -22,10 +22,10 @@ from tqdm import tqdm
 from citeqa.index.base import Index
 from citeqa.index.storage import storage_error
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import PROGRESS_FROM_DOCUMENTS, LoadError, load_folder
 from citeqa.ingest.models import Chunk, Document
 from citeqa.ingest.shards import EVERYTHING, Shard
+from citeqa.models.embedder.encoder import Embedder
 
 # Documents chunked and embedded together, at most this many and this much text: what
 # a batch holds in memory (its sentences' vectors are ~12 bytes a character, with the

@@ -5,4 +5,4 @@ excluded spans) -> `Chunk`s with exact character offsets, their sentences,
 and embeddings. The `index` package stores what this package produces.
 """
 
-from citeqa.ingest import runtime  # noqa: F401  (first: the process's environment, see there)
+import citeqa.models.runtime  # noqa: F401  (first: the process's environment, see there)

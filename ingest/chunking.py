@@ -16,8 +16,8 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from citeqa.ingest.cleaning import content_regions
 from citeqa.ingest.models import Chunk, Document, Sentence, Span
-from citeqa.ingest.runtime.nlp import load_sentencizer
 from citeqa.ingest.whitespace import duplicate_key, strip_span
+from citeqa.models.runtime.nlp import load_sentencizer
 
 # Paragraphs first, then lines, then sentence ends, then words: the splitter only goes
 # down a level when a piece is still longer than `chunk_size`.

@@ -1,11 +1,11 @@
-"""Writes as jobs: queued behind each other on the live answerer's one writer, watched
+"""Writes as jobs: queued behind each other on the live index's one writer, watched
 while they run, and cancelled on request.
 
 A write of many large documents embeds for minutes or hours (issue 21's probe: 100
 documents of 200 KB, 19 hours estimated, and no way to stop it short of kill -9). As a
 job it reports how far it is, can be cancelled between model calls, and rolls back when
 cancelled or failed: nothing half-written becomes visible. It embeds on one core (the
-models run one thread per call, ingest/runtime/threads.py), so questions keep the other.
+models run one thread per call, models/runtime/threads.py), so questions keep the other.
 
 Jobs live in memory: a restart forgets them, and a write that was running is lost whole
 (it never saved), never half-kept.
@@ -26,9 +26,9 @@ from enum import StrEnum
 from citeqa.index.base import Index
 from citeqa.index.writer import IngestReport, Progress, WriteCancelled, upsert_documents
 from citeqa.ingest.chunking import ChunkerSettings
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.models import Document
-from citeqa.service.live import LiveAnswerer
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.service.live import LiveIndex
 
 log = logging.getLogger("citeqa")
 # Jobs waiting or running at once; past it a write is refused (429). Each queued job holds
@@ -75,7 +75,7 @@ class Job:
 class Jobs:
     """The jobs of one server, run one at a time by `live`'s writer."""
 
-    def __init__(self, live: LiveAnswerer) -> None:
+    def __init__(self, live: LiveIndex) -> None:
         self._live = live
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -121,7 +121,7 @@ class Jobs:
 
 
 def _run(job: Job, change: Change, index: Index) -> IngestReport:
-    """The job's work, on the writer's thread. An exception goes on to the live answerer,
+    """The job's work, on the writer's thread. An exception goes on to the live index,
     which then keeps serving the version it had."""
     job.progress.check()  # cancelled while it waited
     job.state = JobState.RUNNING

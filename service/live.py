@@ -1,4 +1,5 @@
-"""`LiveAnswerer`: the answerer over the index's newest version, for a long-running server.
+"""`LiveIndex`: the index as a long-running server sees it: the answerer over its newest
+version, and its one writer.
 
 A request takes `current()` once and keeps that answerer to its end, so it reads one
 version throughout, even while a write publishes the next. `current()` sees a version
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from citeqa.index.base import Index, IndexDamagedError, IndexMismatchError
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.admission import OverloadedError, run_within
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
@@ -42,7 +43,10 @@ class WriterBusyError(RuntimeError):
         return cls(f"Other writes have held the index for over {wait_s:g} s. Retry later.")
 
 
-class LiveAnswerer:
+class LiveIndex:
+    """Tracks the index's newest version (`current()`) and runs every write of this server
+    on one thread (`write()`)."""
+
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         """Open the live version; a damaged index raises here, before serving starts."""
         self._settings = settings

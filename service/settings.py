@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.index.factory import BackendName
-from citeqa.ingest.runtime.paths import default_cache, default_index
+from citeqa.models.runtime.paths import default_cache, default_index
 
 
 def sample_corpus() -> Path:
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # Sources added with the command line are the operator's own and may.
     fetch_private: bool = False
     # Files rebuilt from the shipped ones when missing: the models' ONNX exports
-    # (ingest/runtime/onnx.py), made on first use.
+    # (models/runtime/onnx.py), made on first use.
     cache: Path = Field(default_factory=default_cache)
     host: str = "127.0.0.1"
     port: int = 8000

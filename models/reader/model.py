@@ -20,9 +20,9 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from citeqa.ingest.runtime.onnx import cached_session, quantize_weights
-from citeqa.ingest.runtime.paths import base_model
-from citeqa.ingest.runtime.threads import INTRA_OP_THREADS
+from citeqa.models.runtime.onnx import cached_session, quantize_weights
+from citeqa.models.runtime.paths import base_model
+from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
 if TYPE_CHECKING:  # torch is imported only to train or to export
     import torch
@@ -58,7 +58,7 @@ class ReaderTokenizer:
     calls each set its truncation and padding on the shared Rust object, it is safe to call
     from the server's threads at once. Its windows equal transformers' (`truncation=
     "only_second"`, `stride`, `return_overflowing_tokens`, `padding="longest"`):
-    tests/ingest/test_reader_model.py compares them."""
+    tests/models/test_reader.py compares them."""
 
     def __init__(self) -> None:
         path = str(base_model() / "tokenizer.json")
@@ -160,7 +160,7 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 def export_fp32(weights: Path, path: Path) -> None:
     """The reader with `weights` as an fp32 ONNX file at `path`."""
-    from citeqa.ingest.runtime.torch_export import TransformerOutputs, export_module
+    from citeqa.models.runtime.torch_export import TransformerOutputs, export_module
 
     # Two passages of different lengths, so the traced graph pads as `read`'s batches do.
     sample = ReaderTokenizer().encode(["a question?"] * 2, ["a passage to read.", "another."])

@@ -1,8 +1,8 @@
 """The extractive reader at serving time: a question and a few excerpts in, answer spans
 with exact offsets out.
 
-The model and its inputs are ingest/runtime/reader_model.py's; `citeqa train-reader`
-(eval/train_reader.py) trains it. Offsets are exact by construction: the tokenizer gives
+The model and its inputs are models/reader/model.py's; `citeqa train-reader`
+(models/reader/train/run.py) trains it. Offsets are exact by construction: the tokenizer gives
 each token's characters in the excerpt, and an excerpt's own offset in its document is
 exact, so a span is `document[excerpt.start + a : excerpt.start + b]`. The answer text is
 never searched for.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.ingest.runtime.reader_model import (
+from citeqa.models.reader.model import (
     Encoded,
     ReaderTokenizer,
     reader_session,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from citeqa.ingest.runtime.threads import INTRA_OP_THREADS, session_options
+from citeqa.models.runtime.threads import INTRA_OP_THREADS, session_options
 
 # Bump when the export (torch_export.py), or what a model's `export` callback builds,
 # changes. Versions come from the installed packages' metadata, so that finding a cached

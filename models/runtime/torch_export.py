@@ -36,7 +36,7 @@ def export_module(
     assert not module.training, "export in eval mode, or dropout is in the graph"
     axes = {name: {0: "batch", 1: "tokens"} for name in (*inputs, *outputs)}
     # The tracer warns about branches on shapes in transformers' masking code; they hold
-    # for every shape (tests/ingest/test_onnx.py compares padded batches with torch).
+    # for every shape (tests/models/test_onnx.py compares padded batches with torch).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", "Exporting aten::index", UserWarning)

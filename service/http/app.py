@@ -17,8 +17,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from citeqa.index.base import IndexUnreachableError
 from citeqa.index.writer import IngestReport
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.models import Document
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.admission import Admission
 from citeqa.service.feedback.store import FeedbackStore, feedback_file
 from citeqa.service.http.deps import Live, Services, attach
@@ -31,7 +31,7 @@ from citeqa.service.http.middleware.strict_json import StrictJSON
 from citeqa.service.http.rate import RateLimit
 from citeqa.service.http.routes import ask, documents, feedback, jobs, ops, page, sources
 from citeqa.service.jobs import Jobs
-from citeqa.service.live import LiveAnswerer
+from citeqa.service.live import LiveIndex
 from citeqa.service.qa.query import Query
 from citeqa.service.refresh import Refresher, source_store
 from citeqa.service.settings import Settings
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     """The app. The model and index load here, so a damaged index stops the server before
     it listens (IndexDamagedError, with what to do), not at its first request."""
     settings = settings or Settings()
-    services = _services(settings, LiveAnswerer(settings, embedder or Embedder(settings.cache)))
+    services = _services(settings, LiveIndex(settings, embedder or Embedder(settings.cache)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     return app
 
 
-def _services(settings: Settings, live: LiveAnswerer) -> Services:
+def _services(settings: Settings, live: LiveIndex) -> Services:
     """What the routes use, built once. The web sources' refresher writes through the
     same jobs, on the same one writer, as POST /documents."""
     jobs = Jobs(live)

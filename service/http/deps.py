@@ -19,7 +19,7 @@ from citeqa.service.admission import Admission
 from citeqa.service.feedback.store import FeedbackStore
 from citeqa.service.http.rate import RateLimit
 from citeqa.service.jobs import Jobs
-from citeqa.service.live import LiveAnswerer
+from citeqa.service.live import LiveIndex
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.refresh import Refresher
 from citeqa.service.settings import Settings
@@ -30,7 +30,7 @@ class Services:
     """Everything a request may use, built once per app."""
 
     settings: Settings
-    live: LiveAnswerer
+    live: LiveIndex
     jobs: Jobs
     admission: Admission
     feedback: FeedbackStore
@@ -61,7 +61,7 @@ def _part(name: str) -> Callable[[Services], object]:
 
 
 AppSettings = Annotated[Settings, Depends(_part("settings"))]
-Live = Annotated[LiveAnswerer, Depends(_part("live"))]
+Live = Annotated[LiveIndex, Depends(_part("live"))]
 WriteJobs = Annotated[Jobs, Depends(_part("jobs"))]
 Admitted = Annotated[Admission, Depends(_part("admission"))]
 Feedback = Annotated[FeedbackStore, Depends(_part("feedback"))]

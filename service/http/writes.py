@@ -23,7 +23,7 @@ from citeqa.index.writer import IngestReport, estimated_seconds
 from citeqa.ingest.models import Document
 from citeqa.service.http.schemas import JobOut, WriteResult
 from citeqa.service.jobs import Job, Jobs, JobState, TooManyJobsError
-from citeqa.service.live import LiveAnswerer, WriterBusyError
+from citeqa.service.live import LiveIndex, WriterBusyError
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings
 
@@ -53,7 +53,7 @@ def write_error(error: BaseException | None) -> HTTPException:
     return HTTPException(status_code=500, detail=INTERNAL)
 
 
-def write_result(report: IngestReport, live: LiveAnswerer) -> WriteResult:
+def write_result(report: IngestReport, live: LiveIndex) -> WriteResult:
     stats = live.current().index.stats()
     return WriteResult(
         added=report.added,
@@ -66,7 +66,7 @@ def write_result(report: IngestReport, live: LiveAnswerer) -> WriteResult:
     )
 
 
-def job_out(job: Job, live: LiveAnswerer) -> JobOut:
+def job_out(job: Job, live: LiveIndex) -> JobOut:
     """`job` as GET /jobs/{id} shows it."""
     error = None
     if job.error is not None:
@@ -86,7 +86,7 @@ def job_out(job: Job, live: LiveAnswerer) -> JobOut:
 
 
 async def submit_write(
-    documents: list[Document], request: Request, live: LiveAnswerer, jobs: Jobs, settings: Settings
+    documents: list[Document], request: Request, live: LiveIndex, jobs: Jobs, settings: Settings
 ) -> WriteResult | JSONResponse:
     """Add or replace `documents` as a job. One estimated to take longer than
     CITEQA_WRITE_SYNC_S is answered at once: 202 with the job's `url` (and `Location`).

@@ -1,7 +1,7 @@
 """What kind of answer a question asks for, and what kind of thing a span is.
 
 A "where" question answered with "decision-maker", or a "when" question with a noun, is
-wrong whatever the reader's score. The confidence model (service/qa/confidence.py) gets the
+wrong whatever the reader's score. The confidence model (models/reader/confidence.py) gets the
 agreement of the two as features: the question's kind from its wh-word, the span's from
 spaCy's entities in the span's sentence (the pipeline service/qa/followup.py already loads).
 """

@@ -1,9 +1,11 @@
 """`Answerer.ask`: the one Python API from a question to cited answers.
 
 `Query` -> retrieve chunks -> score their sentences -> the reader reads windows around the
-best ones -> each span gets a calibrated confidence -> group agreeing sources, flag
-conflicting ones -> `Result`. HTTP (service/http/schemas.py maps its contract onto these
-types), the CLI and `eval` all call this.
+best ones -> each span gets a calibrated confidence (`candidates`: the `Shortlist`) ->
+abstain below the threshold, group agreeing sources, flag conflicting ones -> `Result`.
+HTTP (service/http/schemas.py maps its contract onto these types), the CLI and `eval` all
+call `ask`; the reader's calibration fits on what `candidates` returns, so what is fitted
+is what is served.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from dataclasses import dataclass, replace
 from citeqa.index.base import Index, SearchFilters, StoredChunk
 from citeqa.index.search import search, term_weights
 from citeqa.index.tokens import tokenize_one
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.models import DocumentMeta
-from citeqa.service.qa import followup
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.reader.confidence import Confidence
+from citeqa.models.reader.spans import Reader
+from citeqa.service.qa import features, followup
 from citeqa.service.qa.answer_types import SpanTyper, expected_kinds
-from citeqa.service.qa.confidence import Candidate, Confidence, candidates
 from citeqa.service.qa.consolidation import AnswerGroup, find_conflict, group_candidates
 from citeqa.service.qa.query import Query
-from citeqa.service.qa.reader import Reader
 from citeqa.service.qa.result import Answer, Citation, Quote, Result, Timings
-from citeqa.service.qa.sentences import Question, ScoredSentence, score_sentences, windows
+from citeqa.service.qa.sentences import score_sentences, windows
+from citeqa.service.qa.types import Candidate, Question, ScoredSentence, Shortlist, Window
 
 RELATED_PASSAGES = 3
 
@@ -66,17 +69,15 @@ class Answerer:
 
     def ask(self, query: Query) -> Result:
         began = time.perf_counter()
-        resolved = followup.resolve(query.question, query.history)
-        question = self.analyse(resolved)
-        chunks, sentences = self.retrieve(question, query.filters)
-        retrieved = time.perf_counter()
-        groups = group_candidates(self.read(question, sentences))
+        shortlist = self.candidates(query)
+        groups = group_candidates(shortlist.candidates)
         confident = [g for g in groups if g.best.score >= self.settings.no_answer_threshold]
         rivals = find_conflict(confident)
         chosen = ([confident[0], *rivals] if rivals else confident)[: query.top_k]
         done = time.perf_counter()
-        related = [] if chosen else sentences[:RELATED_PASSAGES]
+        related = [] if chosen else shortlist.sentences[:RELATED_PASSAGES]
         cite = _Citer(self.index, chosen, related)
+        resolved = shortlist.question.text
         return Result(
             question=query.question,
             no_answer=not chosen,
@@ -85,11 +86,26 @@ class Answerer:
             resolved_question=resolved if resolved != query.question else None,
             related=[cite.sentence(s) for s in related],
             timings=Timings(
-                retrieval_ms=1000 * (retrieved - began), extraction_ms=1000 * (done - retrieved)
+                retrieval_ms=shortlist.retrieval_ms,
+                extraction_ms=1000 * (done - began) - shortlist.retrieval_ms,
             ),
             took_ms=1000 * (done - began),
-            retrieved_doc_ids=_unique(c.doc_id for c in chunks),
+            retrieved_doc_ids=_unique(c.doc_id for c in shortlist.chunks),
         )
+
+    def candidates(self, query: Query) -> Shortlist:
+        """Every candidate answer to `query` with its calibrated score, best first, before
+        the no-answer threshold, and what they were found in."""
+        began = time.perf_counter()
+        question = self.analyse(followup.resolve(query.question, query.history))
+        chunks, sentences = self.retrieve(question, query.filters)
+        retrieved = time.perf_counter()
+        read = windows(sentences, self.settings.read_windows, self.settings.window_context)
+        found = self.extract(question, read)
+        done = time.perf_counter()
+        return Shortlist(question, chunks, sentences, read, found,
+                         retrieval_ms=1000 * (retrieved - began),
+                         extraction_ms=1000 * (done - retrieved))  # fmt: skip
 
     def analyse(self, text: str) -> Question:
         tokens = frozenset(tokenize_one(text))
@@ -107,12 +123,13 @@ class Answerer:
         ranked = [chunks[h.chunk_id] for h in hits if h.chunk_id in chunks]
         return ranked, score_sentences(question, vector, ranked[: self.settings.read_chunks])
 
-    def read(self, question: Question, sentences: list[ScoredSentence]) -> list[Candidate]:
-        """The reader's spans from windows around the best sentences, scored, best first."""
-        read = windows(sentences, self.settings.read_windows, self.settings.window_context)
+    def extract(self, question: Question, read: list[Window]) -> list[Candidate]:
+        """The reader's spans in `read`, with their calibrated scores, best first."""
         spans = self.reader.read(question.text, [w.passage for w in read])
-        found = candidates(question, spans, read, self.typer)
-        self.confidence.score(found)
+        found = features.from_spans(question, spans, read, self.typer)
+        scores = self.confidence.probabilities([c.features for c in found])
+        for candidate, score in zip(found, scores, strict=True):
+            candidate.score = float(score)
         return sorted(found, key=lambda c: -c.score)
 
 

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass, field
 
 from citeqa.index.spelling import one_edit_apart
-from citeqa.service.qa.confidence import Candidate
+from citeqa.service.qa.types import Candidate
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’—–")

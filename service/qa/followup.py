@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # spaCy loads with the pipeline, not with this module (it imports torch)
     from spacy.tokens import Token
 
-from citeqa.ingest.runtime.nlp import load_nlp
+from citeqa.models.runtime.nlp import load_nlp
 from citeqa.service.qa.query import Turn
 
 _PERSON_PRONOUNS = {"he", "him", "she", "her", "his", "hers", "they", "them", "their"}

@@ -36,7 +36,7 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     text: str
-    score: float  # the calibrated probability of being right (qa/confidence.py)
+    score: float  # the calibrated probability of being right (models/reader/confidence.py)
     doc_id: str
     start: int
     end: int

@@ -2,41 +2,18 @@
 
 Every sentence of the best chunks is scored against the question (MiniLM similarity and
 IDF-weighted word overlap), and the best few, each with its neighbours, become the
-`reading.Passage`s the reader sees: a few short windows instead of whole chunks, because the
+`Window`s the reader reads: a few short windows instead of whole chunks, because the
 reader's cost grows with every token it reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from citeqa.index.base import StoredChunk, StoredSentence
+from citeqa.index.base import StoredChunk
 from citeqa.index.tokens import tokenize_one
-from citeqa.service.qa.reader import Excerpt
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    tokens: frozenset[str]  # stemmed content tokens, as the index tokenizes
-    # How telling each token is (IDF over the corpus), so "Kirkuk" outweighs "said".
-    weights: dict[str, float] = field(default_factory=dict)
-    expects: frozenset[str] = frozenset()  # kinds of answer it asks for (answer_types)
-
-
-@dataclass
-class ScoredSentence:
-    chunk: StoredChunk
-    sentence: StoredSentence
-    position: int  # in its chunk
-    chunk_rank: int
-    semantic: float
-    lexical: float
-    context_lexical: float  # with the sentence before it, for pronouns ("he", "the strike")
-    score: float = 0.0
-    rank: int = 0
+from citeqa.models.reader.spans import Excerpt
+from citeqa.service.qa.types import Question, ScoredSentence, Window
 
 
 def score_sentences(
@@ -79,15 +56,6 @@ def _overlap(question: Question, sentence: set[str]) -> float:
     total = sum(question.weights.get(t, 1.0) for t in question.tokens)
     found = sum(question.weights.get(t, 1.0) for t in question.tokens & sentence)
     return found / total if total else 0.0
-
-
-@dataclass(frozen=True)
-class Window:
-    """A passage for the reader: sentences `first..last` of one chunk, around `best`."""
-
-    passage: Excerpt
-    best: ScoredSentence  # the best-scored sentence inside it
-    sentences: list[StoredSentence]  # all of its sentences, in order
 
 
 def windows(sentences: list[ScoredSentence], count: int, context: int) -> list[Window]:

@@ -56,7 +56,7 @@ def test_help_lists_the_commands(home: Path) -> None:
 
 
 def test_service_never_imports_eval() -> None:
-    """Eval calls service, so the `citeqa` app is put together in eval (eval/main.py): no
+    """Eval calls service, so the `citeqa` app is put together in eval (cli/app.py): no
     service module imports eval, not even inside a function to run eval's commands."""
     for path in (ROOT / "service").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

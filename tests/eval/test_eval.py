@@ -14,7 +14,7 @@ from citeqa.eval.corpus import prepare
 from citeqa.eval.datasets import load_questions, load_squad
 from citeqa.eval.report import compare, write_report
 from citeqa.eval.run import EvalResult, evaluate
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.answer_types import QUESTION_TYPES, question_type
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings, sample_corpus

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from support import LiveServer
 
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 

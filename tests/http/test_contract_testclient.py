@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from support import BACKENDS, assert_cited, write_articles
 
 from citeqa.index.writer import ingest
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import chunker_settings, open_index

@@ -20,7 +20,7 @@ from support import LiveServer, run_citeqa, write_articles
 
 from citeqa.eval.datasets import load_questions
 from citeqa.index.writer import ingest
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.feedback.store import FILE_NAME, FeedbackStore, Record, StoredSpan
 from citeqa.service.http.schemas import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS
 from citeqa.service.settings import Settings

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from support import LiveServer
 
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 

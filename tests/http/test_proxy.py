@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support import ROOT, LiveServer, assert_cited, reserved_port
 
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 

@@ -20,8 +20,8 @@ from support import LiveServer
 
 from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import normal_doc_id
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import open_index
 

@@ -17,7 +17,7 @@ from news_site import ARTICLES, NewsSite, page
 from support import LiveServer, assert_cited, ingest_counts, run_citeqa
 from web_site import WebSite
 
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from support import LiveServer
 from web_site import WebSite
 
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.settings import Settings
 

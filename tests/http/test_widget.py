@@ -40,7 +40,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from support import ROOT, LiveServer, assert_cited, reserved_port, run_citeqa, write_articles
 
 from citeqa.index.writer import ingest
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.feedback.store import FeedbackStore, Record, feedback_file
 from citeqa.service.http.app import create_app
 from citeqa.service.qa.answerer import Answerer

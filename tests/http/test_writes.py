@@ -27,7 +27,7 @@ from support import LiveServer, run_citeqa
 from citeqa.index.versions import try_lock
 from citeqa.index.writer import ingest
 from citeqa.ingest.chunking import ChunkerSettings
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.http.schemas import MAX_DOCUMENTS_PER_WRITE as MAX_WRITE
 from citeqa.service.jobs import MAX_UNFINISHED

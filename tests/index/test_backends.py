@@ -15,8 +15,8 @@ from citeqa.index.base import IndexMismatchError, IndexUnreachableError, SearchF
 from citeqa.index.migrate import copy_into
 from citeqa.index.search import search
 from citeqa.index.writer import delete_documents, ingest, upsert_documents
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.consolidation import normalise
 from citeqa.service.qa.query import Query

@@ -13,13 +13,13 @@ import pytest
 from support import LiveServer
 from typer.testing import CliRunner
 
+from citeqa.cli.service import app as cli
 from citeqa.index.base import IndexBusyError, IndexDamagedError
 from citeqa.index.local import LocalIndex
 from citeqa.index.writer import IngestReport, ingest, upsert_documents
 from citeqa.ingest.chunking import ChunkerSettings
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
-from citeqa.service.cli import app as cli
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import open_index
 

@@ -21,8 +21,8 @@ from citeqa.index.search import search as search_index
 from citeqa.index.versions import FORMAT_VERSION, Manifest
 from citeqa.index.writer import IngestReport, embed_chunks, ingest
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import make_document
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from support import AUTH, ServerProcess, assert_cited, start_citeqa
 
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.query import Query
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import build_answerer

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from support import MilvusServer, ingest_counts, start_citeqa
 
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
 from citeqa.ingest.shards import Shard
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import open_index
 

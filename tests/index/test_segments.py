@@ -27,9 +27,9 @@ from citeqa.index.tokens import tokenize, tokenize_one
 from citeqa.index.versions import Manifest
 from citeqa.index.writer import embed_chunks
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder, make_document
 from citeqa.ingest.models import Chunk, Document
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings, sample_corpus
 from citeqa.service.wiring import open_index
 

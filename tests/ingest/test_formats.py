@@ -20,8 +20,8 @@ from support import BACKENDS, assert_cited, ingest_counts, run_citeqa
 from citeqa.index.writer import ingest
 from citeqa.ingest import pdf, webpage
 from citeqa.ingest.chunking import chunk_document
-from citeqa.ingest.embedding import Embedder
 from citeqa.ingest.loaders import load_folder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.query import Query

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from citeqa.cli.service import app
 from citeqa.ingest.loaders import (
     MAX_DOCUMENT_BYTES,
     check_text,
     load_folder,
     make_document,
 )
-from citeqa.service.cli import app
 
 
 def reasons(folder: Path) -> dict[str, str]:

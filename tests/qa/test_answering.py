@@ -9,7 +9,7 @@ from articles import AGREEING, DISAGREEING
 from support import assert_cited, project_questions
 
 from citeqa.index.writer import ingest
-from citeqa.ingest.embedding import Embedder
+from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.consolidation import _same_answer, normalise, value_kind
 from citeqa.service.qa.query import Query

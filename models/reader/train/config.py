@@ -1,4 +1,4 @@
-"""How `citeqa train-reader` trains (eval/train_reader.py): one home for the defaults the
+"""How `citeqa train-reader` trains (models/reader/train/run.py): one home for the defaults the
 command line shows, importable without torch."""
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from citeqa.service.http.writes import (
     write_error,
     write_result,
 )
-from citeqa.service.live import LiveAnswerer, WriterBusyError
+from citeqa.service.live import LiveIndex, WriterBusyError
 
 router = APIRouter()
 
@@ -152,7 +152,7 @@ def delete_document(doc_id: str, live: Live) -> WriteResult:
     return result
 
 
-def _write(live: LiveAnswerer, change: Callable[[Index], IngestReport]) -> WriteResult:
+def _write(live: LiveIndex, change: Callable[[Index], IngestReport]) -> WriteResult:
     """Run a write and say what changed, or turn the reason it could not run into HTTP."""
     try:
         report = live.write(change)

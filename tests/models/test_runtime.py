@@ -1,4 +1,4 @@
-"""How models run (ingest/runtime): what a process imports to answer a question.
+"""How models run (models/runtime): what a process imports to answer a question.
 
 Each check runs in a fresh interpreter, since this test process has imported everything.
 """

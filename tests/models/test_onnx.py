@@ -11,12 +11,12 @@ import torch
 
 from citeqa.eval import engines
 from citeqa.eval.engines import TorchReader
-from citeqa.ingest.embedding import Embedder
-from citeqa.ingest.runtime.onnx import cached_session
-from citeqa.ingest.runtime.paths import base_model, shipped_reader
-from citeqa.ingest.runtime.reader_model import WEIGHTS_FILE
-from citeqa.ingest.runtime.torch_export import export_module
-from citeqa.service.qa.reader import Excerpt, Reader
+from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.reader.model import WEIGHTS_FILE
+from citeqa.models.reader.spans import Excerpt, Reader
+from citeqa.models.runtime.onnx import cached_session
+from citeqa.models.runtime.paths import base_model, shipped_reader
+from citeqa.models.runtime.torch_export import export_module
 from citeqa.service.settings import Settings
 
 MASTER = "The harbour master of Port Quillon is Ansel Varga. The port opened in 1901."

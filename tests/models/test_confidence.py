@@ -1,10 +1,10 @@
-"""The confidence model (service/qa/confidence.py) as shipped beside the reader: a logistic
+"""The confidence model (models/reader/confidence.py) as shipped beside the reader: a logistic
 model's logit through Platt scaling. Its scores are probabilities, each feature moves them
 the way its fitted coefficient says, the features whose meaning is known move them that
 way, and scores keep the order of the logits.
 
-Candidates carry their features as `candidates()` makes them; what spaCy and the reader
-would give is in tests/qa/test_answer_types.py and tests/qa/test_reader.py.
+Spans are given as features, as service/qa/features.py makes them; what spaCy and the
+reader would give is in tests/qa/test_answer_types.py and tests/models/test_reader.py.
 """
 
 from __future__ import annotations
@@ -14,13 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citeqa.index.base import StoredChunk, StoredSentence
-from citeqa.ingest.runtime.paths import shipped_reader
-from citeqa.service.qa.confidence import CONFIDENCE_FILE, Candidate, Confidence
-from citeqa.service.qa.reader import Excerpt, FoundSpan
-from citeqa.service.qa.sentences import ScoredSentence, Window
-
-TEXT = "The harbour master of Port Quillon is Ansel Varga."
+from citeqa.models.reader.confidence import CONFIDENCE_FILE, Confidence
+from citeqa.models.runtime.paths import shipped_reader
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +23,8 @@ def shipped() -> Confidence:
     return Confidence.load(shipped_reader() / CONFIDENCE_FILE)
 
 
-def candidate(features: dict[str, float]) -> Candidate:
-    """A span of TEXT ("Ansel Varga") in a window of one sentence, with `features`."""
-    sentence = StoredSentence(0, len(TEXT), TEXT, np.zeros(384, dtype=np.float32))
-    chunk = StoredChunk(1, "port", 0, len(TEXT), TEXT, [sentence])
-    scored = ScoredSentence(chunk, sentence, 0, 0, semantic=0.5, lexical=0.5, context_lexical=0.5)
-    window = Window(Excerpt("port", 0, TEXT), scored, [sentence])
-    start = TEXT.index("Ansel Varga")
-    span = FoundSpan(0, start, start + 11, "Ansel Varga", 10.0, -1.0, -3.0)
-    return Candidate(span, window, dict(features))
-
-
 def scores(model: Confidence, rows: list[dict[str, float]]) -> list[float]:
-    found = [candidate(row) for row in rows]
-    model.score(found)
-    return [c.score for c in found]
+    return [float(p) for p in model.probabilities(rows)]
 
 
 def test_the_shipped_model_scores_probabilities(shipped: Confidence) -> None:
@@ -53,7 +35,7 @@ def test_the_shipped_model_scores_probabilities(shipped: Confidence) -> None:
     assert all(0.0 <= p <= 1.0 for p in found)
     assert 0.0 < shipped.threshold < 1.0, "the no-answer threshold is on the same scale"
     # The calibration map is increasing: a higher logit is never a lower probability.
-    logits = shipped.logits([candidate(row) for row in rows])
+    logits = shipped.logits(rows)
     assert shipped.slope > 0
     assert [found[i] for i in np.argsort(logits)] == sorted(found)
 

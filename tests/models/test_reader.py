@@ -14,17 +14,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citeqa.eval.datasets import EvalQuestion
-from citeqa.eval.reader_data import Example, Group, extra_examples
-from citeqa.eval.train_config import TrainConfig
-from citeqa.eval.train_reader import Taught, featurize, shrink, span_loss, train
-from citeqa.ingest.runtime.paths import shipped_reader
-from citeqa.ingest.runtime.reader_model import (
+from citeqa.models.reader.model import (
     ReaderTokenizer,
     load_model,
     masked_logits,
     save_weights,
 )
-from citeqa.service.qa.reader import Excerpt, Normaliser, Reader
+from citeqa.models.reader.spans import Excerpt, Normaliser, Reader
+from citeqa.models.reader.train.config import TrainConfig
+from citeqa.models.reader.train.data import Example, Group, extra_examples
+from citeqa.models.reader.train.distill import Taught, shrink
+from citeqa.models.reader.train.loop import featurize, span_loss, train
+from citeqa.models.runtime.paths import shipped_reader
 from citeqa.service.settings import Settings
 
 
@@ -111,7 +112,7 @@ def test_a_student_learns_from_the_teacher_and_ships_with_its_depth(tmp_path: Pa
         Example("When did the port open?", "The port opened in 1901 after a storm.", [(19, 23)]),
     ]
     data = featurize(ReaderTokenizer(), [Group([e]) for e in examples])
-    taught = Taught.read(teacher, data, cache, print)
+    taught = Taught.of(teacher, data, cache, print)
     assert taught.start.shape == data.encoded.span_mask.shape
     student = shrink(load_model(teacher), 2)
     config = TrainConfig(epochs=20, batch_size=2, learning_rate=3e-4, max_steps=10, layers=2)
@@ -208,7 +209,7 @@ def test_training_on_an_unanswerable_question_raises_its_cls_score() -> None:
 
 
 def _first_window(data):
-    from citeqa.ingest.runtime.reader_model import Encoded
+    from citeqa.models.reader.model import Encoded
 
     arrays = {k: v[:1] for k, v in data.encoded.arrays.items()}
     return Encoded(arrays, data.encoded.offsets[:1], data.encoded.passage_of[:1],
@@ -257,3 +258,29 @@ def test_concurrent_reads_get_the_same_spans_as_one_at_a_time(reader: Reader) ->
     alone = [read(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(read, jobs)) == alone
+
+
+def test_the_windows_equal_transformers_own() -> None:
+    """ReaderTokenizer (the Rust tokenizer, configured once) cuts a long passage into the
+    windows transformers' tokenizer makes with the settings training used to pass it."""
+    from transformers import AutoTokenizer
+
+    from citeqa.models.reader.model import MAX_LENGTH, STRIDE
+    from citeqa.models.runtime.paths import base_model
+
+    questions = ["Who opened the port?", "When did the harbour close for the winter?"]
+    long = " ".join(f"Sentence {n} says the harbour of Port Quillon opened." for n in range(60))
+    passages = [long, "A short passage about Ansel Varga."]
+    ours = ReaderTokenizer().encode(questions, passages)
+    theirs = AutoTokenizer.from_pretrained(str(base_model()))(
+        questions, passages, truncation="only_second", max_length=MAX_LENGTH, stride=STRIDE,
+        return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
+        return_tensors="np",
+    )  # fmt: skip
+    assert len(ours.passage_of) > 3, "the long passage overflows into several windows"
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        assert np.array_equal(ours.arrays[name], theirs[name]), name
+    assert ours.passage_of.tolist() == theirs["overflow_to_sample_mapping"].tolist()
+    in_passage = ours.span_mask.copy()
+    in_passage[:, 0] = False
+    assert np.array_equal(ours.offsets[in_passage], theirs["offset_mapping"][in_passage])

@@ -1,0 +1,96 @@
+"""`citeqa train-reader`: train the reader, or refit its confidence model alone
+(models/reader/train/; slow: data/models/reader/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from citeqa.models.reader.train.config import TrainConfig
+
+app = typer.Typer()
+
+
+@app.command("train-reader")
+def train_reader(
+    squad: Annotated[Path, typer.Option(help="SQuAD-format JSON to train on, split by article.")],
+    squad2: Annotated[
+        Path | None,
+        typer.Option(help="SQuAD 2.0 JSON: its unanswerable questions teach 'not here'."),
+    ] = None,
+    shifts: Annotated[
+        list[Path] | None,
+        typer.Option(help="More SQuAD-format sets to train on (repeat the option)."),
+    ] = None,
+    train: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="SQuAD-format JSON (.json or .json.gz) trained on whole, such as SQuAD v1.1 "
+            "train (repeat the option); then --squad's answerable questions only calibrate "
+            "and test."
+        ),
+    ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="The project's question set, split by article too. Default: shipped."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where the weights go. Default: data/models/reader.")
+    ] = None,
+    work: Annotated[Path, typer.Option(help="Checkpoints and progress.log.")] = Path(
+        ".cache/train-reader"
+    ),
+    epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = TrainConfig.learning_rate,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop after N steps (the schedule fits them): a time budget."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Go on from the last checkpoint in WORK.")] = False,
+    confidence_only: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the weights in OUT; refit only the confidence model and threshold, "
+            "as after a change of engine or pipeline (minutes, not an hour)."
+        ),
+    ] = False,
+    extra: Annotated[
+        Path | None,
+        typer.Option(
+            help="More training questions with spans (`citeqa feedback export`), read "
+            "against the documents of the index at $CITEQA_INDEX."
+        ),
+    ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(help="A reader's weights to distil into a smaller student (--layers)."),
+    ] = None,
+    layers: Annotated[
+        int | None, typer.Option(min=1, help="The student's layers (with --teacher).")
+    ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from these weights (a previous stage's) instead of the base."),
+    ] = None,
+    first_step: Annotated[
+        int,
+        typer.Option(min=0, help="A later stage: begin at this step of the run's plan."),
+    ] = 0,
+) -> None:
+    """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
+    from citeqa.models.reader.train.run import OWN_QUESTIONS, Plan, Sets, main
+    from citeqa.models.runtime.paths import shipped_reader
+    from citeqa.service.settings import Settings
+
+    config = TrainConfig(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        max_steps=max_steps,
+        layers=layers,
+        first_step=first_step,
+    )
+    sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts, train)
+    plan = Plan(out or shipped_reader(), work, config, resume, init, teacher)
+    main(sets, plan, Settings(), confidence_only)
