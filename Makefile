@@ -52,9 +52,13 @@ test: install-dev
 test-fast: install-dev
 	$(PY) -m pytest -m "not slow"
 
+# The project's sets over the default index (`make ingest` first), and the invented
+# articles of eval/fresh/ over an index of their own.
 eval: install
 	$(CITEQA) eval eval/questions.jsonl --out reports/sample
 	$(CITEQA) eval eval/natural.jsonl --out reports/natural
+	$(CITEQA) ingest eval/fresh/articles --index .cache/fresh-index --sync
+	$(CITEQA) eval eval/fresh/questions.jsonl --index .cache/fresh-index --out reports/fresh
 
 eval-squad: install
 	$(CITEQA) eval --squad $(SQUAD) --out reports/squad

@@ -110,10 +110,18 @@ def test_question_type_from_wh_word() -> None:
 # -- the project question set ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [QUESTIONS, NATURAL], ids=["questions", "natural"])
-def test_project_question_sets_are_well_formed(path: Path) -> None:
+FRESH = ROOT / "eval" / "fresh"
+
+
+@pytest.mark.parametrize(
+    ("path", "articles"),
+    [(QUESTIONS, sample_corpus()), (NATURAL, sample_corpus()),
+     (FRESH / "questions.jsonl", FRESH / "articles")],
+    ids=["questions", "natural", "fresh"],
+)  # fmt: skip
+def test_project_question_sets_are_well_formed(path: Path, articles: Path) -> None:
     questions = load_questions(path).questions
-    texts = {p.stem: p.read_text(encoding="utf-8") for p in sample_corpus().glob("*.txt")}
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in articles.glob("*.txt")}
     assert len({q.id for q in questions}) == len(questions)
     for q in questions:
         assert q.type in QUESTION_TYPES, q.id
@@ -126,6 +134,14 @@ def test_project_question_sets_are_well_formed(path: Path) -> None:
         for source in q.source_answers:
             assert source.doc_id in q.doc_ids, q.id
             assert all(a in texts[source.doc_id] for a in source.answers), q.id
+
+
+def test_the_fresh_set_is_as_large_as_issue_31_asks() -> None:
+    """eval/fresh/: 6 or more invented articles, 40 or more questions, 10 unanswerable."""
+    questions = load_questions(FRESH / "questions.jsonl").questions
+    assert len(list((FRESH / "articles").glob("*.txt"))) >= 6
+    assert sum(not q.unanswerable for q in questions) >= 40
+    assert sum(q.unanswerable for q in questions) >= 10
 
 
 def test_natural_questions_are_short_and_include_unanswerable_ones() -> None:
