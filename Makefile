@@ -74,11 +74,18 @@ bench: install-dev
 bench-quick: install-dev
 	$(PY) -m bench.run --quick --squad $(SQUAD) --squad2 $(SQUAD2)
 
-# About an hour on 2 cores (run it under nohup: it logs and checkpoints; add
-# `ARGS=--resume` to go on after a stop); writes data/models/reader/ (see its README.md).
+# Reader III trains on all of SQuAD in stages of at most 150 minutes on 2 cores, each from
+# the previous stage's shipped weights (INIT) and at the step of the run's plan where it
+# stopped (FIRST); run it under nohup: it logs and checkpoints (`ARGS=--resume` goes on
+# after a stop). The defaults run the next stage; data/models/reader/README.md has every
+# stage's command and figures. It writes data/models/reader/.
+TRAIN ?= ../shared/train/squad-train-v1.1.json.gz
+INIT  ?= data/models/reader/reader.safetensors
+FIRST ?= 5500
+STEPS ?= 5500
 train-reader: install
 	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
-		--epochs 2 --max-steps 4200 $(ARGS)
+		--train $(TRAIN) --init $(INIT) --epochs 1 --first-step $(FIRST) --max-steps $(STEPS) $(ARGS)
 
 clean:
 	rm -rf .venv reports .pytest_cache

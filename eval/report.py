@@ -33,6 +33,7 @@ HEADLINE: list[tuple[str, str, tuple[str, ...], float]] = [
     ("F1", "word overlap F1, %", ("f1",), 100),
     ("hit@1", "gold in 1st answer's passage, %", ("hit_at_1",), 100),
     ("hit@k", "gold in any answer's passage, %", ("hit_at_k",), 100),
+    ("read", "gold in the windows read, %", ("windows_hold",), 100),
     ("R@5", "gold document in top 5, %", ("recall_at_5",), 100),
     ("MRR", "gold document MRR, %", ("mrr",), 100),
     ("noansF1", "no-answer F1, %", ("no_answer", "f1"), 100),

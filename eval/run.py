@@ -1,9 +1,9 @@
-"""Ask every question of an `EvalSet` through `Answerer.ask` and score each answer.
+"""Ask every question of an `EvalSet` as `/ask` does and score each answer.
 
-The answerer is asked exactly as `/ask` asks it, and every reported figure comes from its
-`Result`. Only when it abstains is the question asked once more with the no-answer
-threshold at 0, to learn the best score below the threshold: calibration and the
-best-threshold search need it, and no response field carries it.
+`Answerer.ask` is `answer(query, candidates(query))`: eval makes the same two calls, so
+every reported figure comes from the `Result` users get, and it also sees the shortlist
+behind it: the best candidate even below the no-answer threshold (what calibration and
+the best-threshold search need) and the windows the reader read.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class QuestionResult:
     f1: float
     hit_at_1: bool | None  # a gold answer is inside the first cited passage
     hit_at_k: bool | None  # ... inside any shown answer's cited passage
+    windows_hold: bool | None  # ... inside the windows the reader read
     gold_rank: int | None  # 1-based rank of the first gold document among those retrieved
     citation_valid: bool | None  # None when the response cites nothing
     conflict_expected: bool
@@ -99,12 +100,11 @@ def evaluate(
 
     With `gold_paragraph`, each question is asked of its own documents only (a `doc_ids`
     filter, as any client may send): a figure for the reader alone, retrieval aside."""
-    probe = answerer.with_settings(no_answer_threshold=0.0)
     texts = DocumentTexts(answerer.index)
     if eval_set.questions:  # the first ask loads lazily; keep that out of the latencies
         answerer.ask(Query(eval_set.questions[0].question, top_k))
     records = [
-        _evaluate_one(answerer, probe, texts, question, top_k, gold_paragraph)
+        _evaluate_one(answerer, texts, question, top_k, gold_paragraph)
         for question in tqdm(eval_set.questions, desc=eval_set.name, unit="q", disable=not progress)
     ]
     return EvalResult(
@@ -118,7 +118,6 @@ def evaluate(
 
 def _evaluate_one(
     answerer: Answerer,
-    probe: Answerer,
     texts: DocumentTexts,
     question: EvalQuestion,
     top_k: int,
@@ -126,10 +125,9 @@ def _evaluate_one(
 ) -> QuestionResult:
     only = SearchFilters(doc_ids=question.doc_ids) if gold_paragraph and question.doc_ids else None
     query = Query(question.question, top_k, only)
-    response = answerer.ask(query)
-    # Answers come best first (a conflict's rivals after the top one).
-    asked = probe.ask(query) if response.no_answer else response
-    best = asked.answers[0] if asked.answers else None
+    shortlist = answerer.candidates(query)
+    response = answerer.answer(query, shortlist)
+    best = shortlist.candidates[0] if shortlist.candidates else None
     shown = response.answers[0] if response.answers else None
     answer = shown.text if shown else ""
     golds = question.answers
@@ -155,6 +153,9 @@ def _evaluate_one(
         f1=metrics.f1(answer, golds),
         hit_at_1=_hit(passages[:1], golds) if answerable else None,
         hit_at_k=_hit(passages, golds) if answerable else None,
+        windows_hold=_hit([w.passage.text for w in shortlist.windows], golds)
+        if answerable
+        else None,
         gold_rank=metrics.gold_rank(response.retrieved_doc_ids, question.doc_ids),
         citation_valid=citations_valid(response, texts),
         conflict_expected=question.conflict,

@@ -48,6 +48,7 @@ class Scores:
     f1: float | None
     hit_at_1: float | None
     hit_at_k: float | None
+    windows_hold: float | None  # a gold answer is in the windows the reader read
     recall_at_1: float | None
     recall_at_5: float | None
     recall_at_20: float | None
@@ -88,6 +89,7 @@ def measure(records: Sequence[QuestionResult]) -> Scores:
         f1=metrics.mean([r.f1 for r in records]),
         hit_at_1=metrics.mean([float(bool(r.hit_at_1)) for r in answerable]),
         hit_at_k=metrics.mean([float(bool(r.hit_at_k)) for r in answerable]),
+        windows_hold=metrics.mean([float(bool(r.windows_hold)) for r in answerable]),
         recall_at_1=recall[1],
         recall_at_5=recall[5],
         recall_at_20=recall[20],

@@ -68,13 +68,17 @@ class Answerer:
                         settings)  # fmt: skip
 
     def ask(self, query: Query) -> Result:
+        return self.answer(query, self.candidates(query))
+
+    def answer(self, query: Query, shortlist: Shortlist) -> Result:
+        """The answers to `query` from its `shortlist` (`candidates`): abstain below the
+        threshold, group agreeing sources, flag a conflict, cite."""
         began = time.perf_counter()
-        shortlist = self.candidates(query)
         groups = group_candidates(shortlist.candidates)
         confident = [g for g in groups if g.best.score >= self.settings.no_answer_threshold]
         rivals = find_conflict(confident)
         chosen = ([confident[0], *rivals] if rivals else confident)[: query.top_k]
-        done = time.perf_counter()
+        extraction_ms = shortlist.extraction_ms + 1000 * (time.perf_counter() - began)
         related = [] if chosen else shortlist.sentences[:RELATED_PASSAGES]
         cite = _Citer(self.index, chosen, related)
         resolved = shortlist.question.text
@@ -85,11 +89,8 @@ class Answerer:
             conflict=bool(rivals),
             resolved_question=resolved if resolved != query.question else None,
             related=[cite.sentence(s) for s in related],
-            timings=Timings(
-                retrieval_ms=shortlist.retrieval_ms,
-                extraction_ms=1000 * (done - began) - shortlist.retrieval_ms,
-            ),
-            took_ms=1000 * (done - began),
+            timings=Timings(retrieval_ms=shortlist.retrieval_ms, extraction_ms=extraction_ms),
+            took_ms=shortlist.retrieval_ms + extraction_ms,
             retrieved_doc_ids=_unique(c.doc_id for c in shortlist.chunks),
         )
 
