@@ -8,7 +8,7 @@ SHIFTS  ?= ../shared/train/squadshifts-amazon-v1.0.json ../shared/train/squadshi
 STAMP   := .venv/.installed
 DEV     := .venv/.installed-dev
 
-.PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader clean
+.PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader train-embedder clean
 
 # What serving needs (`make run`); the test tools come on top (`make test`). Each step says
 # what it installs: pip's own output would be thousands of lines.
@@ -86,6 +86,11 @@ STEPS ?= 5500
 train-reader: install
 	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
 		--train $(TRAIN) --init $(INIT) --epochs 1 --first-step $(FIRST) --max-steps $(STEPS) $(ARGS)
+
+# The embedder's fine-tuning (sentence-transformers' trainer: the test tools' install);
+# STEPS sizes a stage to a session. It writes data/models/embedder/.
+train-embedder: install-dev
+	$(CITEQA) train-embedder --train $(TRAIN) $(addprefix --shifts ,$(SHIFTS)) --max-steps $(STEPS) $(ARGS)
 
 clean:
 	rm -rf .venv reports .pytest_cache

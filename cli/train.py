@@ -94,3 +94,50 @@ def train_reader(
     sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts, train)
     plan = Plan(out or shipped_reader(), work, config, resume, init, teacher)
     main(sets, plan, Settings(), confidence_only)
+
+
+@app.command("train-embedder")
+def train_embedder(
+    train: Annotated[
+        list[Path],
+        typer.Option(
+            help="SQuAD-format JSON (.json or .json.gz) trained on whole, such as "
+            "SQuAD v1.1 train (repeat the option)."
+        ),
+    ],
+    shifts: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="SQuAD-format sets split by article: their training and calibration "
+            "parts are trained on (repeat the option)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where the weights go. Default: data/models/embedder.")
+    ] = None,
+    work: Annotated[Path, typer.Option(help="Checkpoints.")] = Path(".cache/train-embedder"),
+    max_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop after N steps (the schedule fits them): a time budget."),
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Go on from the last checkpoint in WORK.")] = False,
+) -> None:
+    """Fine-tune the embedder on questions and the sentences and paragraphs that answer
+    them (slow: hours on 2 cores)."""
+    import json
+
+    from citeqa.eval.datasets import load_squad
+    from citeqa.models.embedder.train.run import EmbedderConfig, training_triplets
+    from citeqa.models.embedder.train.run import train as train_run
+    from citeqa.models.runtime.paths import shipped_embedder
+
+    config = EmbedderConfig(max_steps=max_steps or -1)
+    whole = [load_squad(path) for path in train]
+    data = training_triplets(whole, [load_squad(p) for p in shifts or []], config.seed)
+    typer.echo(f"{len(data)} triplets from {', '.join(s.name for s in whole)}")
+    out = out or shipped_embedder()
+    losses = train_run(data, out, work, config, resume)
+    record = {"triplets": len(data), "first_loss": losses[0], "last_loss": losses[-1],
+              "config": config.__dict__}  # fmt: skip
+    (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    typer.echo(f"wrote {out}: {json.dumps(record)}")

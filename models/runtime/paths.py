@@ -19,6 +19,12 @@ def shipped_reader() -> Path:
     return Path(str(files("citeqa.data") / "models" / "reader"))
 
 
+def shipped_embedder() -> Path:
+    """The folder of the fine-tuned embedder's weights and data card (`citeqa
+    train-embedder` writes it)."""
+    return Path(str(files("citeqa.data") / "models" / "embedder"))
+
+
 def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 

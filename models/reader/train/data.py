@@ -87,8 +87,8 @@ def squad_groups(
     return groups
 
 
-# Sentence ends, roughly: enough to cut training passages (an abbreviation's stop may cut
-# one short; `crop` still keeps every answer whole).
+# Sentence ends, roughly: enough to cut training passages and find an answer's sentence
+# (an abbreviation's stop may cut one short; `crop` still keeps every answer whole).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Sentences on either side of the answer's (or, without one, of a random sentence): run
 # time reads windows of the best sentence and one neighbour on either side
@@ -96,13 +96,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 CROP_CONTEXT = (1, 2)
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where `text`'s sentences start and end, roughly (`_SENTENCE_END`)."""
+    cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+    return [(a, b) for a, b in zip(cuts, [*cuts[1:], len(text)], strict=True) if a < b]
+
+
 def crop(example: Example, rng: random.Random) -> Example:
     """`example` cut to a few sentences around its first answer, or around a random
     sentence without one (answers outside the cut are dropped; the first stays whole)."""
-    cuts = [0] + [m.end() for m in _SENTENCE_END.finditer(example.passage)]
-    sentences = [
-        (a, b) for a, b in zip(cuts, [*cuts[1:], len(example.passage)], strict=True) if a < b
-    ]
+    sentences = sentence_spans(example.passage)
     if len(sentences) <= 1 + 2 * CROP_CONTEXT[0]:
         return example
     if example.answers:
