@@ -17,7 +17,7 @@ from citeqa.eval.datasets import EvalSet
 from citeqa.index.base import Index
 from citeqa.index.factory import format_version
 from citeqa.index.writer import sync_documents
-from citeqa.models.embedder.encoder import MODEL_NAME, Embedder
+from citeqa.models.embedder.encoder import Embedder, embedder_name, shipped_weights
 from citeqa.models.runtime.paths import cache_home
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
@@ -34,7 +34,7 @@ def cache_dir(source: Path, settings: Settings) -> Path:
     # Another model, chunker, backend or index format gets its own index instead of
     # tripping over the old one (`open_index` refuses a mismatch).
     built_with = {
-        "model": MODEL_NAME,
+        "model": embedder_name(shipped_weights()),
         "chunker": asdict(chunker_settings(settings)),
         "backend": settings.backend,
         "format": format_version(backend(settings)),

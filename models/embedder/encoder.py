@@ -10,8 +10,10 @@ ONNX Runtime").
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +22,14 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from citeqa.models.runtime.onnx import cached_session
-from citeqa.models.runtime.paths import base_model
+from citeqa.models.runtime.paths import base_model, shipped_embedder
 from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# The layers `citeqa train-embedder` fine-tunes, shipped over the base model; the word
+# embeddings stay frozen in training, so they load from the package.
+WEIGHTS_FILE = "embedder.safetensors"
+FROZEN = "embeddings.word_embeddings.weight"
 # The model's own limit (its sentence_bert_config.json): longer texts are cut there, as
 # sentence-transformers cuts them.
 MAX_TOKENS = 256
@@ -34,15 +40,27 @@ BATCH_SIZE = 8
 _PROGRESS_FROM = 512  # show a progress bar only when there is something to wait for
 
 
+def shipped_weights() -> Path | None:
+    """The fine-tuned layers that ship (data/models/embedder/), or None: the base model as
+    its package has it."""
+    path = shipped_embedder() / WEIGHTS_FILE
+    return path if path.is_file() else None
+
+
 class Embedder:
     """Text -> unit-length float32 vectors, in batches."""
 
-    name = MODEL_NAME
-
-    def __init__(self, cache: Path, threads: int = INTRA_OP_THREADS) -> None:
+    def __init__(
+        self, cache: Path, threads: int = INTRA_OP_THREADS, weights: Path | None = None
+    ) -> None:
         """`threads`: of each model call; more only where nothing else waits for a core
-        (models/runtime/threads.py)."""
-        self._session = encoder_session(cache, threads)
+        (models/runtime/threads.py). `weights`: fine-tuned layers over the base model;
+        by default the shipped ones, if any."""
+        self.weights = weights or shipped_weights()
+        # What an index records: vectors of other weights are never searched together
+        # (index/local.py and index/milvus.py refuse an index built with another name).
+        self.name = embedder_name(self.weights)
+        self._session = encoder_session(cache, threads, self.weights)
         # The Rust tokenizer, configured once: unlike a transformers tokenizer, whose calls
         # each set its truncation, it is safe to share between the server's threads.
         self._tokenizer = Tokenizer.from_file(str(base_model() / "tokenizer.json"))
@@ -79,8 +97,17 @@ class Embedder:
         return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
-def export_encoder(path: Path) -> None:
-    """The MiniLM encoder (token vectors, before pooling) as an fp32 ONNX file at `path`."""
+def embedder_name(weights: Path | None) -> str:
+    """The name an index records for vectors of the base model with `weights` over it."""
+    if weights is None:
+        return MODEL_NAME
+    return f"citeqa-embedder-{hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
+
+
+def export_encoder(path: Path, weights: Path | None = None) -> None:
+    """The MiniLM encoder (token vectors, before pooling), with fine-tuned `weights` over
+    the package's if given, as an fp32 ONNX file at `path`."""
+    from safetensors.torch import load_file
     from transformers import AutoModel
 
     from citeqa.models.runtime.torch_export import TransformerOutputs, export_module
@@ -90,10 +117,21 @@ def export_encoder(path: Path) -> None:
     mask = (ids > 0).astype(np.int64)
     sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
     model = AutoModel.from_pretrained(str(base_model())).eval()
+    if weights is not None:
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or set(missing) - {FROZEN}:
+            raise ValueError(f"{weights} does not fit the embedder: {missing=} {unexpected=}")
     encoder = TransformerOutputs(model, ("last_hidden_state",)).eval()
     export_module(encoder, sample, ["tokens"], path)
 
 
-def encoder_session(cache: Path, threads: int = INTRA_OP_THREADS) -> ort.InferenceSession:
+def encoder_session(
+    cache: Path, threads: int = INTRA_OP_THREADS, weights: Path | None = None
+) -> ort.InferenceSession:
+    """The encoder's ONNX Runtime session, exported once into `cache` (keyed by the hash
+    of its sources, fine-tuned weights included)."""
     sources = [base_model() / "model.safetensors", base_model() / "config.json"]
-    return cached_session("minilm", sources, export_encoder, cache, threads)
+    sources += [weights] if weights is not None else []
+    export = partial(export_encoder, weights=weights)
+    return cached_session("minilm", sources, export, cache, threads)

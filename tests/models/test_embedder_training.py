@@ -8,12 +8,18 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors import safe_open
 
 from citeqa.eval.datasets import load_squad
+from citeqa.index.base import IndexMismatchError
+from citeqa.index.writer import ingest
+from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE, Embedder
 from citeqa.models.embedder.train.pairs import triplets
-from citeqa.models.embedder.train.run import FROZEN, WEIGHTS_FILE, EmbedderConfig, train
+from citeqa.models.embedder.train.run import EmbedderConfig, train
+from citeqa.service.settings import Settings
+from citeqa.service.wiring import chunker_settings, open_index
 
 PORTS = [
     ("Port Quillon opened in 1901. Its harbour master is Ansel Varga. Ferries leave hourly.",
@@ -59,7 +65,7 @@ def test_each_question_gets_its_sentence_and_its_paragraph(squad: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_few_steps_lower_the_loss_and_ship_without_the_word_embeddings(
+def test_a_few_steps_lower_the_loss_ship_small_and_serve_their_own_vectors(
     squad: Path, tmp_path: Path
 ) -> None:
     eval_set = load_squad(squad)
@@ -70,3 +76,20 @@ def test_a_few_steps_lower_the_loss_and_ship_without_the_word_embeddings(
     with safe_open(str(tmp_path / "out" / WEIGHTS_FILE), "pt") as saved:
         names = set(saved.keys())
     assert FROZEN not in names and "encoder.layer.5.output.dense.weight" in names
+
+    # Served: its own ONNX export and name, so an index of the base model's vectors is
+    # refused rather than searched with these.
+    cache = tmp_path / "cache"
+    base, tuned = Embedder(cache), Embedder(cache, weights=tmp_path / "out" / WEIGHTS_FILE)
+    assert base.name != tuned.name and tuned.name.startswith("citeqa-embedder-")
+    texts = ["Who is the harbour master of Port Quillon?", PORTS[0][0]]
+    before, after = base.encode(texts), tuned.encode(texts)
+    assert not np.allclose(before, after, atol=1e-4), "the fine-tuned layers are served"
+    assert np.allclose(np.linalg.norm(after, axis=1), 1.0, atol=1e-5)
+    settings = Settings(index=tmp_path / "index", cache=cache)
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "port.txt").write_text(PORTS[0][0])
+    ingest(folder, open_index(settings, base), base, chunker_settings(settings))
+    with pytest.raises(IndexMismatchError, match="Rebuild"):
+        open_index(settings, tuned)

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citeqa.eval.datasets import EvalSet, split_of
+from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE
 from citeqa.models.embedder.train.pairs import Triplet, triplets
 from citeqa.models.runtime.paths import base_model
-
-WEIGHTS_FILE = "embedder.safetensors"
-# The module of the SentenceTransformer that holds the transformer, and its frozen part.
-FROZEN = "embeddings.word_embeddings.weight"
 
 
 @dataclass(frozen=True)
