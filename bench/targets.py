@@ -1,4 +1,4 @@
-"""Issues 24's and 11's targets beside what the last `python -m bench.run` measured: the
+"""Issues 31's, 24's and 11's targets beside what the last `python -m bench.run` measured: the
 table between the markers in bench/README.md.
 
     python -m bench.targets
@@ -114,6 +114,38 @@ def quality(f: dict) -> tuple[str, str, bool | str]:
     return f"EM: {measured}", "", all(s["within"] for s in sets.values())
 
 
+def exact_match(name: str, goal: float) -> Judge:
+    """Exact match on one set's test part (bench.quality)."""
+
+    def judge(f: dict) -> tuple[str, str, bool | str]:
+        em = f["sets"][name]["exact_match"]
+        return f"EM {em:.3f} ({f['sets'][name]['questions']} questions)", "", em >= goal
+
+    return judge
+
+
+def reader_alone(f: dict) -> tuple[str, str, bool | str]:
+    alone = f["reader_alone"]
+    met = alone["exact_match"] >= 0.70 and alone["f1"] >= 0.80
+    return f"EM {alone['exact_match']:.3f}, F1 {alone['f1']:.3f}", "", met
+
+
+def windows_hold(f: dict) -> tuple[str, str, bool | str]:
+    squad, natural = (f["sets"][n]["windows_hold"] for n in ("squad-v1.1", "natural"))
+    return f"{squad:.3f} / {natural:.3f}", "", squad >= 0.93 and natural >= 0.88
+
+
+def calibration(f: dict) -> tuple[str, str, bool | str]:
+    eces = {name: s["ece"] for name, s in f["sets"].items()}
+    measured = ", ".join(f"{name} {ece:.3f}" for name, ece in eces.items())
+    return measured, "", all(ece <= 0.05 for ece in eces.values())
+
+
+def citations(f: dict) -> tuple[str, str, bool | str]:
+    valid = [s["citation_validity"] for s in f["sets"].values() if s["citation_validity"]]
+    return f"{min(valid):.3f} (the lowest set)", "", min(valid) == 1.0
+
+
 def recall(f: dict) -> tuple[str, str, bool | str]:
     ours = f["citeqa"]["pipelines"]["hybrid"]["recall_at_k"]
     theirs = f["haystack"]["pipelines"]["hybrid"]["recall_at_k"]
@@ -146,6 +178,21 @@ def at_a_million(measure: Callable[[dict], tuple[str, bool]]) -> Judge:
 
 
 TARGETS = [
+    Target(31, "reader alone, SQuAD v1.1 test part, gold paragraph", "EM ≥ .70, F1 ≥ .80",
+           "quality", reader_alone),
+    Target(31, "SQuAD v1.1 even half, test part, open corpus", "EM ≥ .62", "quality",
+           exact_match("squad-v1.1", 0.62)),
+    Target(31, "SQuAD 2.0 even half, test part (abstaining on an unanswerable is exact)",
+           "EM ≥ .60", "quality", exact_match("squad-v2.0", 0.60)),
+    Target(31, "project set, test part", "EM ≥ .68", "quality", exact_match("questions", 0.68)),
+    Target(31, "`eval/natural.jsonl`, test part", "EM ≥ .70", "quality",
+           exact_match("natural", 0.70)),
+    Target(31, "`eval/fresh/`, invented articles", "EM ≥ .85", "quality",
+           exact_match("fresh", 0.85)),
+    Target(31, "windows read hold the gold answer, SQuAD / natural", "≥ .93 / ≥ .88",
+           "quality", windows_hold),
+    Target(31, "calibration error (ECE), every set", "≤ .05", "quality", calibration),
+    Target(31, "citation validity", "1.0", "quality", citations),
     Target(24, "whole `/ask` over HTTP vs Haystack's hybrid retrieval alone, SQuAD half",
            "p50 ratio ≤ 0.5", "peer-squad", ask_vs_hybrid("ask_http")),
     Target(24, "index the SQuAD half from scratch vs Haystack", "ratio ≤ 1.0", "peer-squad",

@@ -18,8 +18,6 @@ from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
-
 from citeqa.eval.corpus import cache_dir
 from citeqa.eval.datasets import (
     EvalQuestion,
@@ -29,12 +27,12 @@ from citeqa.eval.datasets import (
     load_squad,
     split_of,
 )
-from citeqa.eval.metrics import exact_match, f1
+from citeqa.eval.reader_alone import gold_paragraph_scores
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.loaders import load_folder
 from citeqa.models.embedder.encoder import Embedder
 from citeqa.models.reader.model import WEIGHTS_FILE, ReaderTokenizer, load_model, save_weights
-from citeqa.models.reader.spans import Excerpt, Reader
+from citeqa.models.reader.spans import Reader
 from citeqa.models.reader.train.calibrate import Part, calibrate
 from citeqa.models.reader.train.config import TrainConfig
 from citeqa.models.reader.train.data import (
@@ -55,21 +53,6 @@ OWN_QUESTIONS = Path(str(files("citeqa.eval") / "questions.jsonl"))
 # Short questions as people type them, over the sample corpus: for fitting the confidence
 # model and the threshold (its training part) and for eval, never for training the reader.
 NATURAL_QUESTIONS = Path(str(files("citeqa.eval") / "natural.jsonl"))
-
-
-def gold_paragraph_scores(reader: Reader, examples: list[tuple[str, str, list[str]]]) -> dict:
-    """EM and F1 of the reader's best span with the gold passage given (reader-only)."""
-    ems, f1s = [], []
-    for question, passage, golds in examples:
-        spans = reader.read(question, [Excerpt("gold", 0, passage)])
-        answer = spans[0].text if spans else ""
-        ems.append(exact_match(answer, golds))
-        f1s.append(f1(answer, golds))
-    return {
-        "questions": len(examples),
-        "exact_match": float(np.mean(ems)),
-        "f1": float(np.mean(f1s)),
-    }
 
 
 class Log:
@@ -266,12 +249,10 @@ def held_out_scores(sets: Sets, reader: Reader) -> dict[str, dict]:
     """The reader alone on each test part, the whole gold paragraph given."""
     parts = {"squad_test_whole_gold_paragraph": (sets.squad, sets.squad_split)}
     parts |= {f"{s.set.name}_test_whole_gold_paragraph": (s.set, s.split) for s in sets.shifts}
-    out = {}
-    for name, (eval_set, split) in parts.items():
-        texts = {d.doc_id: d.text for d in eval_set.documents}
-        held_out = [(q.question, texts[q.doc_ids[0]], q.answers) for q in split.test]
-        out[name] = gold_paragraph_scores(reader, held_out)
-    return out
+    return {
+        name: gold_paragraph_scores(reader, eval_set, split.test)
+        for name, (eval_set, split) in parts.items()
+    }
 
 
 def _extra(
