@@ -37,6 +37,9 @@ class QuestionResult:
 
     id: str
     question: str
+    # What was searched, when a follow-up was resolved against its history to another
+    # question; None when the question was searched as asked.
+    resolved_question: str | None
     type: str
     unanswerable: bool
     golds: list[str]
@@ -125,7 +128,7 @@ def _evaluate_one(
     gold_paragraph: bool,
 ) -> QuestionResult:
     only = SearchFilters(doc_ids=question.doc_ids) if gold_paragraph and question.doc_ids else None
-    query = Query(question.question, top_k, only)
+    query = Query(question.question, top_k, only, question.history)
     response = answerer.ask(query)
     # Answers come best first (a conflict's rivals after the top one).
     asked = probe.ask(query) if response.no_answer else response
@@ -138,6 +141,7 @@ def _evaluate_one(
     record = QuestionResult(
         id=question.id,
         question=question.question,
+        resolved_question=response.resolved_question,
         type=question.type,
         unanswerable=question.unanswerable,
         golds=golds,

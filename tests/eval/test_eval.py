@@ -111,13 +111,14 @@ def test_question_type_from_wh_word() -> None:
 
 
 FRESH = ROOT / "eval" / "fresh"
+FOLLOWUP = ROOT / "eval" / "followup.jsonl"
 
 
 @pytest.mark.parametrize(
     ("path", "articles"),
     [(QUESTIONS, sample_corpus()), (NATURAL, sample_corpus()),
-     (FRESH / "questions.jsonl", FRESH / "articles")],
-    ids=["questions", "natural", "fresh"],
+     (FRESH / "questions.jsonl", FRESH / "articles"), (FOLLOWUP, sample_corpus())],
+    ids=["questions", "natural", "fresh", "followup"],
 )  # fmt: skip
 def test_project_question_sets_are_well_formed(path: Path, articles: Path) -> None:
     questions = load_questions(path).questions
