@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tqdm import tqdm
-
 from citeqa.eval import metrics
 from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.eval.summary import Summary, summarise
 from citeqa.index.base import Index, SearchFilters
+from citeqa.models.runtime.progress import bar
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.query import DEFAULT_TOP_K, Query
 from citeqa.service.qa.result import Answer, Citation, Quote, Result
@@ -108,7 +107,7 @@ def evaluate(
         answerer.ask(Query(eval_set.questions[0].question, top_k))
     records = [
         _evaluate_one(answerer, probe, texts, question, top_k, gold_paragraph)
-        for question in tqdm(eval_set.questions, desc=eval_set.name, unit="q", disable=not progress)
+        for question in bar(eval_set.questions, shown=progress, desc=eval_set.name, unit="q")
     ]
     return EvalResult(
         name=eval_set.name,
