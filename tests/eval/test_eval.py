@@ -246,6 +246,10 @@ def test_report_files_and_baseline(squad_result: EvalResult, tmp_path: Path) -> 
     lines = [json.loads(x) for x in (tmp_path / "questions.jsonl").read_text().splitlines()]
     failed = [row["failure"] is not None for row in lines]
     assert failed == sorted(failed, reverse=True)  # failures first
+    # SQuAD labels no conflicts: the summary says so rather than a precision of 0.
+    assert report["overall"]["conflict"] is None
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Conflicts flagged: not measured (no labelled conflicts)." in summary
     baseline = json.loads(path.read_text())
     baseline["overall"]["f1"] = report["overall"]["f1"] - 0.1
     deltas = {d.label: d for d in compare(report, baseline)}

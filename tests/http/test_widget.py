@@ -857,7 +857,9 @@ def test_helpful_and_wrong_with_a_correction_selected_in_the_article(
     expect(send).to_be_visible()
     send.click()  # nothing selected yet
     expect(panel.locator(".select-status")).to_contain_text("Select the words")
-    [ad] = assert_excluded_muted(page, tides_server, "tides")
+    # The masthead ("The Harbour Times", an outlet's line) and an ad are shown muted.
+    masthead, ad = assert_excluded_muted(page, tides_server, "tides")
+    assert masthead["reason"] == "publisher" and masthead["start"] == 0
     assert ad["reason"] == "chrome" and ad["end"] < TIDES.index("the church square")
 
     select_words(page, "the church square")
