@@ -92,4 +92,4 @@ train-reader: install
 		--epochs 2 --max-steps 4200 $(ARGS)
 
 clean:
-	rm -rf .venv reports .pytest_cache
+	rm -rf .venv reports .pytest_cache build *.egg-info
