@@ -5,8 +5,11 @@ CITEQA  := .venv/bin/citeqa
 SQUAD   ?= ../shared/eval/squad-dev-v1.1-even.json
 SQUAD2  ?= ../shared/eval/squad-dev-v2.0-even.json
 SHIFTS  ?= ../shared/train/squadshifts-amazon-v1.0.json ../shared/train/squadshifts-reddit-v1.0.json
+BASE    := .venv/.base
 STAMP   := .venv/.installed
 DEV     := .venv/.installed-dev
+# What the installed package is built from: a change to any of them installs it again.
+PACKAGE := $(shell find cli data eval index ingest models service -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader train-embedder clean
 
@@ -17,7 +20,7 @@ install: $(STAMP)
 install-dev: $(DEV)
 
 # torch first and pinned: any other torch pulls gigabytes of CUDA.
-$(STAMP): pyproject.toml
+$(BASE):
 	@command -v python3.11 >/dev/null || { echo "citeqa needs Python 3.11 (python3.11 on the PATH)"; exit 1; }
 	@echo "[1/4] creating .venv with $$(python3.11 --version)"
 	@python3.11 -m venv .venv
@@ -25,15 +28,22 @@ $(STAMP): pyproject.toml
 	@$(PIP) install -q --upgrade pip
 	@echo "[3/4] installing torch 2.13.0, CPU only (the largest download: about a minute)"
 	@$(PIP) install -q torch==2.13.0
-	@echo "[4/4] installing citeqa and what serving needs: ONNX Runtime, FAISS, spaCy, FastAPI... (1-3 minutes)"
-	@$(PIP) install -q -e .
-	@touch $(STAMP)
-	@echo "installed: .venv/bin/citeqa"
+	@touch $(BASE)
 
-$(DEV): $(STAMP)
-	@echo "installing the test tools: pytest, Playwright, schemathesis, ruff, sentence-transformers... (about a minute)"
-	@$(PIP) install -q -e '.[dev]'
-	@touch $(DEV)
+# A user's install is a plain one (no setuptools warning about editable installs); a
+# developer's (`make install-dev`) is editable and is left as it is. build/ goes first:
+# setuptools would pack files since deleted from the tree.
+$(STAMP): $(BASE) pyproject.toml $(PACKAGE)
+	@if [ -f $(DEV) ]; then echo "citeqa is installed editable (make install-dev): up to date"; else \
+		echo "[4/4] installing citeqa and what serving needs: ONNX Runtime, FAISS, spaCy, FastAPI... (1-3 minutes)"; \
+		rm -rf build && $(PIP) install -q . && rm -rf build; fi
+	@touch $(STAMP)
+	@echo "installed: .venv/bin/citeqa (add .venv/bin to your PATH, or use the full path)"
+
+$(DEV): $(BASE) pyproject.toml
+	@echo "installing citeqa editable, and the test tools: pytest, Playwright, schemathesis, ruff, sentence-transformers... (1-3 minutes)"
+	@PYTHONWARNINGS=ignore $(PIP) install -q -e '.[dev]'
+	@touch $(DEV) $(STAMP)
 
 ingest: install
 	$(CITEQA) ingest
@@ -57,6 +67,7 @@ test-fast: install-dev
 eval: install
 	$(CITEQA) eval eval/questions.jsonl --out reports/sample
 	$(CITEQA) eval eval/natural.jsonl --out reports/natural
+	$(CITEQA) eval eval/followup.jsonl --out reports/followup
 	$(CITEQA) ingest eval/fresh/articles --index .cache/fresh-index --sync
 	$(CITEQA) eval eval/fresh/questions.jsonl --index .cache/fresh-index --out reports/fresh
 
@@ -93,4 +104,4 @@ train-embedder: install-dev
 	$(CITEQA) train-embedder --train $(TRAIN) $(addprefix --shifts ,$(SHIFTS)) --max-steps $(STEPS) $(ARGS)
 
 clean:
-	rm -rf .venv reports .pytest_cache
+	rm -rf .venv reports .pytest_cache build *.egg-info

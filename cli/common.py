@@ -31,7 +31,17 @@ IndexOption = Annotated[
 
 
 def settings_for(index: Path | None) -> Settings:
-    settings = Settings()
+    """The settings from CITEQA_*, with `index` over CITEQA_INDEX. A variable that is not
+    what its setting takes is said in one line (exit 2)."""
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "CITEQA_" + "_".join(str(part) for part in first["loc"]).upper()
+        typer.secho(f"{name}: {first['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from None
     return settings.model_copy(update={"index": index}) if index else settings
 
 
@@ -49,16 +59,16 @@ def index_errors() -> Iterator[None]:
     except INDEX_ERRORS as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
-
-
-def report_skipped(errors: list[LoadError]) -> None:
-    """Each file or page that was not ingested, with why."""
-    for error in errors:
-        typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
+    except OSError as error:  # a file where the index folder should be, no permission...
+        where = f"{error.filename}: " if error.filename else ""
+        typer.secho(f"{where}{error.strerror or error}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def summary(report: IngestReport, origin: str, target: str, **more: int) -> None:
-    """What an ingest changed, as a small table (with `more` columns), then where it went."""
+    """What an ingest changed, as a small table (with `more` columns), then where it went,
+    then what was skipped and why. Exit 1 when something was skipped and nothing else came
+    of it: every file or page failed (a 404, a refused connection), so nothing was added."""
     from rich.console import Console
     from rich.table import Table
 
@@ -71,6 +81,18 @@ def summary(report: IngestReport, origin: str, target: str, **more: int) -> None
         table.add_column(name, justify="right")
     table.add_row(*map(str, counts.values()))
     Console().print(table)
+    _report_skipped(report.errors)
+    kept = sum(value for name, value in counts.items() if name not in {"skipped", "chunks written"})
+    if report.errors and not kept:
+        typer.secho(f"Nothing was added: all {len(report.errors)} skipped, as above.",
+                    fg="red", err=True)  # fmt: skip
+        raise typer.Exit(1)
+
+
+def _report_skipped(errors: list[LoadError]) -> None:
+    """Each file or page that was not ingested, with why."""
+    for error in errors:
+        typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
 
 
 def where(settings: Settings) -> str:

@@ -61,16 +61,22 @@ def eval_command(
     from rich.console import Console
 
     from citeqa.eval.corpus import CorpusError, cache_dir, prepare
-    from citeqa.eval.datasets import SPLITS, load_questions, load_squad, split_of
+    from citeqa.eval.datasets import SPLITS, SetFormatError, load_questions, load_squad, split_of
     from citeqa.eval.report import compare, headline, table, write_report
     from citeqa.eval.run import evaluate
     from citeqa.models.embedder.encoder import Embedder
 
-    settings = settings_for(index)
-    embedder = Embedder(settings.cache)
     if split is not None and split not in SPLITS:
         raise typer.BadParameter(f"one of {', '.join(SPLITS)}", param_hint="--split")
-    eval_set = load_squad(squad) if squad is not None else load_questions(questions)
+    # The files are read before any model loads: a mistake in one is said in a line at once.
+    try:
+        eval_set = load_squad(squad) if squad is not None else load_questions(questions)
+        before = _baseline(baseline) if baseline is not None else None
+    except SetFormatError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
+    settings = settings_for(index)
+    embedder = Embedder(settings.cache)
     if squad is not None and index is None:
         settings = settings.model_copy(update={"index": cache_dir(squad, settings)})
     with index_errors():
@@ -88,8 +94,8 @@ def eval_command(
     report_path = write_report(result, out or Path("reports") / eval_set.name)
     report = json.loads(report_path.read_text())
     figures = headline(report)
-    if baseline is not None:
-        figures = compare(report, json.loads(baseline.read_text()))
+    if before is not None:
+        figures = compare(report, before)
     overall = result.summary.overall
     title = (
         f"{eval_set.name} · {overall.questions} questions, "
@@ -107,3 +113,18 @@ def eval_command(
             err=True,
         )
         raise typer.Exit(1)
+
+
+def _baseline(path: Path) -> dict:
+    """An earlier report.json, as `compare` reads it."""
+    from citeqa.eval.datasets import SetFormatError
+
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise SetFormatError(f"{path}: cannot be read as a report ({error})") from None
+    except json.JSONDecodeError as error:
+        raise SetFormatError(f"{path}, line {error.lineno}: not JSON ({error.msg})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("overall"), dict):
+        raise SetFormatError(f"{path}: no field 'overall': not a report.json of citeqa eval")
+    return report

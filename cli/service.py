@@ -3,15 +3,16 @@ refresh, and the web half of ingest) are in cli/web.py."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from citeqa.cli.common import (
     IndexOption,
     index_errors,
-    report_skipped,
     settings_for,
     summary,
     where,
@@ -95,7 +96,6 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
         report = run_ingest(folder, opened, embedder, chunker_settings(settings), part, sync=sync)
     for doc_id in report.removed:
         typer.echo(f"removed {doc_id}: not in {folder}")
-    report_skipped(report.errors)
     summary(report, str(folder), where(settings))
 
 
@@ -136,34 +136,90 @@ def ask(
     index: IndexOption = None,
     top_k: Annotated[int, typer.Option(min=1, max=MAX_TOP_K)] = DEFAULT_TOP_K,
     as_json: Annotated[bool, typer.Option("--json", help="Print the /ask JSON.")] = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="Answer in this process even when a server runs (loads the models)."
+        ),
+    ] = False,
 ) -> None:
-    """Answer QUESTION from the index, with quoted citations."""
+    """Answer QUESTION from the index, with quoted citations. A running server answers it
+    (CITEQA_URL, or `citeqa serve` on its default port) in well under a second; without
+    one the models load here first (about 5 s)."""
+    from citeqa.cli.client import ServerError, ask_server, server_url
+
+    settings = settings_for(index)
+    request = {"question": question, "top_k": top_k}
+    url = None if local else server_url(settings, index_given=index is not None)
+    started = time.perf_counter()
+    if url is not None:
+        try:
+            response = ask_server(url, request)
+        except ServerError as error:
+            typer.secho(str(error), fg="red", err=True)
+            raise typer.Exit(2) from None
+        who = f"the server at {url}"
+    else:
+        response = _ask_here(settings, request)
+        who = f"this process, over {where(settings)} (`citeqa serve` keeps the models loaded)"
+    if as_json:
+        typer.echo(json.dumps(response, indent=2, ensure_ascii=False))
+    else:
+        print_response(response)
+    typer.secho(f"answered by {who} in {time.perf_counter() - started:.2f} s", dim=True, err=True)
+
+
+def _ask_here(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
+    """The /ask JSON for `request`, answered in this process: checked by the API's own
+    schema first, before any model loads."""
     from pydantic import ValidationError
 
     from citeqa.service.http.schemas import AskRequest, to_query, to_response
     from citeqa.service.wiring import build_answerer
 
     try:
-        query = to_query(AskRequest(question=question, top_k=top_k))
+        query = to_query(AskRequest.model_validate(request))
     except ValidationError as error:
         raise typer.BadParameter(error.errors()[0]["msg"], param_hint="QUESTION") from None
     with index_errors():
-        answerer = build_answerer(settings_for(index))
-    response = answerer.ask(query)
-    if as_json:
-        typer.echo(to_response(response).model_dump_json(indent=2))
-        return
-    if response.no_answer:
+        answerer = build_answerer(settings)
+        empty = answerer.index.stats().chunks == 0
+    if empty:  # "No answer" would blame the articles, when there are none
+        typer.secho(f"No articles in the index at {where(settings)}: add some with "
+                    "`citeqa ingest [FOLDER]` first.", fg="red", err=True)  # fmt: skip
+        raise typer.Exit(2)
+    return to_response(answerer.ask(query)).model_dump(mode="json")
+
+
+def print_response(response: dict[str, Any]) -> None:
+    """An /ask response as the chat shows it: each answer with how sure it is in words,
+    its quoted passage and where it stands; with no answer, the related passages."""
+    from citeqa.service.qa.sureness import band
+
+    if response.get("resolved_question"):
+        typer.echo(f"Searched for: {response['resolved_question']}")
+    if response["no_answer"]:
         typer.echo("No answer in the articles.")
-    if response.conflict:
+    if response.get("conflict"):
         typer.echo("The sources disagree:")
-    for answer in response.answers:
-        typer.secho(f"{answer.text}  ({answer.score:.0%})", bold=True)
-        typer.echo(f'  "{answer.passage.text}"')
-        where = ", ".join(x for x in (answer.title, answer.source, answer.date) if x)
-        typer.echo(f"  -- {answer.doc_id} [{answer.start}:{answer.end}] {where}")
-        for other in answer.also_in:
-            typer.echo(f"  also in {other.doc_id} [{other.start}:{other.end}]")
+    for answer in response["answers"]:
+        sure = band(answer["score"])
+        typer.secho(answer["text"], bold=True)
+        typer.secho(f"  {sure.words} ({answer['score']:.0%})", fg="yellow" if sure.unsure else None)
+        _print_citation(answer)
+        for other in answer.get("also_in", []):
+            typer.echo(f"  also in {other['doc_id']} [{other['start']}:{other['end']}]")
+    if response["no_answer"] and response.get("related"):
+        typer.echo("Related passages, which may help:")
+        for related in response["related"]:
+            _print_citation(related)
+
+
+def _print_citation(cited: dict[str, Any]) -> None:
+    """A quoted passage, then the document, the offsets and the article it is from."""
+    typer.echo(f'  "{cited["passage"]["text"]}"')
+    where = ", ".join(cited[k] for k in ("title", "source", "date") if cited.get(k))
+    typer.echo(f"  -- {cited['doc_id']} [{cited['start']}:{cited['end']}] {where}".rstrip())
 
 
 @app.command()

@@ -80,9 +80,10 @@ def train_reader(
     ] = 0,
 ) -> None:
     """Fine-tune the extractive reader (slow: see data/models/reader/README.md)."""
+    from citeqa.cli.common import settings_for
+    from citeqa.eval.datasets import SetFormatError
     from citeqa.models.reader.train.run import OWN_QUESTIONS, Plan, Sets, main
     from citeqa.models.runtime.paths import shipped_reader
-    from citeqa.service.settings import Settings
 
     config = TrainConfig(
         epochs=epochs,
@@ -91,9 +92,14 @@ def train_reader(
         layers=layers,
         first_step=first_step,
     )
-    sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts, train)
+    settings = settings_for(None)
+    try:
+        sets = Sets.load(squad, questions or OWN_QUESTIONS, extra, squad2, shifts, train)
+    except SetFormatError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
     plan = Plan(out or shipped_reader(), work, config, resume, init, teacher)
-    main(sets, plan, Settings(), confidence_only)
+    main(sets, plan, settings, confidence_only)
 
 
 @app.command("train-embedder")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from citeqa.cli.common import IndexOption, index_errors, report_skipped, settings_for, summary
+from citeqa.cli.common import IndexOption, index_errors, settings_for, summary
 from citeqa.cli.common import where as index_where
 from citeqa.ingest.web.sources import SourceKind
 from citeqa.service.settings import Settings
@@ -123,7 +123,6 @@ def _writer(settings: Settings) -> Write:
 
 
 def _report(refreshed: Refreshed, origin: str, settings: Settings) -> None:
-    report_skipped(refreshed.errors)
     if refreshed.dropped:
         typer.secho(
             f"{refreshed.dropped} entries past CITEQA_FEED_MAX_ENTRIES "

@@ -13,9 +13,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from citeqa.ingest.loaders import make_document
 from citeqa.ingest.models import Document
 from citeqa.service.qa.answer_types import question_type
+from citeqa.service.qa.query import Turn
 
 
 @dataclass
@@ -43,6 +46,11 @@ class EvalQuestion:
     # (SQuAD v1.1 train as rebuilt in ../shared/train: `answer_start_ambiguous`): `spans`
     # is not gold, so the reader does not train on it.
     spans_guessed: bool = False
+    # The conversation before the question (a follow-up set, eval/followup.jsonl), asked
+    # with it as the chat asks; and whether the question needs none of it (then it must be
+    # searched exactly as asked).
+    history: tuple[Turn, ...] = ()
+    stands_alone: bool = False
 
 
 @dataclass
@@ -54,33 +62,75 @@ class EvalSet:
     groups: dict[str, str] = field(default_factory=dict)
 
 
+class SetFormatError(ValueError):
+    """A question set that is not in the project's format: `str` names the file, the line
+    and the field."""
+
+
+class _TurnRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    question: str
+    answer: str | None = None
+
+
+class _SourceRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    doc_id: str
+    answers: list[str]
+
+
+class _QuestionRow(BaseModel):
+    """One line of the project's format (eval/README.md), checked field by field."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    id: str
+    question: str
+    answers: list[str]
+    doc_ids: list[str]
+    type: str
+    unanswerable: bool
+    source_answers: list[_SourceRow] = []
+    conflict: bool = False
+    spans: list[tuple[int, int]] = []
+    history: list[_TurnRow] = []
+    stands_alone: bool = False
+
+
 def load_questions(path: Path) -> EvalSet:
-    """The project's JSONL format (see eval/README.md): one question per line."""
-    questions = [
-        _project_question(json.loads(line), path, number)
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if line.strip()
-    ]
+    """The project's JSONL format (see eval/README.md): one question per line. A file that
+    cannot be read, or a line out of format, is a `SetFormatError` naming where."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SetFormatError(f"{path}: cannot be read as a question set ({error})") from None
+    rows = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    questions = [_project_question(line, path, number) for number, line in rows]
     return EvalSet(name=path.stem, questions=questions, documents=[])
 
 
-def _project_question(row: dict, path: Path, number: int) -> EvalQuestion:
+def _project_question(line: str, path: Path, number: int) -> EvalQuestion:
     try:
-        return EvalQuestion(
-            id=row["id"],
-            question=row["question"],
-            answers=list(row["answers"]),
-            doc_ids=list(row["doc_ids"]),
-            type=row["type"],
-            unanswerable=bool(row["unanswerable"]),
-            source_answers=[
-                SourceAnswer(s["doc_id"], list(s["answers"])) for s in row.get("source_answers", [])
-            ],
-            conflict=bool(row.get("conflict", False)),
-            spans=[(start, end) for start, end in row.get("spans", [])],
-        )
-    except KeyError as missing:
-        raise ValueError(f"{path}:{number}: missing field {missing}") from None
+        row = _QuestionRow.model_validate_json(line)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "json_invalid":
+            raise SetFormatError(f"{path}, line {number}: not a JSON object") from None
+        field_name = f"field '{where}'" if where else "the line"
+        raise SetFormatError(f"{path}, line {number}: {field_name}: {first['msg']}") from None
+    return EvalQuestion(
+        id=row.id,
+        question=row.question,
+        answers=row.answers,
+        doc_ids=row.doc_ids,
+        type=row.type,
+        unanswerable=row.unanswerable,
+        source_answers=[SourceAnswer(s.doc_id, s.answers) for s in row.source_answers],
+        conflict=row.conflict,
+        spans=list(row.spans),
+        history=tuple(Turn(t.question, t.answer) for t in row.history),
+        stands_alone=row.stands_alone,
+    )
 
 
 def question_row(question: EvalQuestion) -> dict:
@@ -102,8 +152,25 @@ def load_squad(path: Path) -> EvalSet:
     """SQuAD v1.1 or v2.0 JSON (gzip-compressed if its name ends in .gz): one document per
     paragraph, every question of it."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as file:
-        raw = json.load(file)
+    try:
+        with opener(path, "rt", encoding="utf-8") as file:
+            raw = json.load(file)
+    except json.JSONDecodeError as error:
+        raise SetFormatError(f"{path}, line {error.lineno}: not JSON ({error.msg})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SetFormatError(f"{path}: cannot be read as a SQuAD file ({error})") from None
+    try:
+        return _squad_set(path, raw)
+    except KeyError as error:
+        # SQuAD's JSON has no line per question to name: the field is what can be said.
+        raise SetFormatError(f"{path}: not in SQuAD's format: no field {error}") from None
+    except (TypeError, AttributeError):
+        raise SetFormatError(f"{path}: not in SQuAD's format: a field of the wrong type") from None
+    except ValueError as error:  # a paragraph make_document refuses
+        raise SetFormatError(f"{path}: {error}") from None
+
+
+def _squad_set(path: Path, raw: dict) -> EvalSet:
     documents: list[Document] = []
     questions: list[EvalQuestion] = []
     groups: dict[str, str] = {}

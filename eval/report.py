@@ -160,8 +160,7 @@ def markdown(result: EvalResult) -> str:
         f"{_pct(overall.no_answer.recall)}, F1 {_pct(overall.no_answer.f1)}; best threshold "
         f"{_num(overall.no_answer.best_threshold, 3)} (F1 {_pct(overall.no_answer.best_f1)}).",
         "",
-        f"Conflicts flagged: precision {_pct(overall.conflict.precision)}, recall "
-        f"{_pct(overall.conflict.recall)}, F1 {_pct(overall.conflict.f1)}.",
+        _conflicts(overall),
         "",
         "Latency p50 / p95 / p99 (ms): "
         + "; ".join(
@@ -179,6 +178,14 @@ def markdown(result: EvalResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _conflicts(overall: Scores) -> str:
+    conflict = overall.conflict
+    if conflict is None:
+        return "Conflicts flagged: not measured (no labelled conflicts)."
+    return (f"Conflicts flagged: precision {_pct(conflict.precision)}, recall "
+            f"{_pct(conflict.recall)}, F1 {_pct(conflict.f1)}.")  # fmt: skip
 
 
 def _row(name: str, m: Scores) -> str:

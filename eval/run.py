@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tqdm import tqdm
-
 from citeqa.eval import metrics
 from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.eval.summary import Summary, summarise
 from citeqa.index.base import Index, SearchFilters
+from citeqa.models.runtime.progress import bar
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.qa.query import DEFAULT_TOP_K, Query
 from citeqa.service.qa.result import Answer, Citation, Quote, Result
@@ -37,6 +36,9 @@ class QuestionResult:
 
     id: str
     question: str
+    # What was searched, when a follow-up was resolved against its history to another
+    # question; None when the question was searched as asked.
+    resolved_question: str | None
     type: str
     unanswerable: bool
     golds: list[str]
@@ -105,7 +107,7 @@ def evaluate(
         answerer.ask(Query(eval_set.questions[0].question, top_k))
     records = [
         _evaluate_one(answerer, texts, question, top_k, gold_paragraph)
-        for question in tqdm(eval_set.questions, desc=eval_set.name, unit="q", disable=not progress)
+        for question in bar(eval_set.questions, shown=progress, desc=eval_set.name, unit="q")
     ]
     return EvalResult(
         name=eval_set.name,
@@ -124,7 +126,7 @@ def _evaluate_one(
     gold_paragraph: bool,
 ) -> QuestionResult:
     only = SearchFilters(doc_ids=question.doc_ids) if gold_paragraph and question.doc_ids else None
-    query = Query(question.question, top_k, only)
+    query = Query(question.question, top_k, only, question.history)
     shortlist = answerer.candidates(query)
     response = answerer.answer(query, shortlist)
     best = shortlist.candidates[0] if shortlist.candidates else None
@@ -136,6 +138,7 @@ def _evaluate_one(
     record = QuestionResult(
         id=question.id,
         question=question.question,
+        resolved_question=response.resolved_question,
         type=question.type,
         unanswerable=question.unanswerable,
         golds=golds,

@@ -54,8 +54,9 @@ class Scores:
     recall_at_20: float | None
     mrr: float | None
     no_answer: NoAnswer
-    # Flagging `conflict` against the questions marked as conflicting.
-    conflict: PRF
+    # Flagging `conflict` against the questions marked as conflicting; None when none is:
+    # then nothing measures it (a precision of 0 would only say that none was labelled).
+    conflict: PRF | None
     citation_validity: float | None
     ece: float | None
     latency: Latency
@@ -97,7 +98,9 @@ def measure(records: Sequence[QuestionResult]) -> Scores:
         no_answer=_no_answer(records),
         conflict=metrics.prf(
             [r.conflict_flagged for r in records], [r.conflict_expected for r in records]
-        ),
+        )
+        if any(r.conflict_expected for r in records)
+        else None,
         citation_validity=metrics.mean(
             [float(r.citation_valid) for r in records if r.citation_valid is not None]
         ),

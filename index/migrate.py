@@ -6,16 +6,15 @@ an index to Milvus, or back, never runs the embedder.
 
 from __future__ import annotations
 
-from tqdm import tqdm
-
 from citeqa.index.base import Index
+from citeqa.models.runtime.progress import bar
 
 
 def copy_into(source: Index, target: Index) -> int:
     """Upsert every document of `source` into `target`, saving after each batch so a
     large copy holds one batch in memory; returns how many documents were copied."""
     copied = 0
-    progress = tqdm(total=source.stats().documents, unit="doc", desc="export")
+    progress = bar(total=source.stats().documents, unit="doc", desc="export")
     for documents, chunks in source.export():
         target.delete([d.doc_id for d in documents])
         target.add(documents, chunks)

@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from citeqa.index.base import Index
 from citeqa.index.storage import storage_error
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
@@ -26,6 +24,7 @@ from citeqa.ingest.loaders import PROGRESS_FROM_DOCUMENTS, LoadError, load_folde
 from citeqa.ingest.models import Chunk, Document
 from citeqa.ingest.shards import EVERYTHING, Shard
 from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.runtime.progress import bar
 
 # Documents chunked and embedded together, at most this many and this much text: what
 # a batch holds in memory (its sentences' vectors are ~12 bytes a character, with the
@@ -198,15 +197,15 @@ def _write(
 ) -> None:
     index.delete(removed)
     shown = len(documents) >= PROGRESS_FROM_DOCUMENTS
-    bar = tqdm(total=len(documents), unit="doc", desc="ingest", disable=not shown)
+    shown_bar = bar(total=len(documents), shown=shown, unit="doc", desc="ingest")
     for batch in _batches(documents):
         chunks = [c for d in batch for c in chunk_document(d, chunker)]
         embed_chunks(chunks, embedder, progress.check)
         index.add(batch, chunks)
         report.chunks += len(chunks)
         progress.done += len(batch)
-        bar.update(len(batch))
-    bar.close()
+        shown_bar.update(len(batch))
+    shown_bar.close()
     progress.check()
     index.save()
 

@@ -75,6 +75,39 @@ _PUBLISHER = re.compile(
     r"The Wall Street Journal|BBC News|CNN|Al Jazeera|The Atlantic|Politico)[^\S\n]*$",
     re.MULTILINE,
 )
+# An outlet's name on a line of its own near the top, above or under the headline ("The
+# Port Quillon Courier"): a few capitalised words ending in a word newspapers and news
+# sites are named by. Only the first lines are read (`_OUTLET_LINES`): in the body such a
+# line would more likely be a quotation's source or a heading.
+_OUTLET_WORDS = (
+    "Times|Post|Courier|Herald|Gazette|Journal|News|Tribune|Chronicle|Observer|Guardian|"
+    "Telegraph|Independent|Standard|Star|Mail|Express|Review|Press|Record|Bulletin|Sentinel|"
+    "Examiner|Dispatch|Inquirer|Mirror|Sun|Beast|Monitor|Register|Reporter|Ledger|Globe|"
+    "Echo|Argus|Advertiser|Wire|Today"
+)
+# A name with "The" may have up to five words before that word, one without up to two: a
+# headline in title case ("Markets Rally On Jobs News") is not an outlet.
+_NAME_WORD = r"[A-Z][\w'’&.-]*+[^\S\n]++"
+_OUTLET = re.compile(
+    rf"^[^\S\n]*+((?:The[^\S\n]++(?:{_NAME_WORD}){{0,5}}|(?:{_NAME_WORD}){{0,2}})"
+    rf"(?:{_OUTLET_WORDS}))[^\S\n]*$"
+)
+_OUTLET_LINES = 5
+# A sign-off naming the outlet: "(The story was prepared by Peter Baker ... for The New
+# York Times)", "(Reporting by Ines Roldan for The Eastham Gazette; editing by ...)".
+_SIGN_OFF = re.compile(
+    r"^[^\S\n]*+\((?:The story was |This story was |This article was )?(?:prepared|reported|"
+    r"written|compiled|[Rr]eporting|Additional reporting)\b[^()\n]{0,400}? for "
+    r"([A-Z][^();\n]{1,80}?)[^\S\n]*+(?:;[^()\n]{0,200})?\)[^\S\n]*$",
+    re.MULTILINE,
+)
+# A wire service's dateline: "OSTREVIK, Calvessa, March 14 (Meridian Wire) -".
+_WIRE_DATELINE = re.compile(
+    r"^[^\S\n]*+[A-Z][A-Z .'-]{1,40},[^()\n]{0,80}\(([A-Z][A-Za-z .&'-]{1,60})\)[^\S\n]*+[-—–]",
+    re.MULTILINE,
+)
+# A city dateline opening a paragraph ("WASHINGTON — President ..."): not the lede's words.
+_CITY_DATELINE = re.compile(r"\A[A-Z][A-Z .'-]{1,40}[^\S\n]*+[—–-][^\S\n]*+")
 # A photo credit glued to the end of a caption: "...Oct. 23, 2019.Doug Mills/The New York Times"
 _CREDIT_SOURCE = re.compile(
     r"[A-Z][a-z]+ [A-Z][a-z]+/(The [A-Z][A-Za-z ]++|Reuters|AP)[^\S\n]*$", re.M
@@ -120,6 +153,7 @@ def find_excluded(text: str) -> list[ExcludedSpan]:
         *_spans(_BYLINE, lines, "byline"),
         *_spans(_DATELINE, lines, "dateline"),
         *_spans(_PUBLISHER, lines, "publisher"),
+        *_outlet_lines(lines),
         *_repeated_lines(lines),
     ]
     return _merge(spans)
@@ -249,7 +283,7 @@ def _lede(text: str, visible: str, excluded: list[ExcludedSpan]) -> str | None:
     headline's length: the title of an article whose text states none."""
     for region in islice(content_regions(visible, excluded), 3):
         paragraph = " ".join(_shown(text[region.start : region.end]).split())
-        sentence = _SENTENCE_END.split(paragraph, maxsplit=1)[0]
+        sentence = _SENTENCE_END.split(_CITY_DATELINE.sub("", paragraph), maxsplit=1)[0]
         if len(sentence.split()) >= _LEDE_MIN_WORDS:
             return _cut(sentence, _LEDE_MAX_CHARS)
     return None
@@ -270,7 +304,32 @@ def _shown(raw: str) -> str:
 
 
 def _source(text: str) -> str | None:
-    return _first_group(_PUBLISHER, text) or _first_group(_CREDIT_SOURCE, text)
+    """The outlet, from the first of: a known publisher's line, an outlet's line at the
+    top, a sign-off, a wire service's dateline, a photo credit."""
+    outlet = next(_outlet_lines(text), None)
+    return (
+        _first_group(_PUBLISHER, text)
+        or (_shown(text[outlet.start : outlet.end]) if outlet else None)
+        or _first_group(_SIGN_OFF, text)
+        or _first_group(_WIRE_DATELINE, text)
+        or _first_group(_CREDIT_SOURCE, text)
+    )
+
+
+def _outlet_lines(text: str) -> Iterator[ExcludedSpan]:
+    """An outlet's line among the first non-blank lines (site furniture, as a publisher's)."""
+    cursor, seen = 0, 0
+    while seen < _OUTLET_LINES and cursor < len(text):
+        end = text.find("\n", cursor)
+        end = len(text) if end < 0 else end
+        line = text[cursor:end]
+        if line.strip():
+            seen += 1
+            found = _OUTLET.match(line)
+            if found:
+                yield ExcludedSpan(cursor + found.start(1), cursor + found.end(1), "publisher")
+                return
+        cursor = end + 1
 
 
 def _date(text: str) -> str | None:

@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from tqdm import tqdm
-
 from citeqa.ingest import pdf, webpage
 from citeqa.ingest.cleaning import blank_controls, extract_meta, find_excluded, is_blank
 from citeqa.ingest.models import Document, DocumentMeta, Extracted
 from citeqa.ingest.shards import EVERYTHING, Shard
+from citeqa.models.runtime.progress import bar
 
 # Scripts whose letters look alike (Latin "a", Cyrillic "а", Greek "α"): see normal_doc_id.
 _LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
@@ -79,7 +78,7 @@ def load_folder(
     claimed: dict[str, str] = {}  # doc_id -> the file name that has it
     paths = sorted(p for p in folder.iterdir() if _is_article(p.name))
     shown = len(paths) >= PROGRESS_FROM_DOCUMENTS
-    for path in tqdm(paths, unit="file", desc="read", disable=not shown):
+    for path in bar(paths, shown=shown, unit="file", desc="read"):
         try:
             doc_id = _doc_id(path, claimed)
             if not shard.holds(doc_id):

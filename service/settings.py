@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cache: Path = Field(default_factory=default_cache)
     host: str = "127.0.0.1"
     port: int = 8000
+    # A running `citeqa serve` for `citeqa ask` to ask instead of loading the models itself
+    # (cli/client.py); unset, `ask` asks the one at `host`:`port` if it is ready.
+    url: str | None = None
     # Allowed origins for embedding the widget on other sites; empty means CORS is off.
     cors_origins: list[str] = []
     # Bearer key for the write endpoints (POST /documents, DELETE /documents/{id}); unset

@@ -177,8 +177,9 @@ def stale_names(path: Path) -> list[str]:
 
 
 def test_every_name_in_the_docs_and_docstrings_exists() -> None:
-    checked = [p for p in tracked(".py", ".md", "Makefile") if p != Path(__file__)]
-    stale = [s for path in checked for s in stale_names(path)]
+    # This file is left out: its own check (below) names code that is gone, on purpose.
+    paths = [p for p in tracked(".py", ".md", "Makefile") if p != Path(__file__).resolve()]
+    stale = [s for path in paths for s in stale_names(path)]
     assert not stale, "names of code that no longer exists:\n" + "\n".join(stale)
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
-from tqdm import tqdm
 
 from citeqa.models.runtime.onnx import cached_session
 from citeqa.models.runtime.paths import base_model, shipped_embedder
+from citeqa.models.runtime.progress import bar
 from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -78,7 +78,7 @@ class Embedder:
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         starts = range(0, len(order), BATCH_SIZE)
-        for start in tqdm(starts, disable=len(texts) < _PROGRESS_FROM, unit="batch"):
+        for start in bar(starts, shown=len(texts) >= _PROGRESS_FROM, unit="batch"):
             between()
             rows = order[start : start + BATCH_SIZE]
             vectors[rows] = self._embed([ids[i] for i in rows])

@@ -8,6 +8,8 @@ faiss, torch or ONNX Runtime, whatever the order of imports:
   cores OpenMP's default spin-wait collapsed whenever a second thread was busy (one query
   embed under torch: 17 ms -> 540 ms), so its threads wait passively.
 - No model hub, ever: every model comes from an installed package or from this repo.
+- No bar for loading weights from a local file (transformers draws one, even into a log):
+  it takes well under a second, on the first use of a model only.
 """
 
 import os
@@ -15,3 +17,4 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -13,6 +13,7 @@ from bytes in memory, the encoder's session took 210 MB instead of 110.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -67,14 +68,28 @@ def quantize_weights(source: Path, target: Path, keep: list[str]) -> None:
     activations = [
         n.name for n in graph.node if n.op_type == "MatMul" and not stored & set(n.input)
     ]
-    quantize_dynamic(
-        str(source),
-        str(target),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul"],
-        nodes_to_exclude=activations + keep,
-    )
+    # ONNX Runtime advises its pre-processing (quant_pre_process: shape inference and graph
+    # optimisation) before quantising, on the root logger, at every first `serve`. It
+    # changes the exported graph, and the reader's confidence model is refitted on today's
+    # export: it is to be measured together with the new reader in the performance issue.
+    # Until then the advice is left out, here where it is emitted, for this call only.
+    root = logging.getLogger()
+    root.addFilter(_no_preprocessing_advice)
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=activations + keep,
+        )
+    finally:
+        root.removeFilter(_no_preprocessing_advice)
+
+
+def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Please consider to run pre-processing")
 
 
 def _key(sources: list[Path]) -> str:

@@ -36,16 +36,11 @@
   const LONG_PASSAGE = 320;
   const EXCERPT_CONTEXT = 120; // code points kept on each side of the answer in an excerpt
   const STORAGE_PREFIX = "citeqa-chat:"; // sessionStorage key, per server
-  // An answer's score is a calibrated probability of being exactly right (README, on
-  // `score`), shown in words. The bands follow the held-out questions' reliability bins
-  // (3 Dec 2026, SQuAD v1.1 and 2.0 test parts, the project and natural sets): answers
-  // scored 0.7 or more were right about 9 times in 10, 0.5 to 0.7 about 2 in 3, under 0.5
-  // less than half the time.
-  const SURENESS = [
-    { from: 0.7, words: "Likely right", unsure: false },
-    { from: 0.5, words: "Maybe right: check the passage", unsure: false },
-    { from: 0, words: "Unsure: a best guess, check the passage", unsure: true },
-  ];
+  // An answer's score is a calibrated probability of being exactly right, shown in words
+  // on bands ({from, words, unsure}, highest first). They are the command line's too: the
+  // server writes service/qa/sureness.py's BANDS here when it serves this file
+  // (service/http/routes/page.py).
+  const SURENESS = __CITEQA_SURENESS__;
 
   // For the shipped sample articles, each one the shipped reader answers right (checked by
   // tests/http/test_widget.py); a site with its own corpus passes its own.

@@ -111,13 +111,14 @@ def test_question_type_from_wh_word() -> None:
 
 
 FRESH = ROOT / "eval" / "fresh"
+FOLLOWUP = ROOT / "eval" / "followup.jsonl"
 
 
 @pytest.mark.parametrize(
     ("path", "articles"),
     [(QUESTIONS, sample_corpus()), (NATURAL, sample_corpus()),
-     (FRESH / "questions.jsonl", FRESH / "articles")],
-    ids=["questions", "natural", "fresh"],
+     (FRESH / "questions.jsonl", FRESH / "articles"), (FOLLOWUP, sample_corpus())],
+    ids=["questions", "natural", "fresh", "followup"],
 )  # fmt: skip
 def test_project_question_sets_are_well_formed(path: Path, articles: Path) -> None:
     questions = load_questions(path).questions
@@ -245,6 +246,10 @@ def test_report_files_and_baseline(squad_result: EvalResult, tmp_path: Path) -> 
     lines = [json.loads(x) for x in (tmp_path / "questions.jsonl").read_text().splitlines()]
     failed = [row["failure"] is not None for row in lines]
     assert failed == sorted(failed, reverse=True)  # failures first
+    # SQuAD labels no conflicts: the summary says so rather than a precision of 0.
+    assert report["overall"]["conflict"] is None
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Conflicts flagged: not measured (no labelled conflicts)." in summary
     baseline = json.loads(path.read_text())
     baseline["overall"]["f1"] = report["overall"]["f1"] - 0.1
     deltas = {d.label: d for d in compare(report, baseline)}

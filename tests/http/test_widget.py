@@ -377,6 +377,29 @@ def test_follow_up_question_is_resolved_against_the_previous_turn(
     assert "Soleimani" in about[1]
 
 
+def test_a_question_that_stands_alone_is_not_shown_as_a_follow_up(
+    page: Page, chat_server: LiveServer
+) -> None:
+    """The issue's case: after two questions about the missile attack, a question with
+    nouns of its own and nothing pointing back is searched as asked, and the chat shows
+    no "Searched for" (it had said "..., taken to be about Iran (a guess ...)")."""
+    open_chat(page, chat_server.url)
+    ask_and_wait(page, "How many missiles did Iran fire back?")
+    ask_and_wait(page, "Which base did Iran attack in January?")
+    with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
+        standalone = ask_and_wait(page, "How much did oil prices rise after the strike?")
+    assert len(sent.value.post_data_json["history"]) == 2, "the history was sent all the same"
+    assert standalone["resolved_question"] is None
+    expect(replies(page).nth(2)).to_be_visible()
+    expect(replies(page).nth(2).locator(".resolved")).to_have_count(0)
+    # A real follow-up in the same conversation still says what it searched for.
+    followup = ask_and_wait(page, "Where is it?")
+    assert followup["resolved_question"] not in (None, "Where is it?")
+    expect(replies(page).nth(3).locator(".resolved")).to_have_text(
+        f"Searched for: {followup['resolved_question']}"
+    )
+
+
 def test_no_answer_is_said_honestly_with_maybe_related_passages(
     page: Page, declining_server: LiveServer
 ) -> None:
@@ -834,7 +857,9 @@ def test_helpful_and_wrong_with_a_correction_selected_in_the_article(
     expect(send).to_be_visible()
     send.click()  # nothing selected yet
     expect(panel.locator(".select-status")).to_contain_text("Select the words")
-    [ad] = assert_excluded_muted(page, tides_server, "tides")
+    # The masthead ("The Harbour Times", an outlet's line) and an ad are shown muted.
+    masthead, ad = assert_excluded_muted(page, tides_server, "tides")
+    assert masthead["reason"] == "publisher" and masthead["start"] == 0
     assert ad["reason"] == "chrome" and ad["end"] < TIDES.index("the church square")
 
     select_words(page, "the church square")

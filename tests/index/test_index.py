@@ -28,6 +28,7 @@ from citeqa.service.settings import Settings
 from citeqa.service.wiring import build_answerer, chunker_settings, open_index
 
 WAPO = "000_f154d279849c0383"
+NYT_SIGNED = "001_25febd9801a0880a"  # its source from its sign-off, "(... for The New York Times)"
 NYT_FOLLOWUP = "002_fcc7f8c38549703a"
 NYT = "003_23a2317ccafacb8c"
 TRANSLATED = "004_47cea3a07981280c"
@@ -360,7 +361,7 @@ def test_unfiltered_search_is_dominated_by_one_document(
     [
         ({"doc_ids": [TRANSLATED]}, {TRANSLATED}),
         ({"doc_ids": [NYT, TRANSLATED]}, {NYT, TRANSLATED}),
-        ({"sources": ["The New York Times"]}, {NYT}),
+        ({"sources": ["The New York Times"]}, {NYT, NYT_SIGNED}),
         ({"date_from": "2020-01-04"}, {NYT_FOLLOWUP}),
         ({"date_to": "2020-01-03"}, {WAPO, TRANSLATED}),
         ({"date_from": "2020-01-03", "date_to": "2020-01-03"}, {WAPO, TRANSLATED}),

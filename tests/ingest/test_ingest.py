@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.cleaning import blank_controls, is_blank, is_web_address
-from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES, load_folder, make_document, normal_doc_id
+from citeqa.ingest.loaders import (
+    MAX_DOCUMENT_BYTES,
+    load_folder,
+    make_document,
+    normal_doc_id,
+    uploaded_document,
+)
 from citeqa.ingest.models import Chunk, Document, Span
 from citeqa.ingest.whitespace import duplicate_key
 from citeqa.service.settings import sample_corpus
@@ -186,11 +192,67 @@ def test_metadata_of_the_new_york_times_article(documents: dict[str, Document]) 
 
 def test_metadata_absent_is_none_not_guessed(documents: dict[str, Document]) -> None:
     meta = documents[GUARDIAN].meta
-    # 001 opens straight into body text: no headline, publisher, date or byline to find.
-    assert (meta.source, meta.date, meta.byline) == (None, None, None)
+    # 001 opens straight into body text: no headline, date or byline to find.
+    assert (meta.date, meta.byline) == (None, None)
     # Its title is its lede, said to be one: a title a person can recognise.
     assert meta.title == "The plane was late and the kill team was worried."
     assert meta.title_is_lede
+    # 002 names no outlet anywhere: none is guessed.
+    assert documents[NYT_FOLLOWUP].meta.source is None
+
+
+def test_the_source_is_read_from_a_sign_off(documents: dict[str, Document]) -> None:
+    # 001 ends "(The story was prepared by Peter Baker, ... for The New York Times)".
+    assert documents[GUARDIAN].meta.source == "The New York Times"
+    signed = make_document(
+        "ferry",
+        "Ferry service resumes\n\nThe ferry between Northport and Eastham sailed again on "
+        "Tuesday after a week of storms.\n\n(Reporting by Ines Roldan for The Eastham "
+        "Gazette; editing by Tom Vale)\n",
+    )
+    assert signed.meta.source == "The Eastham Gazette"
+
+
+def test_the_source_is_read_from_an_outlet_line_under_the_headline() -> None:
+    """An invented page that prints its outlet as a line under the headline, and states
+    no site name: the line is the source, and is left out of the index as a masthead."""
+    page = (
+        b"<!doctype html><html><head><title>Harbour master retires</title></head><body>"
+        b"<article><h1>Harbour master retires after 30 years</h1>"
+        b"<p>The Port Quillon Courier</p>"
+        b"<p>Ansel Varga, the harbour master of Port Quillon for three decades, retired on "
+        b"Friday. He oversaw the dredging of the north channel and the new ferry terminal.</p>"
+        b"<p>His deputy, Mira Tollan, takes over next month, the port authority said.</p>"
+        b"</article></body></html>"
+    )
+    document = uploaded_document("harbour.html", page)
+    assert document.meta.source == "The Port Quillon Courier"
+    assert document.meta.title == "Harbour master retires after 30 years"
+    assert "publisher" in excluded_reasons(document, "The Port Quillon Courier")
+    # A headline in title case is no outlet.
+    headline = make_document("m", "Markets Rally On Jobs News\n\nShares rose on Friday.\n")
+    assert headline.meta.title == "Markets Rally On Jobs News" and headline.meta.source is None
+
+
+def test_the_source_is_read_from_a_wire_dateline() -> None:
+    wire = make_document(
+        "w",
+        "Dockworkers end strike\n\nOSTREVIK, Calvessa, March 14 (Meridian Wire) -\n\n"
+        "Dockworkers voted on Friday to end their strike.\n",
+    )
+    assert wire.meta.source == "Meridian Wire"
+
+
+def test_a_lede_title_leaves_out_a_city_dateline(documents: dict[str, Document]) -> None:
+    # 002 begins " date 2020-01-04 WASHINGTON — President Donald Trump was ...": the date
+    # prefix is the document's date and is not indexed; "WASHINGTON —" is not its title's.
+    title = documents[NYT_FOLLOWUP].meta.title
+    assert title is not None and title.startswith("President Donald Trump was deep")
+
+
+def excluded_reasons(document: Document, words: str) -> list[str]:
+    start = document.text.index(words)
+    return [s.reason for s in document.excluded if s.start <= start < s.end]
 
 
 def test_a_lede_title_is_cut_at_a_word_and_a_headline_is_no_lede(
