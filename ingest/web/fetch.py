@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import io
 import ipaddress
+import itertools
 import socket
 import ssl
 import threading
@@ -60,6 +61,10 @@ ROBOTS_FAILED_TTL_S = 60
 ROBOTS_MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952 2.3.1: ID1, ID2
+# The content codings asked for, and zlib's window bits for each (RFC 9110 8.4.1): one
+# layer of one of them is undone here; anything else a server names is refused in words.
+ACCEPT_ENCODING = "gzip, deflate"
+_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 # RFC 6052 2.1: the well-known NAT64 prefix; the low 32 bits are an IPv4 address.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -272,8 +277,8 @@ class Fetcher:
             limits=httpx.Limits(max_keepalive_connections=0),
             # Nothing is logged in to; a site's cookies are neither kept nor sent back.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-            # Not br/zstd even when installed: two decoders whose expansion was checked.
-            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+            # The codings _Inflater undoes itself, in bounded steps (see _read).
+            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def __enter__(self) -> Fetcher:
@@ -586,16 +591,19 @@ def _accepts(kind: str, media_type: str) -> bool:
 def _read(response: httpx.Response, cap: int, clock: _Clock, *, clip: bool = False) -> bytes:
     """The body, refused when larger than `cap` bytes (or, with `clip`, cut at `cap`).
 
-    The size is checked before reading (Content-Length) and while reading (what arrives,
-    after Content-Encoding, which Content-Length does not count). One network read of
-    64 KiB may unpack to some tens of MB before the count sees it, once.
+    The size is checked before reading (Content-Length) and while reading, as decoded.
+    The body is read raw and its one content coding undone here, never more than `cap` + 1
+    bytes at a step: httpx's decoders would unpack a whole network read at once, and stack
+    every coding a server names (a 7 KB "gzip, gzip" page unpacked to 1 GiB, issue 32).
     """
     declared = response.headers.get("content-length", "")
     if not clip and declared.isdigit() and int(declared) > cap:
         raise _Failure(_too_large(cap))
+    inflate = _Inflater(_coding(response))
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    for raw in itertools.chain(response.iter_raw(), [b""]):  # b"": the end, flushed
+        chunk = inflate(raw, cap - size + 1)
         chunks.append(chunk)
         size += len(chunk)
         if size > cap:
@@ -604,6 +612,50 @@ def _read(response: httpx.Response, cap: int, clock: _Clock, *, clip: bool = Fal
             raise _Failure(_too_large(cap))
         clock.remaining()  # a server sending a byte at a time stops here at the deadline
     return b"".join(chunks)
+
+
+def _coding(response: httpx.Response) -> str | None:
+    """The body's one content coding (gzip or deflate), None for none; _Failure, in words,
+    for a coding not asked for (br, zstd, one unknown) or for more than one layer."""
+    named = response.headers.get_list("content-encoding", split_commas=True)
+    layers = [c.strip().lower() for c in named if c.strip().lower() not in ("", "identity")]
+    if not layers:
+        return None
+    if len(layers) > 1 or layers[0] not in _CODINGS:
+        raise _Failure(
+            f"Content-Encoding {', '.join(named)!r} not accepted: "
+            f"only one layer of gzip or deflate is read"
+        )
+    return layers[0]
+
+
+class _Inflater:
+    """One content coding undone in bounded steps; the identity when there is none."""
+
+    def __init__(self, coding: str | None) -> None:
+        self._coding = coding
+        self._zlib = zlib.decompressobj(_CODINGS[coding]) if coding else None
+        self._started = False
+
+    def __call__(self, data: bytes, room: int) -> bytes:
+        """What `data` unpacks to, at most `room` bytes: more would be over the cap, so
+        whatever is left then is never unpacked. b"" at the end flushes."""
+        if self._zlib is None:
+            return data
+        try:
+            # flush() at the end: all input was unpacked already (none is held back unless
+            # `room` ran out, which fails the read), so it adds a few bytes at most.
+            out = self._zlib.decompress(data, room) if data else self._zlib.flush()
+        except zlib.error as error:
+            if self._coding != "deflate" or self._started:
+                raise _Failure(f"could not decode the {self._coding} body ({error})") from None
+            # "deflate" is meant to be zlib's format (RFC 9110 8.4.1.2); some servers send
+            # the raw stream, as browsers and httpx also accept.
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._started = True
+            return self(data, room)
+        self._started = self._started or bool(data)
+        return out
 
 
 def _gunzip(body: bytes, cap: int) -> bytes:
