@@ -20,10 +20,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+from pydantic import SecretStr
 from support import LiveServer
 
 from citeqa.ingest.embedding import Embedder
 from citeqa.service.http.app import create_app
+from citeqa.service.http.middleware.limits import write_limit
 from citeqa.service.settings import Settings
 
 GUARD_S = 30
@@ -105,26 +107,81 @@ def test_a_chunked_body_is_counted_as_it_arrives(tight: LiveServer) -> None:
     assert "4096 bytes" in json.loads(body)["detail"]
 
 
-def test_writes_have_their_own_larger_limit(tight: LiveServer) -> None:
-    document = {"doc_id": "big", "text": "The harbour reopened. " * 400}  # ~9 KB
-    body = json.dumps({"documents": [document]}).encode()
-    assert TIGHT["max_body_bytes"] < len(body) < TIGHT["max_write_bytes"]
-    # Over the limit of /ask, under that of POST /documents: refused by auth, not by size
-    # (this server has no API key, so writes are off).
-    assert httpx.post(f"{tight.url}/documents", content=body, timeout=GUARD_S).status_code == 403
-    reply = exchange(
-        tight, head("POST", "/documents", "Content-Type: application/json", "Content-Length: 20000")
-    )
-    status, _, body = parse(reply)
-    assert status == 413 and "16384 bytes" in json.loads(body)["detail"]
-
-
 def test_the_default_write_limit_comes_from_the_document_limit() -> None:
     from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES
-    from citeqa.service.http.middleware.limits import write_limit
 
     assert write_limit(Settings()) > MAX_DOCUMENT_BYTES > Settings().max_body_bytes
     assert write_limit(Settings(max_write_bytes=5000)) == 5000
+
+
+# -- the key before the body (issue 32) -------------------------------------------------------
+
+KEY = "hardening-key"
+
+
+@pytest.fixture(scope="module")
+def keyed(sample_settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
+    """The sample corpus with writes on (KEY), the default write limit (about 21 MB) and a
+    short body timeout: a refusal that waited for the body would come as its 408."""
+    settings = sample_settings.model_copy(update={"api_key": SecretStr(KEY), "body_timeout_s": 2.0})
+    with LiveServer(settings, create_app(settings, embedder)) as live:
+        yield live
+
+
+@pytest.mark.parametrize("path", ["/files", "/documents", "/sources"])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {KEY}"])
+def test_a_write_without_the_key_is_401_before_its_body_is_read(
+    keyed: LiveServer, path: str, authorization: str | None
+) -> None:
+    # Only the headers, announcing 20 MB: before issue 32 the server waited for the body
+    # (a 408 after the body timeout) and read whole any body that came, then said 401.
+    given = [f"Authorization: {authorization}"] if authorization else []
+    request = head("POST", path, "Content-Type: application/json", "Content-Length: 20000000",
+                   *given)  # fmt: skip
+    status, headers, body = parse(exchange(keyed, request))
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    assert headers["connection"] == "close"
+    assert "API key" in json.loads(body)["detail"]
+
+
+def test_a_chunked_write_without_the_key_is_401_before_its_body_is_read(keyed: LiveServer) -> None:
+    request = head("POST", "/documents", "Content-Type: application/json",
+                   "Transfer-Encoding: chunked")  # fmt: skip
+    status, _, _ = parse(exchange(keyed, request, chunk(b'{"documents": ')))
+    assert status == 401
+
+
+def test_writes_have_their_own_larger_limit(keyed: LiveServer) -> None:
+    # Over the limit of /ask (1 MiB), under that of POST /documents: read, and found to be
+    # no document (422), not refused by size.
+    body = json.dumps({"documents": [{"doc_id": "big", "text": ""}], "pad": "x" * 2**21})
+    sent = httpx.post(f"{keyed.url}/documents", content=body, timeout=GUARD_S,
+                      headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    assert sent.status_code == 422
+    request = head("POST", "/documents", "Content-Type: application/json",
+                   "Content-Length: 30000000", f"Authorization: Bearer {KEY}")  # fmt: skip
+    status, _, body = parse(exchange(keyed, request))
+    assert status == 413 and f"{write_limit(Settings())} bytes" in json.loads(body)["detail"]
+
+
+def test_a_write_with_the_key_is_read_as_before(keyed: LiveServer) -> None:
+    # The key lets the body in: one that stops arriving is a 408, not a refusal.
+    request = head("POST", "/documents", "Content-Type: application/json",
+                   "Content-Length: 100", f"Authorization: Bearer {KEY}")  # fmt: skip
+    assert parse(exchange(keyed, request + b'{"documents"'))[0] == 408
+
+
+def test_writes_turned_off_are_403_before_the_body_is_read(tight: LiveServer) -> None:
+    request = head("POST", "/files", "Content-Type: multipart/form-data; boundary=x",
+                   "Content-Length: 20000")  # fmt: skip
+    status, headers, body = parse(exchange(tight, request))
+    assert status == 403 and headers["connection"] == "close"
+    assert "CITEQA_API_KEY" in json.loads(body)["detail"]
+
+
+def test_reads_with_a_body_need_no_key(keyed: LiveServer) -> None:
+    asked = httpx.post(f"{keyed.url}/ask", json={"question": QUESTION}, timeout=GUARD_S)
+    assert asked.status_code == 200
 
 
 # -- 4. timeouts -----------------------------------------------------------------------------

@@ -6,7 +6,9 @@ limit and never waits on a client that stopped sending:
 - a Content-Length over the limit is refused at once, before a byte of the body is read;
 - a chunked body (no Content-Length) is counted as it arrives and refused once over;
 - each wait for the next piece of the body is bounded by `body_timeout_s`: a client that
-  stops half-way gets a 408.
+  stops half-way gets a 408;
+- a request that `gate` refuses (a write without the API key: service/http/auth.py) gets
+  its refusal before a byte of its body is read.
 
 Refusals close the connection (`Connection: close`), so the rest of the body is never read.
 The limit is per route: POST /documents and POST /files carry whole articles, every other
@@ -16,8 +18,9 @@ route a small JSON body.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from fastapi import HTTPException
 from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,8 +56,10 @@ class BodyLimits:
         max_bytes: int,
         timeout_s: float,
         route_bytes: Mapping[tuple[str, str], int] | None = None,
+        gate: Callable[[Scope], HTTPException | None] | None = None,
     ) -> None:
         self.app = app
+        self.gate = gate
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
         self.route_bytes = dict(route_bytes or {})
@@ -67,6 +72,11 @@ class BodyLimits:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         chunked = b"transfer-encoding" in headers
+        if (declared or chunked) and self.gate is not None and (refusal := self.gate(scope)):
+            # Before the size too: a client without the key learns nothing else.
+            headers = {**(refusal.headers or {}), **CLOSE}
+            await send_problem(send, refusal.status_code, refusal.detail, headers)
+            return
         if declared is not None and int(declared) > limit:  # the server checked it is a number
             await send_problem(send, 413, _too_large(limit), CLOSE)
             return
