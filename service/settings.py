@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     feed_max_entries: int = Field(200, gt=0)
     # Seconds between two requests to one host: politeness (ingest/web/fetch.py).
     fetch_delay_s: float = Field(1.0, ge=0)
+    # One fetch in all, from connecting to the body's last byte (robots.txt and redirects
+    # included); and one source in all on a refresh: its feed or sitemap and its pages.
+    # Past a source's deadline the pages left are fetched on the next refresh.
+    fetch_deadline_s: float = Field(30.0, gt=0)
+    source_deadline_s: float = Field(300.0, gt=0)
+    # Hosts a refresh fetches from at once; each host still gets one request at a time.
+    refresh_hosts: int = Field(4, ge=1)
     # Sources added over HTTP may not reach private, loopback or link-local addresses
     # (a server fetching its own network on a stranger's behalf); True allows them.
     # Sources added with the command line are the operator's own and may.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -48,9 +49,15 @@ class Crawl:
     errors: list[LoadError] = field(default_factory=list)
     not_modified: int = 0  # pages the server said are unchanged (304)
     dropped: int = 0  # entries past the cap on a feed's or sitemap's entries
+    timed_out: bool = False  # a fetch, or the source's own deadline, ran out of time
+    left: int = 0  # pages not fetched: the source's deadline passed first
 
     def fail(self, url: str, reason: str) -> None:
         self.errors.append(LoadError(url, reason))
+
+    def failed(self, url: str, error: FetchError | ValueError) -> None:
+        self.fail(url, str(error))
+        self.timed_out = self.timed_out or getattr(error, "timed_out", False)
 
 
 def doc_id_for(url: str) -> str:
@@ -74,19 +81,37 @@ def page_document(fetched: Fetched) -> Document:
 
 class Crawler:
     """Fetches with `fetcher`, skipping pages `store` says are unchanged; at most
-    `max_entries` pages of a feed or sitemap."""
+    `max_entries` pages of a feed or sitemap, and for at most `source_deadline_s` a source."""
 
-    def __init__(self, fetcher: Fetcher, store: SourceStore, max_entries: int) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        store: SourceStore,
+        max_entries: int,
+        source_deadline_s: float | None = None,
+    ) -> None:
         self.fetcher = fetcher
         self.store = store
         self.max_entries = max_entries
+        self.source_deadline_s = source_deadline_s
 
     def pages(
-        self, urls: list[str], source: str | None = None, crawl: Crawl | None = None
+        self,
+        urls: list[str],
+        source: str | None = None,
+        crawl: Crawl | None = None,
+        until: float | None = None,
     ) -> Crawl:
-        """Each page's article; pages unchanged since their last fetch are skipped."""
+        """Each page's article; pages unchanged since their last fetch are skipped. Past
+        `until` (time.monotonic()) the rest are left, and `timed_out` says so."""
         crawl = crawl or Crawl()
-        for url in dict.fromkeys(urls):
+        urls = list(dict.fromkeys(urls))
+        for done, url in enumerate(urls):
+            if until is not None and time.monotonic() > until:
+                crawl.timed_out, crawl.left = True, len(urls) - done
+                crawl.fail(source or url, f"took longer than {self.source_deadline_s:g} s in "
+                           f"all: {len(urls) - done} pages left for the next refresh")  # fmt: skip
+                break
             self._page(url, source, crawl)
         return crawl
 
@@ -98,13 +123,19 @@ class Crawler:
             error = next((e.reason for e in crawl.errors), None)
             crawl.sources.append(SourceRecord(source.url, now(), error))
             return crawl
+        until = time.monotonic() + self.source_deadline_s if self.source_deadline_s else None
         try:
             links = self._links(source.url, source.kind, source.validators, crawl)
         except (FetchError, ValueError) as error:
-            crawl.fail(source.url, str(error))
+            crawl.failed(source.url, error)
             crawl.sources.append(SourceRecord(source.url, now(), str(error)))
             return crawl
-        self.pages(links, source.url, crawl)
+        self.pages(links, source.url, crawl, until)
+        if crawl.left:
+            # Pages were left: forget the listing's validators, so that the next refresh
+            # reads it whole again and finds them, rather than a 304 with nothing in it.
+            crawl.sources[-1] = SourceRecord(source.url, now(), crawl.errors[-1].reason,
+                                             Validators())  # fmt: skip
         return crawl
 
     def listing(self, url: str, kind: SourceKind) -> Crawl:
@@ -113,7 +144,7 @@ class Crawler:
         try:
             links = self._links(url, kind, Validators(), crawl)
         except (FetchError, ValueError) as error:
-            crawl.fail(url, str(error))
+            crawl.failed(url, error)
             return crawl
         return self.pages(links, None, crawl)
 
@@ -145,7 +176,7 @@ class Crawler:
                 inner = self.fetcher.fetch(nested, accept=SourceKind.SITEMAP.value)
                 pages += self._sitemap_pages(inner, crawl, depth + 1)
             except (FetchError, ValueError) as error:
-                crawl.fail(nested, str(error))
+                crawl.failed(nested, error)
         dropped += max(len(pages) - self.max_entries, 0)
         crawl.dropped += dropped
         return pages[: self.max_entries]
@@ -161,7 +192,7 @@ class Crawler:
                 return
             document = page_document(fetched)
         except (FetchError, ValueError) as error:
-            crawl.fail(url, str(error))
+            crawl.failed(url, error)
             return
         crawl.documents[document.doc_id] = document
         crawl.pages.append(

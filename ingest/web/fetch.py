@@ -19,6 +19,7 @@ the per-host turns. Close it (or use it as a context manager) when done.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import ipaddress
@@ -132,22 +133,27 @@ class Fetched:
 
 
 class FetchError(Exception):
-    """A URL that could not be fetched; `reason` says why in words, `status` the HTTP status."""
+    """A URL that could not be fetched; `reason` says why in words, `status` the HTTP status,
+    `timed_out` whether it ran out of time (a source that keeps doing so is backed off)."""
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, reason: str, status: int | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(f"could not fetch {url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.timed_out = timed_out
 
 
 class _Failure(Exception):
     """Raised inside this module; `Fetcher.fetch` turns it into a FetchError naming the URL."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, timed_out: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.timed_out = timed_out
 
 
 def is_blocked(address: IPAddress) -> bool:
@@ -208,8 +214,66 @@ class _Clock:
         """Seconds left; _Failure once there are none."""
         left = self._end - time.monotonic()
         if left <= 0:
-            raise _Failure(f"took longer than {self.total_s:g} s in all")
+            raise self.overdue()
         return left
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def overdue(self) -> _Failure:
+        return _Failure(f"took longer than {self.total_s:g} s in all", timed_out=True)
+
+
+class _Watchdog:
+    """Cuts a request's connection when its fetch's deadline passes, whatever it is
+    waiting for. httpx bounds each read, not a whole response: a server sending its
+    status line and headers a byte a second held one fetch for 153 s against a 30 s
+    deadline (issue 32). The body is also checked between reads (`_read`); this covers
+    the head, and any read in between.
+
+    httpcore's `trace` extension hands over each connection's socket as it is made; at
+    the deadline a thread shuts it down (a duplicate of it: shutdown acts on the socket,
+    also under TLS), so the blocked read returns at once and fails."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._cut = False
+        self._timer = threading.Timer(max(clock.remaining(), 0.0), self.cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+
+    def trace(self, event: str, info: dict) -> None:
+        """httpcore's trace hook: keeps the socket of the connection just made."""
+        if event != "connection.connect_tcp.complete":
+            return
+        made: socket.socket = info["return_value"].get_extra_info("socket")
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()  # an earlier address's connection, given up
+            self._socket = made.dup()
+            if self._cut:
+                self._shutdown()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # already closed by the other end
+                self._socket.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -327,7 +391,7 @@ class Fetcher:
         try:
             return self._follow(_web_url(url), self.limits.max_redirects, step)
         except _Failure as failure:
-            raise FetchError(url, failure.reason, failure.status) from None
+            raise FetchError(url, failure.reason, failure.status, failure.timed_out) from None
 
     # Redirects, one hop, one request.
 
@@ -342,7 +406,9 @@ class Fetcher:
             except _Failure as failure:
                 if len(seen) > 1:  # name the hop that failed: the caller knows only the first
                     raise _Failure(
-                        f"{failure.reason} (at {url}, after a redirect)", failure.status
+                        f"{failure.reason} (at {url}, after a redirect)",
+                        failure.status,
+                        failure.timed_out,
                     ) from None
                 raise
             if not isinstance(result, httpx.URL):
@@ -400,10 +466,29 @@ class Fetcher:
         the certificate is also verified against. The addresses are tried in order, the next
         one only when connecting to one fails (no IPv6 route, say), not when it times out.
         """
+        with _Watchdog(clock) as watchdog:
+            response = self._connect(url, addresses, headers, clock, watchdog)
+            try:
+                yield response
+            except httpx.HTTPError as error:  # while reading the body
+                raise self._failure(error, clock) from None
+            finally:
+                response.close()
+
+    def _connect(
+        self,
+        url: httpx.URL,
+        addresses: list[IPAddress],
+        headers: dict[str, str],
+        clock: _Clock,
+        watchdog: _Watchdog,
+    ) -> httpx.Response:
+        """The response's status and headers from the first of `addresses` that connects."""
         timeout = min(self.limits.timeout_s, clock.remaining())
-        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+        extensions: dict[str, object] = {"trace": watchdog.trace}
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.raw_host.decode("ascii")
         headers = {**headers, "Host": url.netloc.decode("ascii")}
-        response = None
         failure = _Failure("no address to connect to")
         for address in addresses:
             request = self._client.build_request(
@@ -414,29 +499,19 @@ class Fetcher:
                 timeout=timeout,
             )
             try:
-                response = self._client.send(request, stream=True)
-                break
+                return self._client.send(request, stream=True)
             except httpx.ConnectError as error:
                 failure = self._failure(error, clock)
             except httpx.HTTPError as error:
                 raise self._failure(error, clock) from None
-        if response is None:
-            raise failure
-        try:
-            yield response
-        except httpx.HTTPError as error:  # while reading the body
-            raise self._failure(error, clock) from None
-        finally:
-            response.close()
+        raise failure
 
     def _failure(self, error: httpx.HTTPError, clock: _Clock) -> _Failure:
         """An httpx error in words."""
+        if clock.passed():  # the request's timeout was the deadline's rest, or the watchdog cut
+            return clock.overdue()
         if isinstance(error, httpx.TimeoutException):
-            try:
-                clock.remaining()
-            except _Failure as past_deadline:  # the request's timeout was the deadline's rest
-                return past_deadline
-            return _Failure(f"timed out after {self.limits.timeout_s:g} s")
+            return _Failure(f"timed out after {self.limits.timeout_s:g} s", timed_out=True)
         if isinstance(error, httpx.ConnectError):
             if _caused_by(error, ConnectionRefusedError):
                 return _Failure("connection refused")
@@ -542,7 +617,9 @@ class Fetcher:
         try:
             status, text = self._follow(url, ROBOTS_MAX_REDIRECTS, step)
         except _Failure as failure:
-            raise _Failure(f"{failure.reason} (fetching robots.txt)", failure.status) from None
+            raise _Failure(
+                f"{failure.reason} (fetching robots.txt)", failure.status, failure.timed_out
+            ) from None
         if status == 200:
             rules = RobotFileParser(str(url))
             rules.parse(text.decode("utf-8", errors="replace").splitlines())

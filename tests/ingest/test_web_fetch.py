@@ -244,6 +244,26 @@ def test_a_trickling_server_is_cut_at_the_deadline() -> None:
     assert time.monotonic() - started < 3 + LIMITS.timeout_s + 1
 
 
+def test_a_server_trickling_its_headers_is_cut_at_the_deadline() -> None:
+    # About 130 bytes of status line and headers, a byte every 0.1 s: each read is well
+    # within the timeout, the head is not. Before issue 32 the deadline was checked only
+    # between reads of the body, so the fetch waited for the whole head (such a server held
+    # one fetch for 153 s against 30); now the head is cut part-way.
+    headers = {**HTML, "X-Padding": "x" * 64}
+    trickle = Reply(headers=headers, body=PAGE, head_byte_delay_s=0.1)
+    with WebSite({"/trickle": trickle}) as site, fetcher_with(deadline_s=2) as fetcher:
+        error = failure(fetcher, site.url("/trickle"))
+        sent = site.head_bytes["/trickle"]
+    assert error.reason == "took longer than 2 s in all"
+    assert sent < 100, "the fetch waited for the whole head"
+
+
+def test_a_server_trickling_its_headers_within_the_deadline_is_read() -> None:
+    trickle = Reply(headers=HTML, body=PAGE, head_byte_delay_s=0.001)
+    with WebSite({"/trickle": trickle}) as site, fetcher_with(deadline_s=10) as fetcher:
+        assert fetcher.fetch(site.url("/trickle"), accept="page").body == PAGE
+
+
 # Size and type
 
 
