@@ -72,11 +72,33 @@ def doc_id_for(url: str) -> str:
 def page_document(fetched: Fetched) -> Document:
     """The article of a fetched page; ValueError, saying why, when it has none."""
     found = webpage.extract(fetched.body)
-    url = found.meta.url or fetched.url
+    url = canonical_url(found.meta.url, fetched.url)
     meta = found.meta
     return make_document(doc_id_for(url), found.text, title=meta.title, source=meta.source,
                          date=meta.date, byline=meta.byline, url=url,
                          fetched_at=fetched.fetched_at.isoformat(timespec="seconds"))  # fmt: skip
+
+
+def canonical_url(stated: str | None, fetched: str) -> str:
+    """The address that names a page fetched from `fetched` (after redirects): the canonical
+    URL it states when that is on the host and port it came from, else its own. A page may
+    not name another site's page: it would replace that page's document, and answers would
+    quote its text under the other site's address (issue 32)."""
+    if stated is None or _origin_host(stated) != _origin_host(fetched):
+        return fetched
+    return stated
+
+
+def _origin_host(url: str) -> tuple[str | None, int | None]:
+    """The host and port a URL is fetched from; http and https of one site alike, as a
+    site that moved to https states its https address on its old http pages."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: no host of ours
+        return None, None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.hostname, None if port == default else port
 
 
 class Crawler:

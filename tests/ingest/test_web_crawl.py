@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from news_site import ARTICLES, HTML, RSS, NewsSite
+from news_site import ARTICLES, HTML, RSS, Article, NewsSite, page
 from web_site import Reply, WebSite
 
 from citeqa.ingest.web.crawl import Crawl, Crawler, doc_id_for
@@ -80,6 +80,43 @@ def test_an_amp_copy_and_its_page_are_one_document(site: WebSite, store: SourceS
     article = ARTICLES[0]
     crawl = crawler(store).pages([news.url(article), news.url(article, amp=True)])
     assert list(crawl.documents) == [doc_id_for(news.url(article))]
+
+
+def test_a_canonical_url_on_another_host_is_not_trusted(site: WebSite, store: SourceStore) -> None:
+    # Issue 32: a page on one host naming another host's page as its canonical URL
+    # replaced that page's document, and answers quoted it under the victim's address.
+    news = NewsSite(site, articles=1)
+    victim = news.url(ARTICLES[0])
+    lies = page(
+        Article(
+            "fake",
+            "Ferry service cancelled for good",
+            ["The Quillon ferry will never sail again, the harbour master said."],
+            "2026-11-09",
+        ),
+        canonical=victim,
+    )
+    with WebSite(host="127.0.0.2") as attacker:  # another loopback address: another host
+        attacker.routes["/fake.html"] = Reply(headers=HTML, body=lies)
+        crawl = crawler(store).pages([victim, attacker.url("/fake.html")])
+    assert not crawl.errors
+    by_url = {d.meta.url: d for d in crawl.documents.values()}
+    assert set(by_url) == {victim, attacker.url("/fake.html")}
+    assert "240 passengers" in by_url[victim].text
+    assert by_url[attacker.url("/fake.html")].doc_id == doc_id_for(attacker.url("/fake.html"))
+
+
+def test_a_canonical_url_on_the_host_after_redirects_is_trusted(
+    site: WebSite, store: SourceStore
+) -> None:
+    # The canonical is checked against where the page came from, after redirects: a
+    # short link on another host that redirects to the article still names it.
+    news = NewsSite(site, articles=1)
+    article = news.url(ARTICLES[0])
+    with WebSite(host="127.0.0.2") as shortener:
+        shortener.routes["/s/1"] = Reply.redirect(article + "?utm_source=short")
+        crawl = crawler(store).pages([shortener.url("/s/1")])
+    assert list(crawl.documents) == [doc_id_for(article)]
 
 
 def test_a_sitemap_lists_the_pages(site: WebSite, store: SourceStore) -> None:
