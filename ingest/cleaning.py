@@ -99,6 +99,29 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)([^*_\n]{1,300}?)(?<=\S)\1")
 _STATED_MAX_CHARS = 256
 
 
+# What a terminal acts on rather than shows: every C0 and C1 control (ESC begins an escape
+# sequence, U+009B CSI and U+009D OSC are one alone, BEL rings; `citeqa ask` printing a
+# title set the terminal's title, issue 32), and the bidirectional overrides and isolates,
+# which reorder what follows them.
+_CONTROLS_BUT_LINE_FEED = "\x00-\x09\x0b-\x1f\x7f-\x9f"
+_BIDI_OVERRIDES = "\u202a-\u202e\u2066-\u2069"
+_NOT_PRINTABLE = re.compile(f"[{_CONTROLS_BUT_LINE_FEED}{_BIDI_OVERRIDES}]")
+_NOT_ONE_LINE = re.compile(f"[\n{_CONTROLS_BUT_LINE_FEED}{_BIDI_OVERRIDES}]")
+
+
+def one_line(value: str) -> str | None:
+    """Metadata (a title, a source, a byline, an address) as stored and shown: invisible
+    characters dropped, each control character and run of spaces one space, trimmed;
+    None when nothing is left. The one rule for every way in."""
+    return " ".join(_NOT_ONE_LINE.sub(" ", _INVISIBLE.sub("", value)).split()) or None
+
+
+def printable(text: str) -> str:
+    """`text` as a terminal may print it: each control character but the line feed, and
+    each bidirectional override, a space (what the CLI prints comes from the web)."""
+    return _NOT_PRINTABLE.sub(" ", text)
+
+
 def blank_controls(text: str) -> str:
     """`text` with each control character (`_CONTROLS`) replaced by a space."""
     return _CONTROLS.sub(" ", text)

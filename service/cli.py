@@ -22,6 +22,7 @@ from citeqa.index.base import (
     IndexUnreachableError,
 )
 from citeqa.index.factory import BackendName
+from citeqa.ingest.cleaning import printable
 
 if TYPE_CHECKING:
     from citeqa.index.writer import IngestReport
@@ -129,7 +130,7 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
         opened = open_index(settings, embedder)
         report = run_ingest(folder, opened, embedder, chunker_settings(settings), part, sync=sync)
     for doc_id in report.removed:
-        typer.echo(f"removed {doc_id}: not in {folder}")
+        typer.echo(printable(f"removed {doc_id}: not in {folder}"))
     report_skipped(report.errors)
     summary(report, str(folder), where(settings))
 
@@ -137,7 +138,7 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
 def report_skipped(errors: list[LoadError]) -> None:
     """Each file or page that was not ingested, with why."""
     for error in errors:
-        typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
+        typer.secho(printable(f"skipped {error.path}: {error.reason}"), fg="yellow", err=True)
 
 
 def summary(report: IngestReport, origin: str, target: str, **more: int) -> None:
@@ -220,13 +221,14 @@ def ask(
         typer.echo("No answer in the articles.")
     if response.conflict:
         typer.echo("The sources disagree:")
+    # Everything printed comes from the articles, some from the web: printable() only.
     for answer in response.answers:
-        typer.secho(f"{answer.text}  ({answer.score:.0%})", bold=True)
-        typer.echo(f'  "{answer.passage.text}"')
+        typer.secho(printable(f"{answer.text}  ({answer.score:.0%})"), bold=True)
+        typer.echo(printable(f'  "{answer.passage.text}"'))
         where = ", ".join(x for x in (answer.title, answer.source, answer.date) if x)
-        typer.echo(f"  -- {answer.doc_id} [{answer.start}:{answer.end}] {where}")
+        typer.echo(printable(f"  -- {answer.doc_id} [{answer.start}:{answer.end}] {where}"))
         for other in answer.also_in:
-            typer.echo(f"  also in {other.doc_id} [{other.start}:{other.end}]")
+            typer.echo(printable(f"  also in {other.doc_id} [{other.start}:{other.end}]"))
 
 
 @app.command()
