@@ -176,6 +176,17 @@ def test_an_id_names_one_document_however_its_accent_is_typed(http: httpx.Client
     assert http.delete(f"/documents/{decomposed}", headers=AUTH).json()["removed"] == [composed]
 
 
+def test_files_have_the_cap_of_documents_in_one_write(http: httpx.Client) -> None:
+    # Issue 32: POST /files took 1,000 files in one write, POST /documents 100.
+    before = doc_ids(http)
+    upload = [("files", (f"f{i}.txt", b"The harbour reopened.\n", "text/plain"))
+              for i in range(MAX_WRITE + 1)]  # fmt: skip
+    refused = http.post("/files", files=upload, headers=AUTH)
+    assert refused.status_code == 422 and f"At most {MAX_WRITE} files" in refused.json()["detail"]
+    assert doc_ids(http) == before
+    assert http.post("/files", files=upload[:MAX_WRITE], headers=AUTH).status_code in (200, 202)
+
+
 # Issue 32: ids that show nothing or pass for another; each door had taken them.
 HIDDEN_IDS = [" ", "\u00a0", "\u200b", "adm\u200bin", "a\u202eb", "\uff41dmin",
               "\U0001d41admin", "a\x9bb"]  # fmt: skip
