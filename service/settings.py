@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     # raise it to max_connections there and cap per client in the proxy (docs/nginx.conf).
     max_connections_per_client: int = Field(20, gt=0)
     max_header_bytes: int = Field(16 * 1024, gt=0)  # request line + headers; 400 above
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, as
+    # uvicorn's FORWARDED_ALLOW_IPS takes them ("127.0.0.1,::1", networks too); unset, no
+    # forwarding header is, and each client is its connection's address. uvicorn alone
+    # trusts 127.0.0.1, so any process on the machine could name itself any client and
+    # escape the limits per client (issue 32). Behind docs/nginx.conf: its address.
+    trusted_proxies: str | None = None
     # Log each /ask question in the request log; off, only its length and answers are logged.
     log_questions: bool = False
 

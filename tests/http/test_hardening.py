@@ -341,9 +341,9 @@ def test_a_client_past_its_questions_a_minute_gets_429(per_client: LiveServer) -
             for _ in range(ASK_PER_MINUTE)
         ]
         refused = http.post("/ask", json={"question": QUESTION})
-        # Behind a proxy uvicorn trusts (FORWARDED_ALLOW_IPS, by default 127.0.0.1, as
-        # docs/nginx.conf runs it) a client is the address in X-Forwarded-For.
-        proxied = http.post(
+        # No proxy is trusted unless CITEQA_TRUSTED_PROXIES names it: a client that says
+        # it forwards for another is still itself (issue 32: uvicorn trusted 127.0.0.1).
+        forged = http.post(
             "/ask", json={"question": QUESTION}, headers={"X-Forwarded-For": "203.0.113.7"}
         )
     assert invalid == [422] * 3, "a request that is not a question is not counted"
@@ -352,7 +352,24 @@ def test_a_client_past_its_questions_a_minute_gets_429(per_client: LiveServer) -
     # Retry-After: when the first question leaves the minute's window.
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert "CITEQA_ASK_PER_MINUTE" in refused.json()["detail"]
-    assert proxied.status_code == 200, "another client is not counted with the first"
+    assert forged.status_code == 429, "X-Forwarded-For from a client no setting names"
+
+
+def test_behind_a_named_proxy_each_forwarded_client_is_counted(
+    sample_settings: Settings, embedder: Embedder
+) -> None:
+    settings = sample_settings.model_copy(
+        update={"ask_per_minute": 1, "trusted_proxies": "127.0.0.1"}
+    )
+    with (
+        LiveServer(settings, create_app(settings, embedder)) as proxied,
+        httpx.Client(base_url=proxied.url, timeout=GUARD_S) as http,
+    ):
+        for client in ("203.0.113.7", "203.0.113.8"):
+            forwarded = {"X-Forwarded-For": client}
+            assert http.post("/ask", json={"question": QUESTION}, headers=forwarded).is_success
+        again = http.post("/ask", json={"question": QUESTION}, headers=forwarded)
+    assert again.status_code == 429, "the second client's own minute is used up"
 
 
 # -- 2. strict JSON, no echo -----------------------------------------------------------------
