@@ -34,10 +34,13 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
 _SPACE_CHARS = "\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # An http or https address with a host, and no space or control character anywhere: the
 # rule for a document's `url` in ingest and, as a JSON Schema pattern, in the API's schema
-# (spelled as ranges, not `\s`, which means other things in other regex engines). Hosts in ASCII (an
-# international name in its xn-- form); an IPv6 literal is not taken.
+# (spelled as ranges, not `\s`, which means other things in other regex engines). Hosts in
+# ASCII (an international name in its xn-- form), or an IPv6 literal in brackets
+# ("http://[::1]:8000/", RFC 3986 3.2.2), which the fetcher guards as any address.
+_AUTHORITY = "[A-Za-z0-9._~%!$&'()*+,;=:@-]"
 WEB_ADDRESS = (
-    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:{_AUTHORITY}*\[[0-9A-Fa-f:.]+\](?::[0-9]+)?|{_AUTHORITY}+)"
+    r"(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
 )
 _WEB_ADDRESS = re.compile(WEB_ADDRESS)
 # One character that shows: the rule for "not blank" in ingest, and, as a JSON Schema

@@ -78,6 +78,17 @@ def test_a_feed_added_with_the_command_line_is_indexed_refreshed_and_cited(
         assert fetched["title"] == ARTICLES[1].headline and fetched["fetched_at"]
 
 
+@pytest.mark.slow  # ingests with the model, in a process of its own
+def test_the_command_line_ingests_a_page_at_an_ipv6_literal(tmp_path: Path) -> None:
+    with WebSite(host="::1") as site6:
+        news = NewsSite(site6, articles=1)
+        url = news.url(ARTICLES[0])
+        assert url.startswith("http://[::1]:")
+        ingested = run_citeqa("ingest", url, "--index", tmp_path / "index")
+    assert ingested.returncode == 0, ingested.stderr
+    assert ingest_counts(ingested.stdout)["added"] == 1
+
+
 def web_server(root: Path, embedder: Embedder, **settings: object) -> LiveServer:
     settings = Settings(index=root, api_key=KEY, **settings)
     return LiveServer(settings, create_app(settings, embedder))
@@ -123,6 +134,11 @@ def test_sources_need_the_key_and_never_reach_a_private_address(
         assert http.get("/sources").status_code == 401
         refused = http.post("/sources", json=body, headers=AUTH)
         assert refused.status_code == 422 and "private address" in refused.text
+        # An IPv6 literal is an address like any other (issue 32: "not an http address").
+        port = site.origin.rsplit(":", 1)[1]
+        body6 = {"url": f"http://[::1]:{port}/feed.xml", "kind": "feed"}
+        refused6 = http.post("/sources", json=body6, headers=AUTH)
+        assert refused6.status_code == 422 and "a private address (::1)" in refused6.text
         for bad in ({"url": "javascript:alert(1)", "kind": "feed"},
                     {"url": "https://example.org/feed", "kind": "podcast"}):  # fmt: skip
             assert http.post("/sources", json=bad, headers=AUTH).status_code == 422

@@ -494,6 +494,22 @@ def test_a_private_address_is_not_even_connected_to() -> None:
     assert site.requests == []
 
 
+def test_an_ipv6_literal_is_fetched_and_guarded_like_any_address() -> None:
+    # Issue 32: http://[::1]:port/ was refused as "not an address" before any check.
+    with (
+        WebSite({"/a": Reply(headers=HTML, body=PAGE)}, host="::1") as site,
+        fetcher_with() as allowed,
+        fetcher_with(allow_private=False) as guarded,
+    ):
+        assert site.url("/a").startswith("http://[::1]:")
+        fetched = allowed.fetch(site.url("/a"), accept="page")
+        refused = failure(guarded, site.url("/a"))
+    assert (fetched.body, fetched.url) == (PAGE, site.url("/a"))
+    assert site.requests_to("/a")[0].headers["host"] == site.origin.removeprefix("http://")
+    assert refused.reason == "a private address (::1): not fetched"
+    assert len(site.requests_to("/a")) == 1, "the guarded fetcher never connected"
+
+
 def test_a_redirect_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # Every address of this machine is private (loopback, or a documentation range), so the
     # site's 127.0.0.1 is made to pass for public here; the redirect's 10.1.2.3 is checked
