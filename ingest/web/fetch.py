@@ -24,6 +24,8 @@ import gzip
 import io
 import ipaddress
 import itertools
+import posixpath
+import re
 import socket
 import ssl
 import threading
@@ -35,9 +37,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Literal, TypeVar, get_args
-from urllib.robotparser import RobotFileParser
 
 import httpx
+from protego import Protego
 
 from citeqa.ingest.webpage import MAX_PAGE_BYTES
 
@@ -58,6 +60,9 @@ MAX_ROBOTS_BYTES = 500 * 1024
 ROBOTS_TTL_S = 15 * 60
 # A robots.txt that failed with 5xx blocks its host; asked again sooner than a good one.
 ROBOTS_FAILED_TTL_S = 60
+# A robots.txt's Crawl-delay is honoured up to this: a day's delay would hold a source
+# for ever; past its CITEQA_SOURCE_DEADLINE_S a source's other pages wait for a refresh.
+MAX_CRAWL_DELAY_S = 60.0
 # RFC 9309 2.3.1.2: crawlers "SHOULD follow at least five consecutive redirects".
 ROBOTS_MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -283,7 +288,8 @@ class _Host:
 
 
 class _HostGate:
-    """At most one request at a time per host, `gap_s` from one's end to the next's start.
+    """At most one request at a time per host, `gap_s` from one's end to the next's start,
+    or longer for a host that asks for it (robots.txt's Crawl-delay: `slow_down`).
 
     One entry per host ever fetched: a few hundred for news sources, never pruned.
     """
@@ -292,6 +298,19 @@ class _HostGate:
         self._gap_s = gap_s
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
+        self._gaps: dict[str, float] = {}  # by host, when longer than gap_s
+
+    def slow_down(self, host: str, gap_s: float | None) -> None:
+        """Leave `gap_s` between two requests to `host` (None: the usual gap)."""
+        with self._lock:
+            if gap_s is not None and gap_s > self._gap_s:
+                self._gaps[host] = gap_s
+            else:
+                self._gaps.pop(host, None)
+
+    def gap(self, host: str) -> float:
+        with self._lock:
+            return self._gaps.get(host, self._gap_s)
 
     @contextmanager
     def turn(self, host: str) -> Iterator[float]:
@@ -304,14 +323,14 @@ class _HostGate:
             try:
                 yield time.monotonic() - asked
             finally:
-                entry.free_at = time.monotonic() + self._gap_s
+                entry.free_at = time.monotonic() + self.gap(host)
 
 
 @dataclass(frozen=True)
 class _Robots:
     """A host's robots.txt rules, or a refusal of everything with its reason."""
 
-    rules: RobotFileParser | None
+    rules: Protego | None
     refusal: str | None = None  # set when the whole host is refused
 
 
@@ -435,7 +454,7 @@ class Fetcher:
     ) -> T | httpx.URL:
         """One request to `addresses`: the URL a redirect points to, or what `read` makes of
         the response."""
-        with self._gate.turn(url.raw_host.decode("ascii").lower()) as waited:
+        with self._gate.turn(_host(url)) as waited:
             clock.extend(waited)
             with self._send(url, addresses, headers, clock) as response:
                 status = response.status_code
@@ -578,10 +597,19 @@ class Fetcher:
         robots = self._robots_for(url, clock)
         if robots.refusal:
             raise _Failure(robots.refusal)
-        # Python's parser applies the first matching rule, not the longest (RFC 9309 2.2.2):
-        # the same answer for most files, stricter or looser for some that mix Allow/Disallow.
-        if robots.rules is not None and not robots.rules.can_fetch(self._agent_token, str(url)):
+        if robots.rules is None:
+            return
+        # Protego (Scrapy's parser), unlike urllib.robotparser: the longest matching rule
+        # wins (RFC 9309 2.2.2), with * and $ patterns, and Crawl-delay is read.
+        delay = robots.rules.crawl_delay(self._agent_token)
+        self._gate.slow_down(_host(url), min(delay, MAX_CRAWL_DELAY_S) if delay else None)
+        if not robots.rules.can_fetch(_as_served(url), self._agent_token):
             raise _Failure("robots.txt disallows it")
+
+    def delay_for(self, host: str) -> float:
+        """The seconds left between two requests to `host`: CITEQA_FETCH_DELAY_S, or its
+        robots.txt's Crawl-delay (at most MAX_CRAWL_DELAY_S) when longer."""
+        return self._gate.gap(host.lower())
 
     def _robots_for(self, url: httpx.URL, clock: _Clock) -> _Robots:
         """The robots.txt rules of `url`'s scheme, host and port (RFC 9309 2.3), cached."""
@@ -621,8 +649,7 @@ class Fetcher:
                 f"{failure.reason} (fetching robots.txt)", failure.status, failure.timed_out
             ) from None
         if status == 200:
-            rules = RobotFileParser(str(url))
-            rules.parse(text.decode("utf-8", errors="replace").splitlines())
+            rules = Protego.parse(text.decode("utf-8", errors="replace"))
             return _Robots(rules), ROBOTS_TTL_S
         if status in (401, 403):
             # urllib.robotparser's rule, kept as the polite reading: RFC 9309 2.3.1.3 would
@@ -651,6 +678,25 @@ def _web_url(url: str, *, redirected: bool = False) -> httpx.URL:
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
         raise _Failure(f"{what} an http or https address ({url!r})")
     return parsed
+
+
+def _host(url: httpx.URL) -> str:
+    """The host a request goes to, as the per-host turns and delays know it."""
+    return url.raw_host.decode("ascii").lower()
+
+
+def _as_served(url: httpx.URL) -> str:
+    """`url` with its path as web servers resolve it, for matching robots.txt: runs of
+    slashes one, "." and ".." segments resolved. "Disallow: /private/" did not stop
+    "//private/x.html", which servers serve as "/private/x.html" (issue 32)."""
+    path, query = url.raw_path.decode("ascii"), ""
+    if "?" in path:
+        path, query = path.split("?", 1)
+        query = "?" + query
+    served = posixpath.normpath(re.sub("/{2,}", "/", path))  # normpath keeps a leading "//"
+    if path.endswith(("/", "/.", "/..")) and served != "/":
+        served += "/"  # "/private/" and "/private" are different rules
+    return f"{url.scheme}://{url.netloc.decode('ascii')}{served}{query}"
 
 
 def _media_type(response: httpx.Response) -> str | None:

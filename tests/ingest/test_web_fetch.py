@@ -222,6 +222,54 @@ def test_robots_txt_redirect_is_followed(fetcher: Fetcher) -> None:
         assert failure(fetcher, site.url("/a")).reason == "robots.txt disallows it"
 
 
+@pytest.mark.parametrize("path", ["//private/x.html", "/./private/x.html", "///private//x.html",
+                                  "/news/../private/x.html"])  # fmt: skip
+def test_robots_txt_matches_the_path_as_servers_resolve_it(fetcher: Fetcher, path: str) -> None:
+    # Issue 32: "Disallow: /private/" did not stop //private/x.html, which servers serve
+    # as /private/x.html.
+    routes = {"/robots.txt": robots("User-agent: *\nDisallow: /private/\n")}
+    with WebSite(routes) as site:
+        assert failure(fetcher, site.url(path)).reason == "robots.txt disallows it"
+    assert site.paths() == ["/robots.txt"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "path", "allowed"),
+    [
+        ("Allow: /news\nDisallow: /news/private", "/news/private/a", False),  # first-match: yes
+        ("Disallow: /news/private\nAllow: /news", "/news/private/a", False),
+        ("Disallow: /news\nAllow: /news/public", "/news/public/a", True),  # first-match: no
+        ("Disallow: /news\nAllow: /news/public", "/news/other", False),
+        ("Disallow: /*.pdf$\n", "/files/report.pdf", False),
+        ("Disallow: /*.pdf$\n", "/files/report.pdf.html", True),
+    ],
+)
+def test_robots_txt_the_longest_rule_wins(
+    fetcher: Fetcher, rules: str, path: str, allowed: bool
+) -> None:
+    # RFC 9309 2.2.2; urllib.robotparser took the first rule that matched.
+    routes = {"/robots.txt": robots(f"User-agent: *\n{rules}\n")}
+    with WebSite({**routes, path: Reply(headers=HTML, body=PAGE)}) as site:
+        if allowed:
+            assert fetcher.fetch(site.url(path), accept="page").body == PAGE
+        else:
+            assert failure(fetcher, site.url(path)).reason == "robots.txt disallows it"
+
+
+@pytest.mark.parametrize(("stated", "kept"), [("2.5", 2.5), ("86400", fetch.MAX_CRAWL_DELAY_S),
+                                              ("0.1", 0.5)])  # fmt: skip
+def test_robots_txt_crawl_delay_is_honoured_within_bounds(stated: str, kept: float) -> None:
+    # Below CITEQA_FETCH_DELAY_S (0.5 here) the usual delay holds; above the cap, the cap.
+    routes = {"/robots.txt": robots(f"User-agent: citeqa\nCrawl-delay: {stated}\n")}
+    with (
+        WebSite({**routes, "/a": Reply(headers=HTML, body=PAGE)}) as site,
+        fetcher_with(per_host_delay_s=0.5) as fetcher,
+    ):
+        assert fetcher.delay_for("127.0.0.1") == 0.5
+        fetcher.fetch(site.url("/a"), accept="page")
+        assert fetcher.delay_for("127.0.0.1") == kept
+
+
 # Time
 
 
