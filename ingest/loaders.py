@@ -212,7 +212,7 @@ def _file_document(doc_id: str, name: str, raw: bytes) -> Document:
     checksum is the file's bytes', so an unchanged file is known before it is parsed."""
     suffix = Path(name).suffix.lower()
     if suffix in webpage.SUFFIXES:
-        found = webpage.extract(raw)
+        found = webpage.extract(raw, where=name)
     elif suffix in pdf.SUFFIXES:
         found = pdf.extract(raw)
     else:

@@ -71,7 +71,7 @@ def doc_id_for(url: str) -> str:
 
 def page_document(fetched: Fetched) -> Document:
     """The article of a fetched page; ValueError, saying why, when it has none."""
-    found = webpage.extract(fetched.body)
+    found = webpage.extract(fetched.body, fetched.charset, fetched.url)
     url = canonical_url(found.meta.url, fetched.url)
     meta = found.meta
     return make_document(doc_id_for(url), found.text, title=meta.title, source=meta.source,

@@ -135,6 +135,7 @@ class Fetched:
     etag: str | None  # to send back as `etag=` next time
     last_modified: str | None  # to send back as `last_modified=` next time
     fetched_at: datetime  # UTC
+    charset: str | None = None  # as the Content-Type header names it, if it does
 
 
 class FetchError(Exception):
@@ -588,6 +589,7 @@ class Fetcher:
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
             fetched_at=datetime.now(UTC),
+            charset=response.charset_encoding,
         )
 
     # robots.txt

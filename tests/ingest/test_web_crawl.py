@@ -4,6 +4,7 @@ and every kind of bad page reported by URL and reason while the rest goes on."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +118,29 @@ def test_a_canonical_url_on_the_host_after_redirects_is_trusted(
         shortener.routes["/s/1"] = Reply.redirect(article + "?utm_source=short")
         crawl = crawler(store).pages([shortener.url("/s/1")])
     assert list(crawl.documents) == [doc_id_for(article)]
+
+
+CAFE = ("<html><head><meta charset='utf-8'><title>Caf\u00e9 reopens</title></head><body>"
+        "<article><p>Caf\u00e9 na\u00efve r\u00e9sum\u00e9. The harbour caf\u00e9 reopened on "
+        "Monday after the storm, the owner said.</p><p>Its r\u00e9sum\u00e9 of the season was "
+        "na\u00efve but honest.</p></article></body></html>")  # fmt: skip
+
+
+def test_a_page_not_in_the_charset_it_declares_is_read_as_detected_and_said(
+    site: WebSite, store: SourceStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 32: Latin-1 bytes under a header and a <meta> that both say UTF-8 were
+    # stored as "Cafķ na've rķsumķ".
+    site.routes["/cafe.html"] = Reply(headers=HTML, body=CAFE.encode("latin-1"))
+    site.routes["/honest.html"] = Reply(headers=HTML, body=CAFE.encode("utf-8"))
+    with caplog.at_level(logging.WARNING, logger="citeqa"):
+        crawl = crawler(store).pages([site.url("/cafe.html"), site.url("/honest.html")])
+    assert not crawl.errors
+    for document in crawl.documents.values():
+        assert document.text.startswith("Caf\u00e9 na\u00efve r\u00e9sum\u00e9.")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{site.url('/cafe.html')}: declares utf-8, but is not: read as cp1252, as detected"
+    ]
 
 
 def test_a_sitemap_lists_the_pages(site: WebSite, store: SourceStore) -> None:
