@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from citeqa.index.writer import IngestReport
 from citeqa.ingest.loaders import LoadError
 from citeqa.ingest.models import Document
-from citeqa.ingest.web.crawl import Crawl, Crawler
+from citeqa.ingest.web.crawl import REFRESH_SITEMAP_BYTES, REFRESH_SITEMAPS, Budget, Crawl, Crawler
 from citeqa.ingest.web.fetch import Fetcher, FetchLimits
 from citeqa.ingest.web.sources import FILE_NAME, Source, SourceStore
 from citeqa.service.settings import Settings
@@ -87,8 +87,9 @@ def refresh(
     and no other host's. The crawls come back in the sources' order."""
     sources = store.sources() if sources is None else sources
     with fetcher(settings, trusted=True) as mine, fetcher(settings, trusted=False) as theirs:
+        budget = Budget(REFRESH_SITEMAPS, REFRESH_SITEMAP_BYTES)  # one for the whole refresh
         crawlers = {trusted: Crawler(fetched, store, settings.feed_max_entries,
-                                     settings.source_deadline_s)
+                                     settings.source_deadline_s, budget)
                     for trusted, fetched in ((True, mine), (False, theirs))}  # fmt: skip
 
         def crawl_host(group: list[Source]) -> list[tuple[str, Crawl]]:

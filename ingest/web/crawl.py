@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from citeqa.ingest import webpage
 from citeqa.ingest.loaders import MAX_DOC_ID_CHARS, LoadError, make_document
 from citeqa.ingest.models import Document
-from citeqa.ingest.web.fetch import Fetched, Fetcher, FetchError
+from citeqa.ingest.web.fetch import MAX_SITEMAP_BYTES, Fetched, Fetcher, FetchError
 from citeqa.ingest.web.links import feed_links, sitemap_links
 from citeqa.ingest.web.sources import (
     PageRecord,
@@ -36,6 +37,13 @@ from citeqa.ingest.web.sources import (
 # A sitemap index lists sitemaps, which may list more: two levels cover the sites seen
 # (an index of monthly sitemaps); deeper nesting is more likely a trap than a site.
 MAX_SITEMAP_DEPTH = 2
+# Sitemap fetches and their bytes, for one source and for one refresh of every source:
+# a sitemap index of 300 nested indexes made 201 fetches of up to 50 MiB each for one
+# source (issue 32). Past a bound the sitemaps left are not fetched, and said so.
+SOURCE_SITEMAPS = 10
+SOURCE_SITEMAP_BYTES = 2 * MAX_SITEMAP_BYTES
+REFRESH_SITEMAPS = 100
+REFRESH_SITEMAP_BYTES = 10 * MAX_SITEMAP_BYTES
 _READABLE_CHARS = 60  # the readable part of a doc_id made from a URL; a hash follows
 
 
@@ -101,6 +109,35 @@ def _origin_host(url: str) -> tuple[str | None, int | None]:
     return parts.hostname, None if port == default else port
 
 
+class Budget:
+    """Fetches and bytes that may still be spent, here and in `within` (a refresh's budget
+    that each source's draws on too); thread-safe, as sources are crawled side by side."""
+
+    def __init__(self, fetches: int, size: int, within: Budget | None = None) -> None:
+        self._fetches, self._size = fetches, size
+        self._left = [fetches, size]
+        self._within = within
+        self._lock = threading.Lock()
+
+    def spend(self, size: int) -> None:
+        """Count one fetch of `size` bytes."""
+        with self._lock:
+            self._left[0] -= 1
+            self._left[1] -= size
+        if self._within is not None:
+            self._within.spend(size)
+
+    def spent(self) -> str | None:
+        """Why no more may be fetched, in words; None while some may."""
+        with self._lock:
+            fetches, size = self._left
+        if fetches <= 0 or size <= 0:
+            return f"at most {self._fetches} fetches and {self._size:,} bytes of sitemaps " + (
+                "a refresh" if self._within is None else "a source"
+            )
+        return self._within.spent() if self._within is not None else None
+
+
 class Crawler:
     """Fetches with `fetcher`, skipping pages `store` says are unchanged; at most
     `max_entries` pages of a feed or sitemap, and for at most `source_deadline_s` a source."""
@@ -111,11 +148,14 @@ class Crawler:
         store: SourceStore,
         max_entries: int,
         source_deadline_s: float | None = None,
+        refresh_budget: Budget | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.store = store
         self.max_entries = max_entries
         self.source_deadline_s = source_deadline_s
+        # Shared by the crawlers of one refresh; one of its own otherwise.
+        self.refresh_budget = refresh_budget or Budget(REFRESH_SITEMAPS, REFRESH_SITEMAP_BYTES)
 
     def pages(
         self,
@@ -188,17 +228,29 @@ class Crawler:
         crawl.sources.append(SourceRecord(url, now(), None, validators))
         return links
 
-    def _sitemap_pages(self, fetched: Fetched, crawl: Crawl, depth: int) -> list[str]:
+    def _sitemap_pages(
+        self, fetched: Fetched, crawl: Crawl, depth: int, budget: Budget | None = None
+    ) -> list[str]:
+        """The pages of a sitemap and of the sitemaps it lists, as far as `budget` (the
+        source's sitemap fetches and bytes, within the refresh's) goes."""
+        budget = budget or Budget(SOURCE_SITEMAPS, SOURCE_SITEMAP_BYTES, self.refresh_budget)
+        budget.spend(len(fetched.body))
         found = sitemap_links(fetched.body, fetched.url, self.max_entries)
         pages, dropped = list(found.pages), found.dropped
-        for nested in found.sitemaps if depth < MAX_SITEMAP_DEPTH else []:
+        nested = found.sitemaps if depth < MAX_SITEMAP_DEPTH else []
+        for done, sitemap in enumerate(nested):
             if len(pages) >= self.max_entries:
                 break
+            if spent := budget.spent():
+                crawl.fail(fetched.url, f"{len(nested) - done} sitemaps it lists left out: "
+                           f"{spent}")  # fmt: skip
+                break
             try:
-                inner = self.fetcher.fetch(nested, accept=SourceKind.SITEMAP.value)
-                pages += self._sitemap_pages(inner, crawl, depth + 1)
+                inner = self.fetcher.fetch(sitemap, accept=SourceKind.SITEMAP.value)
+                pages += self._sitemap_pages(inner, crawl, depth + 1, budget)
             except (FetchError, ValueError) as error:
-                crawl.failed(nested, error)
+                budget.spend(0)  # a fetch all the same
+                crawl.failed(sitemap, error)
         dropped += max(len(pages) - self.max_entries, 0)
         crawl.dropped += dropped
         return pages[: self.max_entries]

@@ -12,7 +12,14 @@ import pytest
 from news_site import ARTICLES, HTML, RSS, Article, NewsSite, page
 from web_site import Reply, WebSite
 
-from citeqa.ingest.web.crawl import Crawl, Crawler, doc_id_for
+from citeqa.ingest.web.crawl import (
+    SOURCE_SITEMAP_BYTES,
+    SOURCE_SITEMAPS,
+    Budget,
+    Crawl,
+    Crawler,
+    doc_id_for,
+)
 from citeqa.ingest.web.fetch import Fetcher, FetchLimits
 from citeqa.ingest.web.sources import SourceKind, SourceStore
 
@@ -208,3 +215,49 @@ def test_a_feed_of_10000_entries_is_capped(site: WebSite, store: SourceStore) ->
     crawl = crawler(store, max_entries=5).listing(site.url("/feed.xml"), SourceKind.FEED)
     assert crawl.dropped == 9_995
     assert len([p for p in site.paths() if p.startswith("/n/")]) == 5
+
+
+def sitemap_index(site: WebSite, name: str, nested: int) -> str:
+    """A sitemap index at /`name`.xml listing `nested` sitemap indexes, which list nothing
+    fetched (past the depth): each costs a fetch and gives no page. Its URL."""
+    xml = {"Content-Type": "application/xml"}
+
+    def index(urls: list[str]) -> bytes:
+        locs = "".join(f"<sitemap><loc>{url}</loc></sitemap>" for url in urls)
+        return (
+            f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+            f'sitemap/0.9">{locs}</sitemapindex>'
+        ).encode()
+
+    inner = [site.url(f"/{name}-{i}.xml") for i in range(nested)]
+    for i, url in enumerate(inner):
+        site.routes[f"/{name}-{i}.xml"] = Reply(headers=xml, body=index([url + ".more.xml"]))
+    site.routes[f"/{name}.xml"] = Reply(headers=xml, body=index(inner))
+    return site.url(f"/{name}.xml")
+
+
+def test_a_source_s_sitemap_fetches_are_bounded_and_what_is_left_said(
+    site: WebSite, store: SourceStore
+) -> None:
+    # Issue 32: an index of 300 nested indexes made 201 fetches for one source.
+    url = sitemap_index(site, "deep", 300)
+    crawl = crawler(store, max_entries=200).listing(url, SourceKind.SITEMAP)
+    assert len(site.requests) == 1 + SOURCE_SITEMAPS  # and robots.txt
+    [error] = crawl.errors
+    assert error.path == url and error.reason == (
+        f"191 sitemaps it lists left out: at most {SOURCE_SITEMAPS} fetches and "
+        f"{SOURCE_SITEMAP_BYTES:,} bytes of sitemaps a source"
+    )
+
+
+def test_sitemap_fetches_are_bounded_across_a_refresh(site: WebSite, store: SourceStore) -> None:
+    shared = Budget(12, 10**9)  # what a refresh's sources share: two sources' worth is 20
+    crawlers = [Crawler(crawler(store).fetcher, store, 200, refresh_budget=shared)] * 2
+    first = crawlers[0].listing(sitemap_index(site, "one", 30), SourceKind.SITEMAP)
+    second = crawlers[1].listing(sitemap_index(site, "two", 30), SourceKind.SITEMAP)
+    assert len(site.requests) == 1 + 12
+    assert first.errors[0].reason.endswith("bytes of sitemaps a source")
+    assert second.errors[0].reason == (
+        "29 sitemaps it lists left out: at most 12 fetches and 1,000,000,000 bytes of "
+        "sitemaps a refresh"
+    )
