@@ -233,8 +233,9 @@ class Crawler:
     ) -> list[str]:
         """The pages of a sitemap and of the sitemaps it lists, as far as `budget` (the
         source's sitemap fetches and bytes, within the refresh's) goes."""
-        budget = budget or Budget(SOURCE_SITEMAPS, SOURCE_SITEMAP_BYTES, self.refresh_budget)
-        budget.spend(len(fetched.body))
+        if budget is None:  # the source's own sitemap
+            budget = Budget(SOURCE_SITEMAPS, SOURCE_SITEMAP_BYTES, self.refresh_budget)
+            budget.spend(len(fetched.body))
         found = sitemap_links(fetched.body, fetched.url, self.max_entries)
         pages, dropped = list(found.pages), found.dropped
         nested = found.sitemaps if depth < MAX_SITEMAP_DEPTH else []
@@ -247,9 +248,12 @@ class Crawler:
                 break
             try:
                 inner = self.fetcher.fetch(sitemap, accept=SourceKind.SITEMAP.value)
+                budget.spend(len(inner.body))
                 pages += self._sitemap_pages(inner, crawl, depth + 1, budget)
-            except (FetchError, ValueError) as error:
+            except FetchError as error:
                 budget.spend(0)  # a fetch all the same
+                crawl.failed(sitemap, error)
+            except ValueError as error:
                 crawl.failed(sitemap, error)
         dropped += max(len(pages) - self.max_entries, 0)
         crawl.dropped += dropped
