@@ -24,6 +24,7 @@ import argparse
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -135,8 +136,6 @@ class Server:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -183,38 +182,41 @@ def flood(server: Server, count: int, send: Callable[[httpx.Client], httpx.Respo
 
 def probe(code: Path | None, site: str, bomb_paths: list[str]) -> dict:
     """The three steps against one server; each step's peak and final RSS, and answers."""
-    upload = b"The harbour reopened. " * (UPLOAD_BYTES // 22)
-    body = json.dumps({"documents": [{"doc_id": "big", "text": "x" * BODY_BYTES}]}).encode()
     steps: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp, Server(Path(tmp) / "index", code) as server:
-        steps["started"] = dict(zip(("peak_mb", "rss_mb"), server.memory(), strict=True))
+        steps["started"] = _memory(server)
         answers = add_bombs(server, site, bomb_paths)
         steps["two bombs"] = {**_memory(server), "answers": answers}
-        files = lambda http: http.post(  # noqa: E731
-            "/files", files=[("files", ("big.txt", upload, "text/plain"))]
-        )
+        statuses = flood(server, UPLOADS, upload)
         steps[f"{UPLOADS} keyless {UPLOAD_BYTES // 10**6} MB uploads"] = {
-            **_memory_after(server, lambda: flood(server, UPLOADS, files))
+            **_memory(server),
+            "statuses": statuses,
         }
-        documents = lambda http: http.post(  # noqa: E731
-            "/documents", content=body, headers={"Content-Type": "application/json"}
-        )
+        statuses = flood(server, BODIES, post_documents)
         steps[f"{BODIES} keyless {BODY_BYTES // 10**6} MB JSON bodies"] = {
-            **_memory_after(server, lambda: flood(server, BODIES, documents))
+            **_memory(server),
+            "statuses": statuses,
         }
-        time.sleep(5)
+        time.sleep(5)  # what the server keeps once the flood is over
         steps["5 s later"] = _memory(server)
     return steps
+
+
+def upload(http: httpx.Client) -> httpx.Response:
+    """A 20 MB article file to POST /files, without the key."""
+    text = b"The harbour reopened. " * (UPLOAD_BYTES // 22)
+    return http.post("/files", files=[("files", ("big.txt", text, "text/plain"))])
+
+
+def post_documents(http: httpx.Client) -> httpx.Response:
+    """A 19 MB JSON body to POST /documents, without the key."""
+    body = json.dumps({"documents": [{"doc_id": "big", "text": "x" * BODY_BYTES}]})
+    return http.post("/documents", content=body, headers={"Content-Type": "application/json"})
 
 
 def _memory(server: Server) -> dict:
     peak, now = server.memory()
     return {"peak_mb": round(peak), "rss_mb": round(now)}
-
-
-def _memory_after(server: Server, step: Callable[[], dict]) -> dict:
-    statuses = step()
-    return {**_memory(server), "statuses": statuses}
 
 
 def checkout(rev: str, folder: Path) -> Path:
