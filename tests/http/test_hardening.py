@@ -140,8 +140,21 @@ def test_a_write_without_the_key_is_401_before_its_body_is_read(
                    *given)  # fmt: skip
     status, headers, body = parse(exchange(keyed, request))
     assert status == 401 and headers["www-authenticate"] == "Bearer"
-    assert headers["connection"] == "close"
     assert "API key" in json.loads(body)["detail"]
+
+
+def test_a_keyless_write_sent_whole_gets_its_401_and_a_clean_close(keyed: LiveServer) -> None:
+    # The body is dropped unread as it comes, and the connection closed once it has all
+    # come: closing at once, with data unread, sends a reset that can destroy the 401 (a
+    # proxy in front reported a 502 instead).
+    with socket.create_connection(("127.0.0.1", keyed.port), timeout=GUARD_S) as sock:
+        body = b"x" * 5_000_000
+        sock.sendall(head("POST", "/documents", "Content-Type: application/json",
+                          f"Content-Length: {len(body)}") + body)  # fmt: skip
+        reply = b""
+        while data := sock.recv(65536):  # a reset would raise here
+            reply += data
+    assert parse(reply)[0] == 401
 
 
 def test_a_chunked_write_without_the_key_is_401_before_its_body_is_read(keyed: LiveServer) -> None:
@@ -174,9 +187,8 @@ def test_a_write_with_the_key_is_read_as_before(keyed: LiveServer) -> None:
 def test_writes_turned_off_are_403_before_the_body_is_read(tight: LiveServer) -> None:
     request = head("POST", "/files", "Content-Type: multipart/form-data; boundary=x",
                    "Content-Length: 20000")  # fmt: skip
-    status, headers, body = parse(exchange(tight, request))
-    assert status == 403 and headers["connection"] == "close"
-    assert "CITEQA_API_KEY" in json.loads(body)["detail"]
+    status, _, body = parse(exchange(tight, request))
+    assert status == 403 and "CITEQA_API_KEY" in json.loads(body)["detail"]
 
 
 def test_reads_with_a_body_need_no_key(keyed: LiveServer) -> None:
