@@ -5,10 +5,14 @@
 
 - never connects to a private, loopback, link-local, multicast, reserved or unspecified
   address (unless `FetchLimits.allow_private`), on the first request and on every redirect;
-- obeys robots.txt for the user agent's product token ("citeqa");
-- sends at most one request at a time to a host, `per_host_delay_s` apart;
+- obeys robots.txt for the user agent's product token ("citeqa"): the longest rule wins,
+  paths as servers resolve them, Crawl-delay honoured;
+- sends at most one request at a time to a host, `per_host_delay_s` apart (or its
+  Crawl-delay's);
 - bounds each request's time (`timeout_s` to connect and per read), the whole fetch's time
-  (`deadline_s`, so a server trickling bytes cannot hold it) and the body's size;
+  (`deadline_s`, from connecting to the last byte, so a server trickling its headers or
+  its body cannot hold it) and the body's size, as decoded: one layer of gzip or deflate
+  is undone here in bounded steps, any other content coding refused;
 - follows at most `max_redirects` redirects itself, each one checked as above;
 - sends If-None-Match / If-Modified-Since when given, and returns status 304 for "unchanged".
 
