@@ -169,7 +169,9 @@ class Crawler:
         crawl = crawl or Crawl()
         urls = list(dict.fromkeys(urls))
         for done, url in enumerate(urls):
-            if until is not None and time.monotonic() > until:
+            # One page at least each time: a listing slower than the deadline must not
+            # starve its pages for ever.
+            if done and until is not None and time.monotonic() > until:
                 crawl.timed_out, crawl.left = True, len(urls) - done
                 crawl.fail(source or url, f"took longer than {self.source_deadline_s:g} s in "
                            f"all: {len(urls) - done} pages left for the next refresh")  # fmt: skip
