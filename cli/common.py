@@ -18,6 +18,7 @@ from citeqa.index.base import (
     IndexReadOnlyError,
     IndexUnreachableError,
 )
+from citeqa.ingest.cleaning import printable
 from citeqa.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def summary(report: IngestReport, origin: str, target: str, **more: int) -> None
 def _report_skipped(errors: list[LoadError]) -> None:
     """Each file or page that was not ingested, with why."""
     for error in errors:
-        typer.secho(f"skipped {error.path}: {error.reason}", fg="yellow", err=True)
+        typer.secho(printable(f"skipped {error.path}: {error.reason}"), fg="yellow", err=True)
 
 
 def where(settings: Settings) -> str:

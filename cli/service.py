@@ -18,6 +18,7 @@ from citeqa.cli.common import (
     where,
 )
 from citeqa.index.factory import BackendName
+from citeqa.ingest.cleaning import printable
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings, sample_corpus
 
@@ -95,7 +96,7 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
         opened = open_index(settings, embedder)
         report = run_ingest(folder, opened, embedder, chunker_settings(settings), part, sync=sync)
     for doc_id in report.removed:
-        typer.echo(f"removed {doc_id}: not in {folder}")
+        typer.echo(printable(f"removed {doc_id}: not in {folder}"))
     summary(report, str(folder), where(settings))
 
 
@@ -197,18 +198,19 @@ def print_response(response: dict[str, Any]) -> None:
     from citeqa.service.qa.sureness import band
 
     if response.get("resolved_question"):
-        typer.echo(f"Searched for: {response['resolved_question']}")
+        typer.echo(printable(f"Searched for: {response['resolved_question']}"))
     if response["no_answer"]:
         typer.echo("No answer in the articles.")
     if response.get("conflict"):
         typer.echo("The sources disagree:")
+    # Everything printed comes from the articles, some from the web: printable() only.
     for answer in response["answers"]:
         sure = band(answer["score"])
-        typer.secho(answer["text"], bold=True)
+        typer.secho(printable(answer["text"]), bold=True)
         typer.secho(f"  {sure.words} ({answer['score']:.0%})", fg="yellow" if sure.unsure else None)
         _print_citation(answer)
         for other in answer.get("also_in", []):
-            typer.echo(f"  also in {other['doc_id']} [{other['start']}:{other['end']}]")
+            typer.echo(printable(f"  also in {other['doc_id']} [{other['start']}:{other['end']}]"))
     if response["no_answer"] and response.get("related"):
         typer.echo("Related passages, which may help:")
         for related in response["related"]:
@@ -217,9 +219,11 @@ def print_response(response: dict[str, Any]) -> None:
 
 def _print_citation(cited: dict[str, Any]) -> None:
     """A quoted passage, then the document, the offsets and the article it is from."""
-    typer.echo(f'  "{cited["passage"]["text"]}"')
+    typer.echo(printable(f'  "{cited["passage"]["text"]}"'))
     where = ", ".join(cited[k] for k in ("title", "source", "date") if cited.get(k))
-    typer.echo(f"  -- {cited['doc_id']} [{cited['start']}:{cited['end']}] {where}".rstrip())
+    typer.echo(
+        printable(f"  -- {cited['doc_id']} [{cited['start']}:{cited['end']}] {where}".rstrip())
+    )
 
 
 @app.command()

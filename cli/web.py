@@ -49,15 +49,19 @@ def list_sources(index: IndexOption = None) -> None:
     """Each source, with its last fetch, its documents and its last error."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    from citeqa.ingest.cleaning import printable
     from citeqa.service.refresh import source_store
 
     table = Table()
     for name in ("url", "kind", "added by", "last fetch", "documents", "last error"):
         table.add_column(name)
     for s in source_store(settings_for(index)).sources():
-        table.add_row(s.url, s.kind.value, "command line" if s.trusted else "api",
-                      s.last_fetch or "never", str(s.documents), s.last_error or "")  # fmt: skip
+        cells = (s.url, s.kind.value, "command line" if s.trusted else "api",
+                 s.last_fetch or "never", str(s.documents), s.last_error or "")  # fmt: skip
+        # Plain text, not rich's markup; errors quote what web servers said.
+        table.add_row(*(Text(printable(cell)) for cell in cells))
     Console().print(table)
 
 

@@ -34,10 +34,13 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f]")
 _SPACE_CHARS = "\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # An http or https address with a host, and no space or control character anywhere: the
 # rule for a document's `url` in ingest and, as a JSON Schema pattern, in the API's schema
-# (spelled as ranges, not `\s`, which means other things in other regex engines). Hosts in ASCII (an
-# international name in its xn-- form); an IPv6 literal is not taken.
+# (spelled as ranges, not `\s`, which means other things in other regex engines). Hosts in
+# ASCII (an international name in its xn-- form), or an IPv6 literal in brackets
+# ("http://[::1]:8000/", RFC 3986 3.2.2), which the fetcher guards as any address.
+_AUTHORITY = "[A-Za-z0-9._~%!$&'()*+,;=:@-]"
 WEB_ADDRESS = (
-    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:{_AUTHORITY}*\[[0-9A-Fa-f:.]+\](?::[0-9]+)?|{_AUTHORITY}+)"
+    r"(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
 )
 _WEB_ADDRESS = re.compile(WEB_ADDRESS)
 # One character that shows: the rule for "not blank" in ingest, and, as a JSON Schema
@@ -130,6 +133,29 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)([^*_\n]{1,300}?)(?<=\S)\1")
 # file's mistake. 256 characters are at most 1024 bytes of UTF-8, what Milvus's `source`
 # holds (index/milvus.py ID_BYTES).
 _STATED_MAX_CHARS = 256
+
+
+# What a terminal acts on rather than shows: every C0 and C1 control (ESC begins an escape
+# sequence, U+009B CSI and U+009D OSC are one alone, BEL rings; `citeqa ask` printing a
+# title set the terminal's title, issue 32), and the bidirectional overrides and isolates,
+# which reorder what follows them.
+_CONTROLS_BUT_LINE_FEED = "\x00-\x09\x0b-\x1f\x7f-\x9f"
+_BIDI_OVERRIDES = "\u202a-\u202e\u2066-\u2069"
+_NOT_PRINTABLE = re.compile(f"[{_CONTROLS_BUT_LINE_FEED}{_BIDI_OVERRIDES}]")
+_NOT_ONE_LINE = re.compile(f"[\n{_CONTROLS_BUT_LINE_FEED}{_BIDI_OVERRIDES}]")
+
+
+def one_line(value: str) -> str | None:
+    """Metadata (a title, a source, a byline, an address) as stored and shown: invisible
+    characters dropped, each control character and run of spaces one space, trimmed;
+    None when nothing is left. The one rule for every way in."""
+    return " ".join(_NOT_ONE_LINE.sub(" ", _INVISIBLE.sub("", value)).split()) or None
+
+
+def printable(text: str) -> str:
+    """`text` as a terminal may print it: each control character but the line feed, and
+    each bidirectional override, a space (what the CLI prints comes from the web)."""
+    return _NOT_PRINTABLE.sub(" ", text)
 
 
 def blank_controls(text: str) -> str:

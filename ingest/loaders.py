@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 import unicodedata
 from collections.abc import Mapping
@@ -19,13 +18,21 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from citeqa.ingest import pdf, webpage
-from citeqa.ingest.cleaning import blank_controls, extract_meta, find_excluded, is_blank
+from citeqa.ingest.cleaning import (
+    blank_controls,
+    extract_meta,
+    find_excluded,
+    is_blank,
+    one_line,
+)
 from citeqa.ingest.models import Document, DocumentMeta, Extracted
 from citeqa.ingest.shards import EVERYTHING, Shard
 from citeqa.models.runtime.progress import bar
 
 # Scripts whose letters look alike (Latin "a", Cyrillic "а", Greek "α"): see normal_doc_id.
 _LOOKALIKE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "GREEK"})
+# Unicode's general categories of characters a doc_id may not hold (see _hidden).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Folders and writes of fewer documents finish before a progress bar would say anything.
 PROGRESS_FROM_DOCUMENTS = 50
 
@@ -35,7 +42,9 @@ SUFFIXES = TEXT_SUFFIXES | webpage.SUFFIXES | pdf.SUFFIXES
 MAX_DOCUMENT_BYTES = 20_000_000
 # Never follow a link, never wait: on a FIFO or a device, open() could block for ever.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Metadata stated by a file, a page or a caller: one line each, as cleaning.one_line makes
+# it, whoever gave it (a control character in a title reached every client, issue 32).
+_ONE_LINE_META = frozenset({"title", "source", "byline", "url", "file"})
 
 
 @dataclass(frozen=True)
@@ -104,19 +113,42 @@ MAX_DOC_ID_CHARS = 200
 def normal_doc_id(doc_id: str) -> str:
     """`doc_id` in Unicode's composed form (NFC), so that "é" typed as one character or as
     "e" and an accent names one document; ValueError, saying why, for an id that cannot
-    name one document plainly, from a file or from POST /documents: "." and "..", which
-    browsers and curl resolve away in /documents/{doc_id}; or letters of look-alike scripts
-    mixed ("аdmin" with a Cyrillic "а" beside "admin"), so that two documents cannot pass
-    for one."""
+    name one document plainly. The one rule for every way in (a file's name, POST
+    /documents, POST /files, a URL): no "/" (it is part of /documents/{doc_id}); not "."
+    or "..", which browsers and curl resolve away; not only spaces; no character that
+    shows nothing or moves what follows (controls, zero-width and other format
+    characters such as U+200B and U+202E, spaces other than " " such as U+00A0); no
+    character that stands for another (fullwidth "ａ", mathematical "𝐚": whatever NFKC
+    changes); and no letters of look-alike scripts mixed ("аdmin" with a Cyrillic "а"), so
+    that two documents cannot pass for one."""
     doc_id = unicodedata.normalize("NFC", doc_id)
     if len(doc_id) > MAX_DOC_ID_CHARS:
         raise ValueError(f"longer than {MAX_DOC_ID_CHARS} characters")
     if doc_id in {".", ".."}:
         raise ValueError("'.' and '..' cannot name a document: URLs resolve them away")
+    if "/" in doc_id:
+        raise ValueError("holds '/', which is part of a URL's path")
+    if not doc_id.strip(" "):
+        raise ValueError("only spaces: it shows nothing")
+    if hidden := next((c for c in doc_id if _hidden(c)), None):
+        name = unicodedata.name(hidden, "a control or unassigned character")
+        raise ValueError(f"holds U+{ord(hidden):04X} ({name}), which shows nothing or "
+                         "changes what is shown")  # fmt: skip
+    if unicodedata.normalize("NFKC", doc_id) != doc_id:
+        raise ValueError("holds characters that stand for others (fullwidth or styled letters, "
+                         "ligatures): write them plainly")  # fmt: skip
     scripts = {unicodedata.name(c, "").split(" ")[0] for c in doc_id if c.isalpha()}
     if len(mixed := scripts & _LOOKALIKE_SCRIPTS) > 1:
         raise ValueError(f"mixes look-alike letters of {' and '.join(sorted(mixed))}")
     return doc_id
+
+
+def _hidden(char: str) -> bool:
+    """Whether `char` shows nothing or changes how others show: a control, format,
+    surrogate, private-use or unassigned character, a line or paragraph separator, or a
+    space other than " "."""
+    category = unicodedata.category(char)
+    return category in _HIDDEN_CATEGORIES or (category == "Zs" and char != " ")
 
 
 def uploaded_document(name: str, raw: bytes) -> Document:
@@ -132,9 +164,9 @@ def uploaded_document(name: str, raw: bytes) -> Document:
 
 def _doc_id(path: Path, claimed: dict[str, str]) -> str:
     """`path`'s name without its suffix, if no earlier file has it and it is text that can
-    be stored and printed: not undecodable bytes, not control characters (a terminal escape)."""
-    if _CONTROL.search(path.stem) or not is_unicode(path.stem):
-        raise ValueError("file name is not UTF-8 text or holds control characters")
+    be stored and printed: not undecodable bytes, and a doc_id by `normal_doc_id`."""
+    if not is_unicode(path.stem):
+        raise ValueError("file name is not UTF-8 text")
     doc_id = normal_doc_id(path.stem)
     if doc_id in claimed:
         raise ValueError(f"same document id as {claimed[doc_id]}: {doc_id!r}")
@@ -179,7 +211,7 @@ def _file_document(doc_id: str, name: str, raw: bytes) -> Document:
     checksum is the file's bytes', so an unchanged file is known before it is parsed."""
     suffix = Path(name).suffix.lower()
     if suffix in webpage.SUFFIXES:
-        found = webpage.extract(raw)
+        found = webpage.extract(raw, where=name)
     elif suffix in pdf.SUFFIXES:
         found = pdf.extract(raw)
     else:
@@ -261,6 +293,8 @@ def _document(doc_id: str, text: str, digest: str, given: dict[str, object]) -> 
     the text but where `given` (DocumentMeta's fields) says otherwise."""
     text = blank_controls(text)
     excluded = find_excluded(text)
+    given = {k: one_line(v) if k in _ONE_LINE_META and isinstance(v, str) else v
+             for k, v in given.items()}  # fmt: skip
     meta = replace(extract_meta(text, excluded), **given)
     if "title" in given:  # a title stated by the page, the PDF or the caller is no lede
         meta.title_is_lede = False

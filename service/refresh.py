@@ -12,17 +12,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from citeqa.index.writer import IngestReport
 from citeqa.ingest.loaders import LoadError
 from citeqa.ingest.models import Document
-from citeqa.ingest.web.crawl import Crawl, Crawler
+from citeqa.ingest.web.crawl import REFRESH_SITEMAP_BYTES, REFRESH_SITEMAPS, Budget, Crawl, Crawler
 from citeqa.ingest.web.fetch import Fetcher, FetchLimits
-from citeqa.ingest.web.sources import FILE_NAME, SourceStore
+from citeqa.ingest.web.sources import FILE_NAME, Source, SourceStore
 from citeqa.service.settings import Settings
 
 log = logging.getLogger("citeqa")
+
+# The longest run of refreshes a source that keeps timing out is left out of (Backoff).
+MAX_SKIPPED_REFRESHES = 16
 
 # Writes the documents of a crawl and says what changed.
 Write = Callable[[list[Document]], IngestReport]
@@ -36,6 +41,7 @@ def fetcher(settings: Settings, trusted: bool) -> Fetcher:
     """A fetcher for the operator's own sources (`trusted`: any address) or for those added
     over HTTP (private addresses only with CITEQA_FETCH_PRIVATE)."""
     limits = FetchLimits(per_host_delay_s=settings.fetch_delay_s,
+                         deadline_s=settings.fetch_deadline_s,
                          allow_private=trusted or settings.fetch_private)  # fmt: skip
     return Fetcher(limits)
 
@@ -70,13 +76,66 @@ def write_crawls(crawls: list[Crawl], store: SourceStore, write: Write) -> Refre
     return Refreshed(crawls, report)
 
 
-def refresh(settings: Settings, store: SourceStore, write: Write) -> Refreshed:
-    """Fetch what is new on every source, write it, record it."""
+def refresh(
+    settings: Settings, store: SourceStore, write: Write, sources: list[Source] | None = None
+) -> Refreshed:
+    """Fetch what is new on every source (or on `sources`), write it, record it.
+
+    Hosts are fetched side by side, CITEQA_REFRESH_HOSTS at once, each source of a host
+    after the other (the fetcher gives each host one request at a time anyway): a slow
+    or trickling site holds its own sources, each for at most CITEQA_SOURCE_DEADLINE_S,
+    and no other host's. The crawls come back in the sources' order."""
+    sources = store.sources() if sources is None else sources
     with fetcher(settings, trusted=True) as mine, fetcher(settings, trusted=False) as theirs:
-        crawlers = {trusted: Crawler(fetched, store, settings.feed_max_entries)
+        budget = Budget(REFRESH_SITEMAPS, REFRESH_SITEMAP_BYTES)  # one for the whole refresh
+        crawlers = {trusted: Crawler(fetched, store, settings.feed_max_entries,
+                                     settings.source_deadline_s, budget)
                     for trusted, fetched in ((True, mine), (False, theirs))}  # fmt: skip
-        crawls = [crawlers[source.trusted].source(source) for source in store.sources()]
-    return write_crawls(crawls, store, write)
+
+        def crawl_host(group: list[Source]) -> list[tuple[str, Crawl]]:
+            return [(source.url, crawlers[source.trusted].source(source)) for source in group]
+
+        with ThreadPoolExecutor(settings.refresh_hosts, "citeqa-fetch") as pool:
+            crawled = dict(pair for done in pool.map(crawl_host, _by_host(sources))
+                           for pair in done)  # fmt: skip
+    return write_crawls([crawled[source.url] for source in sources], store, write)
+
+
+def _by_host(sources: list[Source]) -> list[list[Source]]:
+    """The sources grouped by the host (and port) they are fetched from."""
+    groups: dict[str, list[Source]] = {}
+    for source in sources:
+        groups.setdefault(urlsplit(source.url).netloc.lower(), []).append(source)
+    return list(groups.values())
+
+
+class Backoff:
+    """Sources whose refresh ran out of time, skipped for the next 1, 2, 4, ... refreshes
+    (at most MAX_SKIPPED_REFRESHES in a row), so that a site that keeps trickling costs
+    one refresh in many its deadline, not every one. Kept by the server's Refresher: a
+    `citeqa refresh` fetches every source."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, int] = {}  # by url: refreshes in a row that timed out
+        self._skip: dict[str, int] = {}  # by url: refreshes still to skip
+
+    def due(self, sources: list[Source]) -> list[Source]:
+        """The sources to fetch this time; each skipped one has one refresh less to wait."""
+        due = []
+        for source in sources:
+            if skip := self._skip.pop(source.url, 0):
+                if skip > 1:
+                    self._skip[source.url] = skip - 1
+            else:
+                due.append(source)
+        return due
+
+    def record(self, url: str, timed_out: bool) -> None:
+        if not timed_out:
+            self._failures.pop(url, None)
+            return
+        failures = self._failures[url] = self._failures.get(url, 0) + 1
+        self._skip[url] = min(2 ** (failures - 1), MAX_SKIPPED_REFRESHES)
 
 
 class Refresher:
@@ -87,6 +146,7 @@ class Refresher:
         self._settings = settings
         self._store = store
         self._write = write
+        self._backoff = Backoff()
         self._woken = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="citeqa-refresh", daemon=True)
@@ -116,11 +176,14 @@ class Refresher:
                 self._refresh_once()
 
     def _refresh_once(self) -> None:
+        sources = self._backoff.due(self._store.sources())
         try:
-            done = refresh(self._settings, self._store, self._write)
+            done = refresh(self._settings, self._store, self._write, sources)
         except Exception:  # noqa: BLE001 - the loop must outlive one bad refresh; logged
             log.exception("refreshing the web sources failed")
             return
+        for source, crawl in zip(sources, done.crawls, strict=True):
+            self._backoff.record(source.url, crawl.timed_out)
         report = done.report
         log.info(
             "refreshed web sources: %d added, %d updated, %d unchanged pages, %d errors",

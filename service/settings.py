@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     feed_max_entries: int = Field(200, gt=0)
     # Seconds between two requests to one host: politeness (ingest/web/fetch.py).
     fetch_delay_s: float = Field(1.0, ge=0)
+    # One fetch in all, from connecting to the body's last byte (robots.txt and redirects
+    # included); and one source in all on a refresh: its feed or sitemap and its pages.
+    # Past a source's deadline the pages left are fetched on the next refresh.
+    fetch_deadline_s: float = Field(30.0, gt=0)
+    source_deadline_s: float = Field(300.0, gt=0)
+    # Hosts a refresh fetches from at once; each host still gets one request at a time.
+    refresh_hosts: int = Field(4, ge=1)
     # Sources added over HTTP may not reach private, loopback or link-local addresses
     # (a server fetching its own network on a stranger's behalf); True allows them.
     # Sources added with the command line are the operator's own and may.
@@ -98,6 +105,12 @@ class Settings(BaseSettings):
     # raise it to max_connections there and cap per client in the proxy (docs/nginx.conf).
     max_connections_per_client: int = Field(20, gt=0)
     max_header_bytes: int = Field(16 * 1024, gt=0)  # request line + headers; 400 above
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, as
+    # uvicorn's FORWARDED_ALLOW_IPS takes them ("127.0.0.1,::1", networks too); unset, no
+    # forwarding header is, and each client is its connection's address. uvicorn alone
+    # trusts 127.0.0.1, so any process on the machine could name itself any client and
+    # escape the limits per client (issue 32). Behind docs/nginx.conf: its address.
+    trusted_proxies: str | None = None
     # Log each /ask question in the request log; off, only its length and answers are logged.
     log_questions: bool = False
 

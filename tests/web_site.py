@@ -7,7 +7,8 @@
 
 A route is a `Reply` or a function of the `Request` returning one (to answer according to
 the request's headers, or to count). Paths with no route get 404. A `Reply` can be slow
-(`delay_s` before its headers), trickle (`body` as chunks, `chunk_delay_s` apart), and be
+(`delay_s` before its headers), trickle its status line and headers (`head_byte_delay_s`
+before each of their bytes) or its body (`body` as chunks, `chunk_delay_s` apart), and be
 sent without Content-Length (chunks, with `chunked=True`: HTTP/1.1 chunked encoding).
 Routes can be changed while the site runs (`site.routes[path] = ...`). With `tls` it
 serves https.
@@ -46,6 +47,7 @@ class Reply:
     delay_s: float = 0.0  # before the status line
     chunk_delay_s: float = 0.0  # before each chunk
     chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
+    head_byte_delay_s: float = 0.0  # before each byte of the status line and headers
 
     @staticmethod
     def redirect(location: str, status: int = 302) -> Reply:
@@ -68,6 +70,8 @@ class WebSite:
         """`tls`: a server-side context (certificate loaded) to serve https instead."""
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[Request] = []
+        # By path: the bytes of trickled heads (`head_byte_delay_s`) begun to be sent.
+        self.head_bytes: dict[str, int] = {}
         self._lock = threading.Lock()
         server = type("Server", (ThreadingHTTPServer,), {"daemon_threads": True})
         if ":" in host:
@@ -104,6 +108,13 @@ class WebSite:
         with self._lock:
             return [request for request in self.requests if request.path == path]
 
+    def _count_head(self, path: str) -> Callable[[], None]:
+        def count() -> None:
+            with self._lock:
+                self.head_bytes[path] = self.head_bytes.get(path, 0) + 1
+
+        return count
+
     def _record(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
@@ -131,12 +142,14 @@ def _handler_for(site: WebSite) -> type[BaseHTTPRequestHandler]:
             reply = site._record(Request(self.command, self.path, headers, time.monotonic()))
             # The client may stop reading: what a size or time limit does.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                _send(self, reply, include_body)
+                _send(self, reply, include_body, site._count_head(self.path))
 
     return Handler
 
 
-def _send(handler: BaseHTTPRequestHandler, reply: Reply, include_body: bool) -> None:
+def _send(
+    handler: BaseHTTPRequestHandler, reply: Reply, include_body: bool, count: Callable[[], None]
+) -> None:
     time.sleep(reply.delay_s)
     chunks = [reply.body] if isinstance(reply.body, bytes) else reply.body
     handler.send_response(reply.status)
@@ -149,7 +162,15 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply, include_body: bool) -> 
     }:
         handler.send_header("Content-Length", str(len(reply.body)))
     handler.send_header("Connection", "close")
-    handler.end_headers()
+    if reply.head_byte_delay_s:
+        head, handler._headers_buffer = b"".join(handler._headers_buffer) + b"\r\n", []
+        for byte in head:
+            time.sleep(reply.head_byte_delay_s)
+            count()  # before the write: a client that read the whole head finds all counted
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+    else:
+        handler.end_headers()
     if not include_body:
         return
     for chunk in chunks:

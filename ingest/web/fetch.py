@@ -5,10 +5,14 @@
 
 - never connects to a private, loopback, link-local, multicast, reserved or unspecified
   address (unless `FetchLimits.allow_private`), on the first request and on every redirect;
-- obeys robots.txt for the user agent's product token ("citeqa");
-- sends at most one request at a time to a host, `per_host_delay_s` apart;
+- obeys robots.txt for the user agent's product token ("citeqa"): the longest rule wins,
+  paths as servers resolve them, Crawl-delay honoured;
+- sends at most one request at a time to a host, `per_host_delay_s` apart (or its
+  Crawl-delay's);
 - bounds each request's time (`timeout_s` to connect and per read), the whole fetch's time
-  (`deadline_s`, so a server trickling bytes cannot hold it) and the body's size;
+  (`deadline_s`, from connecting to the last byte, so a server trickling its headers or
+  its body cannot hold it) and the body's size, as decoded: one layer of gzip or deflate
+  is undone here in bounded steps, any other content coding refused;
 - follows at most `max_redirects` redirects itself, each one checked as above;
 - sends If-None-Match / If-Modified-Since when given, and returns status 304 for "unchanged".
 
@@ -19,9 +23,13 @@ the per-host turns. Close it (or use it as a context manager) when done.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import ipaddress
+import itertools
+import posixpath
+import re
 import socket
 import ssl
 import threading
@@ -33,9 +41,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Literal, TypeVar, get_args
-from urllib.robotparser import RobotFileParser
 
 import httpx
+from protego import Protego
 
 from citeqa.ingest.webpage import MAX_PAGE_BYTES
 
@@ -56,10 +64,17 @@ MAX_ROBOTS_BYTES = 500 * 1024
 ROBOTS_TTL_S = 15 * 60
 # A robots.txt that failed with 5xx blocks its host; asked again sooner than a good one.
 ROBOTS_FAILED_TTL_S = 60
+# A robots.txt's Crawl-delay is honoured up to this: a day's delay would hold a source
+# for ever; past its CITEQA_SOURCE_DEADLINE_S a source's other pages wait for a refresh.
+MAX_CRAWL_DELAY_S = 60.0
 # RFC 9309 2.3.1.2: crawlers "SHOULD follow at least five consecutive redirects".
 ROBOTS_MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952 2.3.1: ID1, ID2
+# The content codings asked for, and zlib's window bits for each (RFC 9110 8.4.1): one
+# layer of one of them is undone here; anything else a server names is refused in words.
+ACCEPT_ENCODING = "gzip, deflate"
+_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 # RFC 6052 2.1: the well-known NAT64 prefix; the low 32 bits are an IPv4 address.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -124,25 +139,31 @@ class Fetched:
     etag: str | None  # to send back as `etag=` next time
     last_modified: str | None  # to send back as `last_modified=` next time
     fetched_at: datetime  # UTC
+    charset: str | None = None  # as the Content-Type header names it, if it does
 
 
 class FetchError(Exception):
-    """A URL that could not be fetched; `reason` says why in words, `status` the HTTP status."""
+    """A URL that could not be fetched; `reason` says why in words, `status` the HTTP status,
+    `timed_out` whether it ran out of time (a source that keeps doing so is backed off)."""
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, reason: str, status: int | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(f"could not fetch {url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.timed_out = timed_out
 
 
 class _Failure(Exception):
     """Raised inside this module; `Fetcher.fetch` turns it into a FetchError naming the URL."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, timed_out: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.timed_out = timed_out
 
 
 def is_blocked(address: IPAddress) -> bool:
@@ -203,8 +224,66 @@ class _Clock:
         """Seconds left; _Failure once there are none."""
         left = self._end - time.monotonic()
         if left <= 0:
-            raise _Failure(f"took longer than {self.total_s:g} s in all")
+            raise self.overdue()
         return left
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def overdue(self) -> _Failure:
+        return _Failure(f"took longer than {self.total_s:g} s in all", timed_out=True)
+
+
+class _Watchdog:
+    """Cuts a request's connection when its fetch's deadline passes, whatever it is
+    waiting for. httpx bounds each read, not a whole response: a server sending its
+    status line and headers a byte a second held one fetch for 153 s against a 30 s
+    deadline (issue 32). The body is also checked between reads (`_read`); this covers
+    the head, and any read in between.
+
+    httpcore's `trace` extension hands over each connection's socket as it is made; at
+    the deadline a thread shuts it down (a duplicate of it: shutdown acts on the socket,
+    also under TLS), so the blocked read returns at once and fails."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._cut = False
+        self._timer = threading.Timer(max(clock.remaining(), 0.0), self.cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+
+    def trace(self, event: str, info: dict) -> None:
+        """httpcore's trace hook: keeps the socket of the connection just made."""
+        if event != "connection.connect_tcp.complete":
+            return
+        made: socket.socket = info["return_value"].get_extra_info("socket")
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()  # an earlier address's connection, given up
+            self._socket = made.dup()
+            if self._cut:
+                self._shutdown()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # already closed by the other end
+                self._socket.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -214,7 +293,8 @@ class _Host:
 
 
 class _HostGate:
-    """At most one request at a time per host, `gap_s` from one's end to the next's start.
+    """At most one request at a time per host, `gap_s` from one's end to the next's start,
+    or longer for a host that asks for it (robots.txt's Crawl-delay: `slow_down`).
 
     One entry per host ever fetched: a few hundred for news sources, never pruned.
     """
@@ -223,6 +303,19 @@ class _HostGate:
         self._gap_s = gap_s
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
+        self._gaps: dict[str, float] = {}  # by host, when longer than gap_s
+
+    def slow_down(self, host: str, gap_s: float | None) -> None:
+        """Leave `gap_s` between two requests to `host` (None: the usual gap)."""
+        with self._lock:
+            if gap_s is not None and gap_s > self._gap_s:
+                self._gaps[host] = gap_s
+            else:
+                self._gaps.pop(host, None)
+
+    def gap(self, host: str) -> float:
+        with self._lock:
+            return self._gaps.get(host, self._gap_s)
 
     @contextmanager
     def turn(self, host: str) -> Iterator[float]:
@@ -235,14 +328,14 @@ class _HostGate:
             try:
                 yield time.monotonic() - asked
             finally:
-                entry.free_at = time.monotonic() + self._gap_s
+                entry.free_at = time.monotonic() + self.gap(host)
 
 
 @dataclass(frozen=True)
 class _Robots:
     """A host's robots.txt rules, or a refusal of everything with its reason."""
 
-    rules: RobotFileParser | None
+    rules: Protego | None
     refusal: str | None = None  # set when the whole host is refused
 
 
@@ -272,8 +365,8 @@ class Fetcher:
             limits=httpx.Limits(max_keepalive_connections=0),
             # Nothing is logged in to; a site's cookies are neither kept nor sent back.
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-            # Not br/zstd even when installed: two decoders whose expansion was checked.
-            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+            # The codings _Inflater undoes itself, in bounded steps (see _read).
+            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def __enter__(self) -> Fetcher:
@@ -322,7 +415,7 @@ class Fetcher:
         try:
             return self._follow(_web_url(url), self.limits.max_redirects, step)
         except _Failure as failure:
-            raise FetchError(url, failure.reason, failure.status) from None
+            raise FetchError(url, failure.reason, failure.status, failure.timed_out) from None
 
     # Redirects, one hop, one request.
 
@@ -337,7 +430,9 @@ class Fetcher:
             except _Failure as failure:
                 if len(seen) > 1:  # name the hop that failed: the caller knows only the first
                     raise _Failure(
-                        f"{failure.reason} (at {url}, after a redirect)", failure.status
+                        f"{failure.reason} (at {url}, after a redirect)",
+                        failure.status,
+                        failure.timed_out,
                     ) from None
                 raise
             if not isinstance(result, httpx.URL):
@@ -364,7 +459,7 @@ class Fetcher:
     ) -> T | httpx.URL:
         """One request to `addresses`: the URL a redirect points to, or what `read` makes of
         the response."""
-        with self._gate.turn(url.raw_host.decode("ascii").lower()) as waited:
+        with self._gate.turn(_host(url)) as waited:
             clock.extend(waited)
             with self._send(url, addresses, headers, clock) as response:
                 status = response.status_code
@@ -395,10 +490,29 @@ class Fetcher:
         the certificate is also verified against. The addresses are tried in order, the next
         one only when connecting to one fails (no IPv6 route, say), not when it times out.
         """
+        with _Watchdog(clock) as watchdog:
+            response = self._connect(url, addresses, headers, clock, watchdog)
+            try:
+                yield response
+            except httpx.HTTPError as error:  # while reading the body
+                raise self._failure(error, clock) from None
+            finally:
+                response.close()
+
+    def _connect(
+        self,
+        url: httpx.URL,
+        addresses: list[IPAddress],
+        headers: dict[str, str],
+        clock: _Clock,
+        watchdog: _Watchdog,
+    ) -> httpx.Response:
+        """The response's status and headers from the first of `addresses` that connects."""
         timeout = min(self.limits.timeout_s, clock.remaining())
-        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+        extensions: dict[str, object] = {"trace": watchdog.trace}
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.raw_host.decode("ascii")
         headers = {**headers, "Host": url.netloc.decode("ascii")}
-        response = None
         failure = _Failure("no address to connect to")
         for address in addresses:
             request = self._client.build_request(
@@ -409,29 +523,19 @@ class Fetcher:
                 timeout=timeout,
             )
             try:
-                response = self._client.send(request, stream=True)
-                break
+                return self._client.send(request, stream=True)
             except httpx.ConnectError as error:
                 failure = self._failure(error, clock)
             except httpx.HTTPError as error:
                 raise self._failure(error, clock) from None
-        if response is None:
-            raise failure
-        try:
-            yield response
-        except httpx.HTTPError as error:  # while reading the body
-            raise self._failure(error, clock) from None
-        finally:
-            response.close()
+        raise failure
 
     def _failure(self, error: httpx.HTTPError, clock: _Clock) -> _Failure:
         """An httpx error in words."""
+        if clock.passed():  # the request's timeout was the deadline's rest, or the watchdog cut
+            return clock.overdue()
         if isinstance(error, httpx.TimeoutException):
-            try:
-                clock.remaining()
-            except _Failure as past_deadline:  # the request's timeout was the deadline's rest
-                return past_deadline
-            return _Failure(f"timed out after {self.limits.timeout_s:g} s")
+            return _Failure(f"timed out after {self.limits.timeout_s:g} s", timed_out=True)
         if isinstance(error, httpx.ConnectError):
             if _caused_by(error, ConnectionRefusedError):
                 return _Failure("connection refused")
@@ -489,6 +593,7 @@ class Fetcher:
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
             fetched_at=datetime.now(UTC),
+            charset=response.charset_encoding,
         )
 
     # robots.txt
@@ -498,10 +603,19 @@ class Fetcher:
         robots = self._robots_for(url, clock)
         if robots.refusal:
             raise _Failure(robots.refusal)
-        # Python's parser applies the first matching rule, not the longest (RFC 9309 2.2.2):
-        # the same answer for most files, stricter or looser for some that mix Allow/Disallow.
-        if robots.rules is not None and not robots.rules.can_fetch(self._agent_token, str(url)):
+        if robots.rules is None:
+            return
+        # Protego (Scrapy's parser), unlike urllib.robotparser: the longest matching rule
+        # wins (RFC 9309 2.2.2), with * and $ patterns, and Crawl-delay is read.
+        delay = robots.rules.crawl_delay(self._agent_token)
+        self._gate.slow_down(_host(url), min(delay, MAX_CRAWL_DELAY_S) if delay else None)
+        if not robots.rules.can_fetch(_as_served(url), self._agent_token):
             raise _Failure("robots.txt disallows it")
+
+    def delay_for(self, host: str) -> float:
+        """The seconds left between two requests to `host`: CITEQA_FETCH_DELAY_S, or its
+        robots.txt's Crawl-delay (at most MAX_CRAWL_DELAY_S) when longer."""
+        return self._gate.gap(host.lower())
 
     def _robots_for(self, url: httpx.URL, clock: _Clock) -> _Robots:
         """The robots.txt rules of `url`'s scheme, host and port (RFC 9309 2.3), cached."""
@@ -537,10 +651,11 @@ class Fetcher:
         try:
             status, text = self._follow(url, ROBOTS_MAX_REDIRECTS, step)
         except _Failure as failure:
-            raise _Failure(f"{failure.reason} (fetching robots.txt)", failure.status) from None
+            raise _Failure(
+                f"{failure.reason} (fetching robots.txt)", failure.status, failure.timed_out
+            ) from None
         if status == 200:
-            rules = RobotFileParser(str(url))
-            rules.parse(text.decode("utf-8", errors="replace").splitlines())
+            rules = Protego.parse(text.decode("utf-8", errors="replace"))
             return _Robots(rules), ROBOTS_TTL_S
         if status in (401, 403):
             # urllib.robotparser's rule, kept as the polite reading: RFC 9309 2.3.1.3 would
@@ -571,6 +686,25 @@ def _web_url(url: str, *, redirected: bool = False) -> httpx.URL:
     return parsed
 
 
+def _host(url: httpx.URL) -> str:
+    """The host a request goes to, as the per-host turns and delays know it."""
+    return url.raw_host.decode("ascii").lower()
+
+
+def _as_served(url: httpx.URL) -> str:
+    """`url` with its path as web servers resolve it, for matching robots.txt: runs of
+    slashes one, "." and ".." segments resolved. "Disallow: /private/" did not stop
+    "//private/x.html", which servers serve as "/private/x.html" (issue 32)."""
+    path, query = url.raw_path.decode("ascii"), ""
+    if "?" in path:
+        path, query = path.split("?", 1)
+        query = "?" + query
+    served = posixpath.normpath(re.sub("/{2,}", "/", path))  # normpath keeps a leading "//"
+    if path.endswith(("/", "/.", "/..")) and served != "/":
+        served += "/"  # "/private/" and "/private" are different rules
+    return f"{url.scheme}://{url.netloc.decode('ascii')}{served}{query}"
+
+
 def _media_type(response: httpx.Response) -> str | None:
     """The response's media type ("text/html"), or None when it states none."""
     stated = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -586,16 +720,19 @@ def _accepts(kind: str, media_type: str) -> bool:
 def _read(response: httpx.Response, cap: int, clock: _Clock, *, clip: bool = False) -> bytes:
     """The body, refused when larger than `cap` bytes (or, with `clip`, cut at `cap`).
 
-    The size is checked before reading (Content-Length) and while reading (what arrives,
-    after Content-Encoding, which Content-Length does not count). One network read of
-    64 KiB may unpack to some tens of MB before the count sees it, once.
+    The size is checked before reading (Content-Length) and while reading, as decoded.
+    The body is read raw and its one content coding undone here, never more than `cap` + 1
+    bytes at a step: httpx's decoders would unpack a whole network read at once, and stack
+    every coding a server names (a 7 KB "gzip, gzip" page unpacked to 1 GiB, issue 32).
     """
     declared = response.headers.get("content-length", "")
     if not clip and declared.isdigit() and int(declared) > cap:
         raise _Failure(_too_large(cap))
+    inflate = _Inflater(_coding(response))
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    for raw in itertools.chain(response.iter_raw(), [b""]):  # b"": the end, flushed
+        chunk = inflate(raw, cap - size + 1)
         chunks.append(chunk)
         size += len(chunk)
         if size > cap:
@@ -604,6 +741,50 @@ def _read(response: httpx.Response, cap: int, clock: _Clock, *, clip: bool = Fal
             raise _Failure(_too_large(cap))
         clock.remaining()  # a server sending a byte at a time stops here at the deadline
     return b"".join(chunks)
+
+
+def _coding(response: httpx.Response) -> str | None:
+    """The body's one content coding (gzip or deflate), None for none; _Failure, in words,
+    for a coding not asked for (br, zstd, one unknown) or for more than one layer."""
+    named = response.headers.get_list("content-encoding", split_commas=True)
+    layers = [c.strip().lower() for c in named if c.strip().lower() not in ("", "identity")]
+    if not layers:
+        return None
+    if len(layers) > 1 or layers[0] not in _CODINGS:
+        raise _Failure(
+            f"Content-Encoding {', '.join(named)!r} not accepted: "
+            f"only one layer of gzip or deflate is read"
+        )
+    return layers[0]
+
+
+class _Inflater:
+    """One content coding undone in bounded steps; the identity when there is none."""
+
+    def __init__(self, coding: str | None) -> None:
+        self._coding = coding
+        self._zlib = zlib.decompressobj(_CODINGS[coding]) if coding else None
+        self._started = False
+
+    def __call__(self, data: bytes, room: int) -> bytes:
+        """What `data` unpacks to, at most `room` bytes: more would be over the cap, so
+        whatever is left then is never unpacked. b"" at the end flushes."""
+        if self._zlib is None:
+            return data
+        try:
+            # flush() at the end: all input was unpacked already (none is held back unless
+            # `room` ran out, which fails the read), so it adds a few bytes at most.
+            out = self._zlib.decompress(data, room) if data else self._zlib.flush()
+        except zlib.error as error:
+            if self._coding != "deflate" or self._started:
+                raise _Failure(f"could not decode the {self._coding} body ({error})") from None
+            # "deflate" is meant to be zlib's format (RFC 9110 8.4.1.2); some servers send
+            # the raw stream, as browsers and httpx also accept.
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._started = True
+            return self(data, room)
+        self._started = self._started or bool(data)
+        return out
 
 
 def _gunzip(body: bytes, cap: int) -> bytes:

@@ -21,6 +21,7 @@ from citeqa.ingest.models import Document
 from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.admission import Admission
 from citeqa.service.feedback.store import FeedbackStore, feedback_file
+from citeqa.service.http.auth import body_gate
 from citeqa.service.http.deps import Live, Services, attach
 from citeqa.service.http.errors import index_unreachable, validation_error
 from citeqa.service.http.middleware.headers import SecurityHeaders
@@ -112,6 +113,7 @@ def _limit_requests(app: FastAPI, settings: Settings) -> None:
         max_bytes=settings.max_body_bytes,
         timeout_s=settings.body_timeout_s,
         route_bytes=route_limits(settings),
+        gate=body_gate(app, settings),  # routes are looked up per request, once included
     )
 
 

@@ -60,11 +60,18 @@ async def index_unreachable(request: Request, error: Exception) -> JSONResponse:
 
 
 async def send_problem(
-    send: Send, status: int, detail: Any, headers: dict[str, str] | None = None
+    send: Send,
+    status: int,
+    detail: Any,
+    headers: dict[str, str] | None = None,
+    *,
+    more: bool = False,
 ) -> None:
     """Send a whole JSON error response from ASGI middleware, before the app has started
     one. `Connection: close` in `headers` makes uvicorn drop the connection afterwards,
-    e.g. when the rest of a refused body should not be read."""
+    e.g. when the rest of a refused body should not be read. With `more`, the response
+    (all of its Content-Length) is sent but not ended: the caller ends it with an empty
+    last piece."""
     response = JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
+    await send({"type": "http.response.body", "body": response.body, "more_body": more})

@@ -3,8 +3,8 @@ so without a bound one address could take every question slot, or fill the disk 
 feedback (2,873 entries in 60 s from one client grew the file by 35 MB, issue 21's probe).
 A sliding window of the last minute, per client address, in memory.
 
-The address is the one uvicorn gives the request: the peer's, or, from a proxy it trusts
-(FORWARDED_ALLOW_IPS, default 127.0.0.1), the client's own from X-Forwarded-For.
+The address is the one uvicorn gives the request: the peer's, or, from a proxy that
+CITEQA_TRUSTED_PROXIES names (none by default), the client's own from X-Forwarded-For.
 """
 
 from __future__ import annotations

@@ -292,11 +292,12 @@ class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # A doc_id is part of the URL /documents/{doc_id}: no slashes, no control characters,
-    # not "." or ".."; NFC, and no look-alike letters mixed (ingest's normal_doc_id).
+    # not "." or ".."; the pattern says the part of ingest's normal_doc_id a JSON Schema
+    # can (NFC, invisible and look-alike characters are checked there, for every door).
     doc_id: StrictStr = Field(
         min_length=1,
         max_length=MAX_DOC_ID_CHARS,
-        pattern=r"^[^/\x00-\x1f\x7f]+$",
+        pattern=r"^[^/\x00-\x1f\x7f-\x9f]+$",
         json_schema_extra={"not": {"enum": [".", ".."]}},
     )
     text: StrictStr = Field(

@@ -168,6 +168,10 @@ def uvicorn_config(
         timeout_keep_alive=settings.keep_alive_timeout_s,
         limit_concurrency=settings.max_connections,
         h11_max_incomplete_event_size=settings.max_header_bytes,
+        # Forwarding headers only from the proxies the settings name (never uvicorn's
+        # default, 127.0.0.1, which is any process on this machine).
+        proxy_headers=settings.trusted_proxies is not None,
+        forwarded_allow_ips=settings.trusted_proxies or "",
         access_log=False,  # service/http/middleware/logs.py logs each request, once
         server_header=False,
         **options,

@@ -20,10 +20,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+from pydantic import SecretStr
 from support import LiveServer
 
 from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.http.app import create_app
+from citeqa.service.http.middleware.limits import write_limit
 from citeqa.service.settings import Settings
 
 GUARD_S = 30
@@ -105,26 +107,93 @@ def test_a_chunked_body_is_counted_as_it_arrives(tight: LiveServer) -> None:
     assert "4096 bytes" in json.loads(body)["detail"]
 
 
-def test_writes_have_their_own_larger_limit(tight: LiveServer) -> None:
-    document = {"doc_id": "big", "text": "The harbour reopened. " * 400}  # ~9 KB
-    body = json.dumps({"documents": [document]}).encode()
-    assert TIGHT["max_body_bytes"] < len(body) < TIGHT["max_write_bytes"]
-    # Over the limit of /ask, under that of POST /documents: refused by auth, not by size
-    # (this server has no API key, so writes are off).
-    assert httpx.post(f"{tight.url}/documents", content=body, timeout=GUARD_S).status_code == 403
-    reply = exchange(
-        tight, head("POST", "/documents", "Content-Type: application/json", "Content-Length: 20000")
-    )
-    status, _, body = parse(reply)
-    assert status == 413 and "16384 bytes" in json.loads(body)["detail"]
-
-
 def test_the_default_write_limit_comes_from_the_document_limit() -> None:
     from citeqa.ingest.loaders import MAX_DOCUMENT_BYTES
-    from citeqa.service.http.middleware.limits import write_limit
 
     assert write_limit(Settings()) > MAX_DOCUMENT_BYTES > Settings().max_body_bytes
     assert write_limit(Settings(max_write_bytes=5000)) == 5000
+
+
+# -- the key before the body (issue 32) -------------------------------------------------------
+
+KEY = "hardening-key"
+
+
+@pytest.fixture(scope="module")
+def keyed(sample_settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
+    """The sample corpus with writes on (KEY), the default write limit (about 21 MB) and a
+    short body timeout: a refusal that waited for the body would come as its 408."""
+    settings = sample_settings.model_copy(update={"api_key": SecretStr(KEY), "body_timeout_s": 2.0})
+    with LiveServer(settings, create_app(settings, embedder)) as live:
+        yield live
+
+
+@pytest.mark.parametrize("path", ["/files", "/documents", "/sources"])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {KEY}"])
+def test_a_write_without_the_key_is_401_before_its_body_is_read(
+    keyed: LiveServer, path: str, authorization: str | None
+) -> None:
+    # Only the headers, announcing 20 MB: before issue 32 the server waited for the body
+    # (a 408 after the body timeout) and read whole any body that came, then said 401.
+    given = [f"Authorization: {authorization}"] if authorization else []
+    request = head("POST", path, "Content-Type: application/json", "Content-Length: 20000000",
+                   *given)  # fmt: skip
+    status, headers, body = parse(exchange(keyed, request))
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    assert "API key" in json.loads(body)["detail"]
+
+
+def test_a_keyless_write_sent_whole_gets_its_401_and_a_clean_close(keyed: LiveServer) -> None:
+    # The body is dropped unread as it comes, and the connection closed once it has all
+    # come: closing at once, with data unread, sends a reset that can destroy the 401 (a
+    # proxy in front reported a 502 instead).
+    with socket.create_connection(("127.0.0.1", keyed.port), timeout=GUARD_S) as sock:
+        body = b"x" * 5_000_000
+        sock.sendall(head("POST", "/documents", "Content-Type: application/json",
+                          f"Content-Length: {len(body)}") + body)  # fmt: skip
+        reply = b""
+        while data := sock.recv(65536):  # a reset would raise here
+            reply += data
+    assert parse(reply)[0] == 401
+
+
+def test_a_chunked_write_without_the_key_is_401_before_its_body_is_read(keyed: LiveServer) -> None:
+    request = head("POST", "/documents", "Content-Type: application/json",
+                   "Transfer-Encoding: chunked")  # fmt: skip
+    status, _, _ = parse(exchange(keyed, request, chunk(b'{"documents": ')))
+    assert status == 401
+
+
+def test_writes_have_their_own_larger_limit(keyed: LiveServer) -> None:
+    # Over the limit of /ask (1 MiB), under that of POST /documents: read, and found to be
+    # no document (422), not refused by size.
+    body = json.dumps({"documents": [{"doc_id": "big", "text": ""}], "pad": "x" * 2**21})
+    sent = httpx.post(f"{keyed.url}/documents", content=body, timeout=GUARD_S,
+                      headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    assert sent.status_code == 422
+    request = head("POST", "/documents", "Content-Type: application/json",
+                   "Content-Length: 30000000", f"Authorization: Bearer {KEY}")  # fmt: skip
+    status, _, body = parse(exchange(keyed, request))
+    assert status == 413 and f"{write_limit(Settings())} bytes" in json.loads(body)["detail"]
+
+
+def test_a_write_with_the_key_is_read_as_before(keyed: LiveServer) -> None:
+    # The key lets the body in: one that stops arriving is a 408, not a refusal.
+    request = head("POST", "/documents", "Content-Type: application/json",
+                   "Content-Length: 100", f"Authorization: Bearer {KEY}")  # fmt: skip
+    assert parse(exchange(keyed, request + b'{"documents"'))[0] == 408
+
+
+def test_writes_turned_off_are_403_before_the_body_is_read(tight: LiveServer) -> None:
+    request = head("POST", "/files", "Content-Type: multipart/form-data; boundary=x",
+                   "Content-Length: 20000")  # fmt: skip
+    status, _, body = parse(exchange(tight, request))
+    assert status == 403 and "CITEQA_API_KEY" in json.loads(body)["detail"]
+
+
+def test_reads_with_a_body_need_no_key(keyed: LiveServer) -> None:
+    asked = httpx.post(f"{keyed.url}/ask", json={"question": QUESTION}, timeout=GUARD_S)
+    assert asked.status_code == 200
 
 
 # -- 4. timeouts -----------------------------------------------------------------------------
@@ -284,9 +353,9 @@ def test_a_client_past_its_questions_a_minute_gets_429(per_client: LiveServer) -
             for _ in range(ASK_PER_MINUTE)
         ]
         refused = http.post("/ask", json={"question": QUESTION})
-        # Behind a proxy uvicorn trusts (FORWARDED_ALLOW_IPS, by default 127.0.0.1, as
-        # docs/nginx.conf runs it) a client is the address in X-Forwarded-For.
-        proxied = http.post(
+        # No proxy is trusted unless CITEQA_TRUSTED_PROXIES names it: a client that says
+        # it forwards for another is still itself (issue 32: uvicorn trusted 127.0.0.1).
+        forged = http.post(
             "/ask", json={"question": QUESTION}, headers={"X-Forwarded-For": "203.0.113.7"}
         )
     assert invalid == [422] * 3, "a request that is not a question is not counted"
@@ -295,7 +364,24 @@ def test_a_client_past_its_questions_a_minute_gets_429(per_client: LiveServer) -
     # Retry-After: when the first question leaves the minute's window.
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert "CITEQA_ASK_PER_MINUTE" in refused.json()["detail"]
-    assert proxied.status_code == 200, "another client is not counted with the first"
+    assert forged.status_code == 429, "X-Forwarded-For from a client no setting names"
+
+
+def test_behind_a_named_proxy_each_forwarded_client_is_counted(
+    sample_settings: Settings, embedder: Embedder
+) -> None:
+    settings = sample_settings.model_copy(
+        update={"ask_per_minute": 1, "trusted_proxies": "127.0.0.1"}
+    )
+    with (
+        LiveServer(settings, create_app(settings, embedder)) as proxied,
+        httpx.Client(base_url=proxied.url, timeout=GUARD_S) as http,
+    ):
+        for client in ("203.0.113.7", "203.0.113.8"):
+            forwarded = {"X-Forwarded-For": client}
+            assert http.post("/ask", json={"question": QUESTION}, headers=forwarded).is_success
+        again = http.post("/ask", json={"question": QUESTION}, headers=forwarded)
+    assert again.status_code == 429, "the second client's own minute is used up"
 
 
 # -- 2. strict JSON, no echo -----------------------------------------------------------------

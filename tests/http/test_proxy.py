@@ -78,9 +78,13 @@ def main_config(folder: Path) -> str:
 @pytest.fixture(scope="module")
 def citeqa(sample_settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
     """citeqa as docs/nginx.conf says to run it: every connection is nginx's, so the cap
-    per client is raised to the cap in all."""
+    per client is raised to the cap in all, and nginx's address is the trusted proxy."""
     settings = sample_settings.model_copy(
-        update={"max_connections_per_client": 100, "ask_per_minute": ASK_PER_MINUTE}
+        update={
+            "max_connections_per_client": 100,
+            "ask_per_minute": ASK_PER_MINUTE,
+            "trusted_proxies": "127.0.0.1",
+        }  # fmt: skip
     )
     with LiveServer(settings, create_app(settings, embedder)) as live:
         yield live

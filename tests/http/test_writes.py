@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -173,6 +174,57 @@ def test_an_id_names_one_document_however_its_accent_is_typed(http: httpx.Client
     for typed in (decomposed, composed):
         assert http.get(f"/documents/{typed}").json()["doc_id"] == composed
     assert http.delete(f"/documents/{decomposed}", headers=AUTH).json()["removed"] == [composed]
+
+
+def test_files_have_the_cap_of_documents_in_one_write(http: httpx.Client) -> None:
+    # Issue 32: POST /files took 1,000 files in one write, POST /documents 100.
+    before = doc_ids(http)
+    upload = [("files", (f"f{i}.txt", b"The harbour reopened.\n", "text/plain"))
+              for i in range(MAX_WRITE + 1)]  # fmt: skip
+    refused = http.post("/files", files=upload, headers=AUTH)
+    assert refused.status_code == 422 and f"At most {MAX_WRITE} files" in refused.json()["detail"]
+    assert doc_ids(http) == before
+    assert http.post("/files", files=upload[:MAX_WRITE], headers=AUTH).status_code in (200, 202)
+
+
+# Issue 32: ids that show nothing or pass for another; each door had taken them.
+HIDDEN_IDS = [" ", "\u00a0", "\u200b", "adm\u200bin", "a\u202eb", "\uff41dmin",
+              "\U0001d41admin", "a\x9bb"]  # fmt: skip
+
+
+def test_ids_that_show_nothing_or_pass_for_another_are_refused_at_every_door(
+    http: httpx.Client,
+) -> None:
+    before = doc_ids(http)
+    for doc_id in HIDDEN_IDS:
+        posted = http.post("/documents", json={"documents": [{**LIGHTHOUSE, "doc_id": doc_id}]},
+                           headers=AUTH)  # fmt: skip
+        assert posted.status_code == 422, (doc_id, posted.text)
+        upload = [("files", (f"{doc_id}.txt", b"The harbour reopened.\n", "text/plain"))]
+        uploaded = http.post("/files", files=upload, headers=AUTH)
+        assert uploaded.status_code == 422, (doc_id, uploaded.text)
+    assert doc_ids(http) == before
+
+
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_metadata_is_stored_and_printed_without_control_characters(
+    http: httpx.Client, root: Path
+) -> None:
+    # Issue 32: ESC, BEL, NUL, C1 CSI and OSC in a title or source were stored as given,
+    # and `citeqa ask` printing them set the terminal's title.
+    dirty = {**LIGHTHOUSE, "title": "\x1b]0;pwned\x07Lighthouse\x00 relit\x9b31m\u202e",
+             "source": "\x9d0;x\x9cThe Harbour\nTimes"}  # fmt: skip
+    assert http.post("/documents", json={"documents": [dirty]}, headers=AUTH).status_code == 200
+    stored = http.get("/documents/lighthouse").json()
+    assert stored["title"] == "]0;pwnedLighthouse relit 31m"  # NUL, BEL: invisible, dropped
+    assert stored["source"] == "0;x The Harbour Times"
+    asked = run_citeqa("ask", "How far away can the new lamp be seen?", "--index", root)
+    assert asked.returncode == 0, asked.stderr
+    assert "Lighthouse relit" in asked.stdout and not UNPRINTABLE.search(
+        asked.stdout.replace("\n", "")
+    )
 
 
 def test_another_writer_process_gets_409(http: httpx.Client, root: Path) -> None:

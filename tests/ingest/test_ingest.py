@@ -522,6 +522,18 @@ def test_hostile_files_keep_exact_offsets(text: str, chunk_size: int) -> None:
         ("..", True),
         ("\u0430dmin", True),  # Cyrillic "а" beside Latin letters: passes for "admin"
         ("\u03bfslo", True),  # Greek omicron beside Latin letters
+        # Issue 32: ids that show nothing or pass for another, all accepted before.
+        ("harbour report", False),  # a space inside is a name
+        (" ", True),
+        ("   ", True),
+        ("\u00a0", True),  # no-break space
+        ("\u200b", True),  # zero-width space
+        ("adm\u200bin", True),
+        ("abc\u202etxt.exe", True),  # right-to-left override: shows as "abcexe.txt"
+        ("\uff41dmin", True),  # fullwidth "ａ" beside Latin letters
+        ("\U0001d41admin", True),  # mathematical bold "𝐚"
+        ("a\x9bb", True),  # C1 CSI, which the schema's pattern let through
+        ("a/b", True),
     ],
 )
 def test_ids_that_cannot_name_one_document_plainly_are_refused(doc_id: str, refused: bool) -> None:

@@ -21,6 +21,7 @@ from citeqa.service.http.auth import require_writer
 from citeqa.service.http.deps import AppSettings, Current, Live, WriteJobs
 from citeqa.service.http.schemas import (
     COMMON_RESPONSES,
+    MAX_DOCUMENTS_PER_WRITE,
     DocumentOut,
     DocumentsIn,
     DocumentSummary,
@@ -118,6 +119,9 @@ async def upload_files(
     as `citeqa ingest` reads a file in a folder, its name (without suffix) its doc_id.
     Files that cannot be read are skipped with their reason; the rest is written as
     POST /documents writes (a long write runs as a job)."""
+    if len(files) > MAX_DOCUMENTS_PER_WRITE:  # the cap of POST /documents: one cap a write
+        raise HTTPException(status_code=422, detail=f"At most {MAX_DOCUMENTS_PER_WRITE} files "
+                            "in one write: send the rest in another.")  # fmt: skip
     documents, skipped = [], []
     for upload in files:
         raw = await upload.read(MAX_DOCUMENT_BYTES + 1)
