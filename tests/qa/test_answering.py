@@ -74,7 +74,7 @@ def test_values_the_sources_disagree_on_are_a_conflict(disagreeing: Answerer) ->
 @pytest.mark.parametrize(
     ("question", "wanted"),
     [
-        ("How many rockets were fired at the base in Kirkuk?", {"about 30"}),
+        ("How many rockets were fired at the base in Kirkuk?", {"about 30", "30"}),
         ("Who is the Secretary of State?", {"Mike Pompeo"}),
         ("Where were the president's advisers when they joined him on Sunday?",
          {"Mar-a-Lago", "Mar-a-Lago resort in Florida"}),  # eval/questions.jsonl's forms
