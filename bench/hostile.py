@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -40,9 +39,9 @@ import httpx
 import zstandard
 
 from bench.common import print_table, rss_mb, write_result
+from bench.soak import KEY, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY = "hostile-bench-key"
 TARGET_MB = 1000
 BOMB_BYTES = 1 << 30
 UPLOADS, UPLOAD_BYTES = 20, 20_000_000
@@ -96,37 +95,14 @@ def hostile_site(routes: dict[str, tuple[str, bytes]]) -> Iterator[str]:
         server.server_close()
 
 
-class Server:
-    """`citeqa serve` over an empty index, its code from `code` (None: this tree)."""
+class Server(ServerProcess):
+    """`citeqa serve` over an empty index, its code from `code` (None: this tree), fetching
+    the probe's sites on loopback."""
 
     def __init__(self, index: Path, code: Path | None) -> None:
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        python = Path(sys.executable)
-        boot = [str(python), "-c", BOOT, str(code)] if code else [str(python.with_name("citeqa"))]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-        env |= {"CITEQA_API_KEY": KEY, "CITEQA_FETCH_PRIVATE": "true", "CITEQA_FETCH_DELAY_S": "0",
-                "CITEQA_MAX_CONNECTIONS_PER_CLIENT": "100"}  # fmt: skip
-        self.process = subprocess.Popen(
-            [*boot, "serve", "--index", str(index), "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        self.__exit__()
-        raise RuntimeError("citeqa serve did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=60)
+        boot = [sys.executable, "-c", BOOT, str(code)] if code else None
+        fetch = {"CITEQA_FETCH_PRIVATE": "true", "CITEQA_FETCH_DELAY_S": "0"}
+        super().__init__(index, _free_port(), fetch, boot)
 
     def memory(self) -> tuple[float, float]:
         """Peak RSS so far and RSS now, in MB."""

@@ -80,12 +80,20 @@ class Tally:
 class ServerProcess:
     """`citeqa serve` on a free loopback port, in its own process, with writes on."""
 
-    def __init__(self, index: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        index: Path,
+        port: int,
+        extra_env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        """`command`: what runs `serve` (default this venv's `citeqa`; bench/hostile.py
+        boots another commit's code with it)."""
         self.url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
         env |= {"CITEQA_API_KEY": KEY, **ONE_ADDRESS_MANY_CLIENTS, **(extra_env or {})}
         self.process = subprocess.Popen(
-            [str(CITEQA), "serve", "--index", str(index), "--port", str(port)],
+            [*(command or [str(CITEQA)]), "serve", "--index", str(index), "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
