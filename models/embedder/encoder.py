@@ -10,7 +10,6 @@ ONNX Runtime").
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from functools import partial
@@ -20,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from citeqa.models.runtime.onnx import cached_session
+from citeqa.models.runtime.onnx import cached_session, file_sha256
 from citeqa.models.runtime.paths import base_model, shipped_embedder
 from citeqa.models.runtime.progress import bar
 from citeqa.models.runtime.threads import INTRA_OP_THREADS
@@ -101,7 +100,7 @@ def embedder_name(weights: Path | None) -> str:
     """The name an index records for vectors of the base model with `weights` over it."""
     if weights is None:
         return MODEL_NAME
-    return f"citeqa-embedder-{hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
+    return f"citeqa-embedder-{file_sha256(weights).hex()[:12]}"
 
 
 def export_encoder(path: Path, weights: Path | None = None) -> None:

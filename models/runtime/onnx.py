@@ -95,9 +95,14 @@ def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
 def _key(sources: list[Path]) -> str:
     digest = hashlib.sha256(EXPORTER.encode())
     for source in sources:
-        stat = source.stat()
-        digest.update(_file_digest(source, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        digest.update(file_sha256(source))
     return digest.hexdigest()[:20]
+
+
+def file_sha256(path: Path) -> bytes:
+    """`path`'s SHA-256, read once per process and version of the file (`_file_digest`)."""
+    stat = path.stat()
+    return _file_digest(path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 @lru_cache(maxsize=16)
