@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from citeqa.eval.corpus import cache_dir, prepare
-from citeqa.eval.datasets import load_squad
+from citeqa.eval.datasets import EvalQuestion, load_squad
+from citeqa.index.base import Index
 from citeqa.index.search import search
 from citeqa.models.embedder.encoder import Embedder
 from citeqa.service.settings import Settings
@@ -36,21 +38,29 @@ def main() -> None:
     index = prepare(eval_set, settings, embedder).index
     questions = eval_set.questions[:: max(1, len(eval_set.questions) // args.limit)]
     vectors = embedder.encode([q.question for q in questions])
-    chunk_doc = {}
     print(f"{len(questions)} questions, {index.stats().chunks} chunks")
     print(f"{'bm25':>5} {'dense':>5}  {'R@1':>6} {'R@5':>6}")
     for bm25, dense in GRID:
-        weights = {"bm25": bm25, "dense": dense}
-        at1 = at5 = 0
-        for question, vector in tqdm(list(zip(questions, vectors, strict=True)), leave=False):
-            found = search(index, question.question, vector, DEPTH, weights=weights)
-            hits = [h for h in found if h.score > 0]
-            missing = [h.chunk_id for h in hits if h.chunk_id not in chunk_doc]
-            chunk_doc.update({c.chunk_id: c.doc_id for c in index.chunks(missing)})
-            docs = list(dict.fromkeys(chunk_doc[h.chunk_id] for h in hits))
-            at1 += question.doc_ids[0] in docs[:1]
-            at5 += question.doc_ids[0] in docs[:5]
-        print(f"{bm25:>5} {dense:>5}  {at1 / len(questions):6.3f} {at5 / len(questions):6.3f}")
+        at1, at5 = recall(index, questions, vectors, {"bm25": bm25, "dense": dense})
+        print(f"{bm25:>5} {dense:>5}  {at1:6.3f} {at5:6.3f}")
+
+
+def recall(
+    index: Index, questions: list[EvalQuestion], vectors: np.ndarray, weights: dict[str, float]
+) -> tuple[float, float]:
+    """How often the first gold document is the first, and among the first five, that
+    `search` finds with these fusion weights."""
+    chunk_doc: dict[str, str] = {}
+    at1 = at5 = 0
+    for question, vector in tqdm(list(zip(questions, vectors, strict=True)), leave=False):
+        found = search(index, question.question, vector, DEPTH, weights=weights)
+        hits = [h for h in found if h.score > 0]
+        missing = [h.chunk_id for h in hits if h.chunk_id not in chunk_doc]
+        chunk_doc.update({c.chunk_id: c.doc_id for c in index.chunks(missing)})
+        docs = list(dict.fromkeys(chunk_doc[h.chunk_id] for h in hits))
+        at1 += question.doc_ids[0] in docs[:1]
+        at5 += question.doc_ids[0] in docs[:5]
+    return at1 / len(questions), at5 / len(questions)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import SQUAD, SQUAD2, ingest_sample, print_table, write_result
+from bench.fusion import recall
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad, split_of
 from citeqa.eval.reader_alone import gold_paragraph_scores
@@ -40,6 +41,7 @@ READER_ISSUE_EM = {
     "fresh": 0.435,
 }
 ALLOWED_DROP = 0.01  # issue 24: "within 1 EM point"
+DENSE_ALONE = {"bm25": 0.0, "dense": 1.0}
 
 
 FRESH = REPO / "eval" / "fresh"
@@ -52,10 +54,17 @@ def held_out(eval_set: EvalSet) -> EvalSet:
 
 def score(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> dict:
     """The questions' exact match, F1, no-answer F1, how often the windows read hold a
-    gold answer, calibration error and citation validity."""
+    gold answer, calibration error and citation validity; and the embedder's own part:
+    how often dense search alone, and the whole retrieval, finds the gold document."""
     answerer = prepare(eval_set, settings, embedder)
     overall = evaluate(answerer, eval_set, progress=False).summary.overall
+    answerable = [q for q in eval_set.questions if q.spans and q.doc_ids]
+    vectors = embedder.encode([q.question for q in answerable])
+    dense_at_1, dense_at_5 = recall(answerer.index, answerable, vectors, DENSE_ALONE)
     return {
+        "dense_recall_at_1": dense_at_1,
+        "dense_recall_at_5": dense_at_5,
+        "doc_recall_at_5": overall.recall_at_5,
         "questions": overall.questions,
         "exact_match": overall.exact_match,
         "f1": overall.f1,
@@ -109,8 +118,9 @@ def main() -> None:
             for name, f in sets.items()]  # fmt: skip
     print_table(["test part", "questions", "EM", "reader issue EM", "F1", "no-answer F1",
                  "within 1 point"], rows)  # fmt: skip
-    print_table(["set", "windows hold the answer", "ECE"],
-                [[name, f["windows_hold"], f["ece"]] for name, f in sets.items()])  # fmt: skip
+    print_table(["set", "dense R@1", "dense R@5", "doc R@5", "windows hold the answer", "ECE"],
+                [[name, f["dense_recall_at_1"], f["dense_recall_at_5"], f["doc_recall_at_5"],
+                  f["windows_hold"], f["ece"]] for name, f in sets.items()])  # fmt: skip
     print(f"reader alone, SQuAD v1.1 test paragraphs: EM {alone['exact_match']:.3f}, "
           f"F1 {alone['f1']:.3f}")  # fmt: skip
 

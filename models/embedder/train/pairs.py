@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from citeqa.eval.datasets import EvalQuestion, EvalSet
 from citeqa.models.reader.train.data import HardNegatives, sentence_spans
 
+# What a triplet's positive is. Training batches hold one kind each (train/run.py).
+SENTENCE, PARAGRAPH = "sentence", "paragraph"
+
 
 @dataclass(frozen=True)
 class Triplet:
     question: str
     positive: str
     negative: str
+    kind: str  # SENTENCE or PARAGRAPH
 
 
 def triplets(eval_set: EvalSet, questions: list[EvalQuestion], rng: random.Random) -> list[Triplet]:
@@ -32,10 +36,10 @@ def triplets(eval_set: EvalSet, questions: list[EvalQuestion], rng: random.Rando
         text = texts[q.doc_ids[0]]
         sentence = _sentence_pair(text, q.spans[0][0], rng)
         if sentence:
-            out.append(Triplet(q.question, *sentence))
+            out.append(Triplet(q.question, *sentence, SENTENCE))
         negative = paragraphs.best(q)
         if negative is not None:
-            out.append(Triplet(q.question, text, texts[negative]))
+            out.append(Triplet(q.question, text, texts[negative], PARAGRAPH))
     rng.shuffle(out)
     return out
 

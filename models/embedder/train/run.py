@@ -14,7 +14,7 @@ from pathlib import Path
 
 from citeqa.eval.datasets import EvalSet, split_of
 from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE
-from citeqa.models.embedder.train.pairs import Triplet, triplets
+from citeqa.models.embedder.train.pairs import PARAGRAPH, SENTENCE, Triplet, triplets
 from citeqa.models.runtime.paths import base_model
 
 
@@ -60,11 +60,21 @@ def train(
 
     model = SentenceTransformer(str(base_model()), device="cpu")
     model[0].model.get_parameter(FROZEN).requires_grad_(False)
-    dataset = Dataset.from_dict({
-        "anchor": [t.question for t in data],
-        "positive": [t.positive for t in data],
-        "negative": [t.negative for t in data],
-    })  # fmt: skip
+    # One dataset per kind, so each batch holds one kind (sentence-transformers samples
+    # batches from them in proportion to their sizes): mixed, every question and sentence
+    # of a batch was padded to its longest paragraph, and the first 8 steps of a probe
+    # took 49 s each (data/models/embedder/README.md).
+    datasets = {
+        kind: Dataset.from_dict(
+            {
+                "anchor": [t.question for t in data if t.kind == kind],
+                "positive": [t.positive for t in data if t.kind == kind],
+                "negative": [t.negative for t in data if t.kind == kind],
+            }
+        )  # fmt: skip
+        for kind in (SENTENCE, PARAGRAPH)
+        if any(t.kind == kind for t in data)
+    }
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
@@ -75,11 +85,13 @@ def train(
         logging_steps=max(1, min(50, config.checkpoint_every)), report_to=[],
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model)
+        model=model, args=args, train_dataset=datasets, loss=MultipleNegativesRankingLoss(model)
     )
     trainer.train(resume_from_checkpoint=resume or None)
     save_weights(model, out_dir / WEIGHTS_FILE)
-    return [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    # A run shorter than `logging_steps` logs no step's loss, only the run's mean.
+    logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    return logged or [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]
 
 
 def save_weights(model, path: Path) -> None:
