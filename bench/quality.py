@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from bench.common import SQUAD, SQUAD2, ingest_sample, print_table, write_result
@@ -57,7 +58,8 @@ def score(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> dict:
     gold answer, calibration error and citation validity; and the embedder's own part:
     how often dense search alone, and the whole retrieval, finds the gold document."""
     answerer = prepare(eval_set, settings, embedder)
-    overall = evaluate(answerer, eval_set, progress=False).summary.overall
+    summary = evaluate(answerer, eval_set, progress=False).summary
+    overall = summary.overall
     answerable = [q for q in eval_set.questions if q.spans and q.doc_ids]
     vectors = embedder.encode([q.question for q in answerable])
     dense_at_1, dense_at_5 = recall(answerer.index, answerable, vectors, DENSE_ALONE)
@@ -72,6 +74,8 @@ def score(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> dict:
         "windows_hold": overall.windows_hold,
         "ece": overall.ece,
         "citation_validity": overall.citation_validity,
+        # What the chat's bands are read from (service/qa/sureness.py).
+        "reliability": [asdict(b) for b in summary.reliability],
     }
 
 
