@@ -92,8 +92,8 @@ bench-quick: install-dev
 # stage's command and figures. It writes data/models/reader/.
 TRAIN ?= ../shared/train/squad-train-v1.1.json.gz
 INIT  ?= data/models/reader/reader.safetensors
-FIRST ?= 4400
-STEPS ?= 5500
+FIRST ?= 8000
+STEPS ?= 1900
 train-reader: install
 	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
 		--train $(TRAIN) --init $(INIT) --epochs 1 --first-step $(FIRST) --max-steps $(STEPS) $(ARGS)

@@ -49,7 +49,7 @@ def recall(
     index: Index, questions: list[EvalQuestion], vectors: np.ndarray, weights: dict[str, float]
 ) -> tuple[float, float]:
     """How often the first gold document is the first, and among the first five, that
-    `search` finds with these fusion weights."""
+    `search` finds with these fusion weights (`questions` cite a document each)."""
     chunk_doc: dict[str, str] = {}
     at1 = at5 = 0
     for question, vector in tqdm(list(zip(questions, vectors, strict=True)), leave=False):

@@ -60,7 +60,7 @@ def score(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> dict:
     answerer = prepare(eval_set, settings, embedder)
     summary = evaluate(answerer, eval_set, progress=False).summary
     overall = summary.overall
-    answerable = [q for q in eval_set.questions if q.spans and q.doc_ids]
+    answerable = [q for q in eval_set.questions if q.doc_ids and not q.unanswerable]
     vectors = embedder.encode([q.question for q in answerable])
     dense_at_1, dense_at_5 = recall(answerer.index, answerable, vectors, DENSE_ALONE)
     return {

@@ -120,7 +120,11 @@ class Settings(BaseSettings):
     # The reader reads this many windows: the best sentences, each with `window_context`
     # neighbours on either side. Its cost grows with every token it reads. On the SQuAD
     # calibration articles (26 Nov 2026) 2, 3 and 4 windows gave the same EM (.423) and
-    # F1 (.527, .534, .526), and 2 half the latency of 4.
+    # F1 (.527, .534, .526), and 2 half the latency of 4. Measured again with Reader III
+    # stage 2 (5 Dec 2026, `python -m bench.quality`, test parts, confidence fitted on 2):
+    # 3 windows hold the answer more often (SQuAD .886 -> .915, natural .812 -> .844,
+    # eval/fresh .781 -> .918) but exact match moved -.008 (SQuAD v1.1), -.007 (2.0), 0,
+    # +.012, +.012: no better on average, for half as much reading again.
     read_windows: int = 2
     window_context: int = 1
     # Measured with `python -m bench.fusion` (gold-paragraph R@1 on the SQuAD half: BM25
