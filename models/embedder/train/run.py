@@ -62,8 +62,8 @@ def train(
     model[0].model.get_parameter(FROZEN).requires_grad_(False)
     # One dataset per kind, so each batch holds one kind (sentence-transformers samples
     # batches from them in proportion to their sizes): mixed, every question and sentence
-    # of a batch was padded to its longest paragraph, and the first 8 steps of a probe
-    # took 49 s each (data/models/embedder/README.md).
+    # of a batch was padded to its longest paragraph (49 s a step; a sentence batch alone
+    # takes 4 to 6 s, a paragraph batch still about 60: data/models/embedder/README.md).
     datasets = {
         kind: Dataset.from_dict(
             {
