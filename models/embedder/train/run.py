@@ -67,13 +67,12 @@ def train(
     datasets = {
         kind: Dataset.from_dict(
             {
-                "anchor": [t.question for t in data if t.kind == kind],
-                "positive": [t.positive for t in data if t.kind == kind],
-                "negative": [t.negative for t in data if t.kind == kind],
+                "anchor": [t.question for t in rows],
+                "positive": [t.positive for t in rows],
+                "negative": [t.negative for t in rows],
             }
-        )  # fmt: skip
-        for kind in (SENTENCE, PARAGRAPH)
-        if any(t.kind == kind for t in data)
+        )
+        for kind, rows in _by_kind(data).items()
     }
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work), num_train_epochs=config.epochs, max_steps=config.max_steps,
@@ -92,6 +91,11 @@ def train(
     # A run shorter than `logging_steps` logs no step's loss, only the run's mean.
     logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     return logged or [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]
+
+
+def _by_kind(data: list[Triplet]) -> dict[str, list[Triplet]]:
+    """The triplets of each kind, sentences first (the datasets' order), in their order."""
+    return {k: rows for k in (SENTENCE, PARAGRAPH) if (rows := [t for t in data if t.kind == k])}
 
 
 def save_weights(model, path: Path) -> None:
