@@ -1,8 +1,11 @@
-"""What the embedder learns from: each answerable question of a SQuAD-format set twice,
-with the sentence that holds its answer (a negative: another sentence of the same
-paragraph), and with its paragraph (a negative: the paragraph of the same article most
-like the question by TF-IDF without the answer, `HardNegatives`). In-batch negatives
-come on top, from the loss.
+"""What the embedder learns from: each answerable question of a SQuAD-format set with the
+sentence that holds its answer, and as a hard negative another sentence of the same
+paragraph. In-batch negatives come on top, from the loss.
+
+Question-to-paragraph triplets are not trained: a batch of 64 of them costs about 60 s on
+2 cores against 4 to 6 s for sentences (128 texts of up to 256 tokens; the data card's
+"Measured steps"), an epoch 23 hours. Sentence training alone lifts chunk recall too
+(data/models/embedder/README.md).
 """
 
 from __future__ import annotations
@@ -11,35 +14,26 @@ import random
 from dataclasses import dataclass
 
 from citeqa.eval.datasets import EvalQuestion, EvalSet
-from citeqa.models.reader.train.data import HardNegatives, sentence_spans
-
-# What a triplet's positive is. Training batches hold one kind each (train/run.py).
-SENTENCE, PARAGRAPH = "sentence", "paragraph"
+from citeqa.models.reader.train.data import sentence_spans
 
 
 @dataclass(frozen=True)
 class Triplet:
     question: str
-    positive: str
-    negative: str
-    kind: str  # SENTENCE or PARAGRAPH
+    positive: str  # the sentence that holds the answer
+    negative: str  # another sentence of its paragraph
 
 
 def triplets(eval_set: EvalSet, questions: list[EvalQuestion], rng: random.Random) -> list[Triplet]:
-    """Question-to-sentence and question-to-paragraph triplets of every question with a
-    gold span (a guessed one is no gold: `spans_guessed`)."""
+    """A question-to-sentence triplet for every question with a gold span (a guessed one
+    is no gold: `spans_guessed`)."""
     gold = [q for q in questions if q.spans and not q.spans_guessed and q.doc_ids]
     texts = {d.doc_id: d.text for d in eval_set.documents}
-    paragraphs = HardNegatives(eval_set, gold)
     out = []
     for q in gold:
-        text = texts[q.doc_ids[0]]
-        sentence = _sentence_pair(text, q.spans[0][0], rng)
+        sentence = _sentence_pair(texts[q.doc_ids[0]], q.spans[0][0], rng)
         if sentence:
-            out.append(Triplet(q.question, *sentence, SENTENCE))
-        negative = paragraphs.best(q)
-        if negative is not None:
-            out.append(Triplet(q.question, text, texts[negative], PARAGRAPH))
+            out.append(Triplet(q.question, *sentence))
     rng.shuffle(out)
     return out
 

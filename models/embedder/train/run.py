@@ -1,6 +1,6 @@
-"""`citeqa train-embedder`: fine-tune the embedder on question-to-sentence and
-question-to-paragraph triplets (pairs.py) with sentence-transformers' trainer and
-MultipleNegativesRankingLoss, then save the layers it changed beside the data card.
+"""`citeqa train-embedder`: fine-tune the embedder on question-to-sentence triplets
+(pairs.py) with sentence-transformers' trainer and MultipleNegativesRankingLoss, then save
+the layers it changed beside the data card.
 
 The word embeddings stay frozen, as the reader's do, so what ships is everything else in
 fp16 (about 22 MB); the frozen ones load from the installed package.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from citeqa.eval.datasets import EvalSet, split_of
 from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE
-from citeqa.models.embedder.train.pairs import PARAGRAPH, SENTENCE, Triplet, triplets
+from citeqa.models.embedder.train.pairs import Triplet, triplets
 from citeqa.models.runtime.paths import base_model
 
 
@@ -60,20 +60,13 @@ def train(
 
     model = SentenceTransformer(str(base_model()), device="cpu")
     model[0].model.get_parameter(FROZEN).requires_grad_(False)
-    # One dataset per kind, so each batch holds one kind (sentence-transformers samples
-    # batches from them in proportion to their sizes): mixed, every question and sentence
-    # of a batch was padded to its longest paragraph (49 s a step; a sentence batch alone
-    # takes 4 to 6 s, a paragraph batch still about 60: data/models/embedder/README.md).
-    datasets = {
-        kind: Dataset.from_dict(
-            {
-                "anchor": [t.question for t in rows],
-                "positive": [t.positive for t in rows],
-                "negative": [t.negative for t in rows],
-            }
-        )
-        for kind, rows in _by_kind(data).items()
-    }
+    dataset = Dataset.from_dict(
+        {
+            "anchor": [t.question for t in data],
+            "positive": [t.positive for t in data],
+            "negative": [t.negative for t in data],
+        }
+    )
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work), num_train_epochs=config.epochs, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
@@ -84,18 +77,13 @@ def train(
         logging_steps=max(1, min(50, config.checkpoint_every)), report_to=[],
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=datasets, loss=MultipleNegativesRankingLoss(model)
+        model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model)
     )
     trainer.train(resume_from_checkpoint=resume or None)
     save_weights(model, out_dir / WEIGHTS_FILE)
     # A run shorter than `logging_steps` logs no step's loss, only the run's mean.
     logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     return logged or [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]
-
-
-def _by_kind(data: list[Triplet]) -> dict[str, list[Triplet]]:
-    """The triplets of each kind, sentences first (the datasets' order), in their order."""
-    return {k: rows for k in (SENTENCE, PARAGRAPH) if (rows := [t for t in data if t.kind == k])}
 
 
 def save_weights(model, path: Path) -> None:
