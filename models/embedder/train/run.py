@@ -17,6 +17,8 @@ from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE
 from citeqa.models.embedder.train.pairs import Triplet, triplets
 from citeqa.models.runtime.paths import base_model
 
+TRAIN_TOKENS = 128
+
 
 @dataclass(frozen=True)
 class EmbedderConfig:
@@ -55,11 +57,14 @@ def train(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.losses import CachedMultipleNegativesRankingLoss
     from sentence_transformers.training_args import BatchSamplers
 
     model = SentenceTransformer(str(base_model()), device="cpu")
     model[0].model.get_parameter(FROZEN).requires_grad_(False)
+    # A batch is padded to its longest text: the 99th percentile of answer sentences is
+    # 110 tokens and the longest 416 (SQuAD train and SQuAD-shifts, 6,400 sampled).
+    model.max_seq_length = TRAIN_TOKENS
     dataset = Dataset.from_dict(
         {
             "anchor": [t.question for t in data],
@@ -76,9 +81,11 @@ def train(
         save_steps=config.checkpoint_every, save_total_limit=1,
         logging_steps=max(1, min(50, config.checkpoint_every)), report_to=[],
     )  # fmt: skip
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model)
-    )
+    # GradCache: the same loss and gradients as MultipleNegativesRankingLoss over all 64,
+    # with activations held for 16 texts at a time. 8 steps on 2 cores: 8.5 s a step, 16 s
+    # of sys CPU and 2.4 GB, against 10.5 s, 59 s and 6.4 GB (data card, "Measured steps").
+    loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=16)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     trainer.train(resume_from_checkpoint=resume or None)
     save_weights(model, out_dir / WEIGHTS_FILE)
     # A run shorter than `logging_steps` logs no step's loss, only the run's mean.
