@@ -99,12 +99,15 @@ train-reader: install
 		--train $(TRAIN) --init $(INIT) --epochs 1 --first-step $(FIRST) --max-steps $(STEPS) $(ARGS)
 
 # The embedder's fine-tuning (sentence-transformers' trainer: the test tools' install);
-# STEPS sizes a stage to a session. It writes data/models/embedder/.
+# EMBED_STEPS is the shipped run's length (one stage: about an hour on 2 cores). It writes
+# data/models/embedder/.
 # glibc's malloc is told to keep the memory it gets: without it, a step's activations are
-# mapped and zeroed afresh each step (sys CPU 59 s of 8 steps; data/models/embedder/README.md).
+# mapped and zeroed afresh each step (8 probe steps: 14.5 s each without it, 10.5 with it;
+# data/models/embedder/README.md).
+EMBED_STEPS ?= 520
 train-embedder: install-dev
 	MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824 \
-	$(CITEQA) train-embedder --train $(TRAIN) $(addprefix --shifts ,$(SHIFTS)) --max-steps $(STEPS) $(ARGS)
+	$(CITEQA) train-embedder --train $(TRAIN) $(addprefix --shifts ,$(SHIFTS)) --max-steps $(EMBED_STEPS) $(ARGS)
 
 clean:
 	rm -rf .venv reports .pytest_cache build *.egg-info

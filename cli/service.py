@@ -54,6 +54,14 @@ def ingest(
             "--sync", help="Also remove the documents FOLDER no longer holds, and list them."
         ),
     ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="First chunk and embed the index's own documents again with this citeqa's "
+            "model and chunker (an index built by another refuses to open until then).",
+        ),
+    ] = False,
 ) -> None:
     """Add a folder's new articles to the index and update its changed ones (with --sync,
     also remove those no longer in it); or fetch web pages, a feed's or a sitemap's."""
@@ -71,7 +79,28 @@ def ingest(
 
         ingest_web(settings, urls, feed or [], sitemap or [])
         return
+    if rebuild:
+        _rebuild(settings)
     _ingest_folder(settings, folders[0] if folders else sample_corpus(), shard, sync)
+
+
+def _rebuild(settings: Settings) -> None:
+    """Re-embed the local index's documents in one write (index.writer.rebuild_documents)."""
+    from citeqa.index.local import LocalIndex
+    from citeqa.index.writer import rebuild_documents
+    from citeqa.models.embedder.encoder import Embedder
+    from citeqa.models.runtime.threads import BATCH_THREADS
+    from citeqa.service.wiring import chunker_settings, wanted_config
+
+    if settings.backend != "local":
+        hint = "a Milvus index is rebuilt by ingesting its sources again"
+        raise typer.BadParameter(hint, param_hint="--rebuild")
+    embedder = Embedder(settings.cache, BATCH_THREADS)  # nothing else waits for a core
+    with index_errors():
+        opened = LocalIndex.open_for_rebuild(settings.index, wanted_config(settings, embedder))
+        report = rebuild_documents(opened, embedder, chunker_settings(settings))
+    summary_line = f"{len(report.updated)} documents, {report.chunks} chunks"
+    typer.echo(f"rebuilt {where(settings)} with {embedder.name}: {summary_line}")
 
 
 def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bool) -> None:

@@ -114,12 +114,24 @@ class LocalIndex:
             if built != config:
                 raise IndexMismatchError(
                     f"The index at {root} was built with {_describe(built)}, but this citeqa "
-                    f"uses {_describe(config)}. Rebuild it: delete {root} and run "
-                    f"`citeqa ingest DIR --index {root}`."
+                    f"uses {_describe(config)}. Rebuild it from its own documents: "
+                    f"`citeqa ingest --rebuild --index {root}` (stop the server first)."
                 )
         held = reuse._segments if isinstance(reuse, LocalIndex) and reuse.root == root else []
         shared = {s.name: s for s in held}
         return cls(root, config, live, shared)
+
+    @classmethod
+    def open_for_rebuild(cls, root: Path, config: IndexConfig) -> LocalIndex:
+        """The index at `root` read as it was built, whatever its model or chunker, and
+        written with `config`: its next save holds only what was added since, under
+        `config` (`index.writer.rebuild_documents` adds every document back)."""
+        live = live_version(root)
+        if live is None:
+            return cls.open(root, config)
+        index = cls(root, Manifest.read(root / live / MANIFEST).config, live, {})
+        index.config = config  # read with the old config (above), written with the new
+        return index
 
     @property
     def version(self) -> str | None:

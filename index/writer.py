@@ -1,5 +1,5 @@
 """Writes to an index: `ingest(folder, index)` adds a folder's articles, `upsert_documents`
-and `delete_documents` change single ones.
+and `delete_documents` change single ones, `rebuild_documents` embeds them all again.
 
 Only what changed is touched: a document whose checksum is unchanged is skipped, a changed
 one is deleted and re-added, and with `sync` a document whose file is gone is deleted.
@@ -125,6 +125,25 @@ def upsert_documents(
     wanted = {d.doc_id: d for d in documents}
     return _apply(wanted, prune=False, index=index, embedder=embedder, chunker=chunker,
                   progress=progress)  # fmt: skip
+
+
+def rebuild_documents(index: Index, embedder: Embedder, chunker: ChunkerSettings) -> IngestReport:
+    """Chunk and embed every document of `index` (`LocalIndex.open_for_rebuild`) again,
+    and save them in one write: the index is either as it was or wholly rebuilt, never
+    searched with vectors of two models."""
+    report = IngestReport()
+    with _rollback_on_failure(index):
+        # A document lives in one segment, so deleting a batch's documents as they come
+        # changes no list `export` has yet to read; what `add` writes it never reads.
+        for documents, _ in index.export():
+            chunks = [c for d in documents for c in chunk_document(d, chunker)]
+            embed_chunks(chunks, embedder)
+            index.delete([d.doc_id for d in documents])
+            index.add(documents, chunks)
+            report.updated += [d.doc_id for d in documents]
+            report.chunks += len(chunks)
+        index.save()
+    return report
 
 
 def delete_documents(doc_ids: list[str], index: Index) -> IngestReport:

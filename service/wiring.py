@@ -6,7 +6,7 @@ from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
-from citeqa.index.base import Index
+from citeqa.index.base import Index, IndexConfig
 from citeqa.index.factory import Backend, index_config
 from citeqa.index.factory import open_index as open_backend
 from citeqa.ingest.chunking import ChunkerSettings
@@ -34,9 +34,13 @@ def backend(settings: Settings) -> Backend:
 def open_index(settings: Settings, embedder: Embedder, reuse: Index | None = None) -> Index:
     """The index `settings` name; `reuse`, an index open earlier, lends it what both
     share (segments, a connection)."""
-    chosen = backend(settings)
+    return open_backend(backend(settings), wanted_config(settings, embedder), reuse)
+
+
+def wanted_config(settings: Settings, embedder: Embedder) -> IndexConfig:
+    """What an index must have been built with to be searched with `embedder`."""
     chunker = asdict(chunker_settings(settings))
-    return open_backend(chosen, index_config(chosen, embedder.name, embedder.dim, chunker), reuse)
+    return index_config(backend(settings), embedder.name, embedder.dim, chunker)
 
 
 def build_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:

@@ -1,8 +1,8 @@
 """The `citeqa` command, run as a user runs it: the installed script in a subprocess.
 
 Each command that answers or ingests here loads the model (~5 s), so the module makes few
-such runs: ingest, ask --json, ask (an answer, then none), ask on a mismatched index, and
-one `citeqa serve` that later asks go to. The many kinds of bad input to /ask are checked
+such runs: ingest, ask --json, ask (an answer, then none), ask on a mismatched index and
+its rebuild, and one `citeqa serve` that later asks go to. The many kinds of bad input to /ask are checked
 once, over HTTP, in test_api; here, what the command line says of its own.
 """
 
@@ -200,19 +200,35 @@ def test_empty_question_is_refused_with_a_message(home: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-@pytest.mark.slow  # loads the embedder before it finds the index built otherwise
-def test_ask_on_an_index_built_otherwise_says_what_to_do(home: Path) -> None:
+@pytest.mark.slow  # loads the embedder, then rebuilds and asks
+def test_an_index_built_otherwise_is_refused_until_rebuilt_from_its_own_documents(
+    home: Path, tmp_path: Path
+) -> None:
     root = home / "other-index"
     config = IndexConfig(
         "sentence-transformers/all-MiniLM-L6-v2", 384, {"chunk_size": 1000}, FORMAT_VERSION
     )
     index = LocalIndex.open(root, replace(config, chunker={"chunk_size": 400}))
-    index.add([make_document("doc", "Some text.\n")], [])
+    index.add([make_document("uploaded", ALPHA)], [])  # in no folder: only the index has it
     index.save()
-    result = run_citeqa("ask", QUESTION, "--index", root, home=home)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr + result.stdout
-    assert "Rebuild it" in result.stderr and f"citeqa ingest DIR --index {root}" in result.stderr
+    refused = run_citeqa("ask", QUESTION, "--index", root, home=home)
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr + refused.stdout
+    assert f"`citeqa ingest --rebuild --index {root}`" in refused.stderr
+
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "gamma.txt").write_text("Gamma\n\nThe ferry runs twice a day.\n", encoding="utf-8")
+    rebuilt = run_citeqa("ingest", folder, "--rebuild", "--index", root, home=home)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt" in rebuilt.stdout and "1 documents" in rebuilt.stdout
+    assert ingest_counts(rebuilt.stdout)["added"] == 1
+    answered = run_citeqa("ask", QUESTION, "--index", root, "--json", "--local", home=home)
+    assert answered.returncode == 0, answered.stderr
+    body = json.loads(answered.stdout)
+    response = AskResponse.model_validate(body)
+    assert response.answers and response.answers[0].doc_id == "uploaded", "it is searched again"
+    assert assert_cited(body, {"uploaded": ALPHA}) == len(response.answers)
 
 
 @pytest.mark.slow  # two ingests
