@@ -106,23 +106,29 @@ def embedder_name(weights: Path | None) -> str:
 def export_encoder(path: Path, weights: Path | None = None) -> None:
     """The MiniLM encoder (token vectors, before pooling), with fine-tuned `weights` over
     the package's if given, as an fp32 ONNX file at `path`."""
-    from safetensors.torch import load_file
-    from transformers import AutoModel
-
     from citeqa.models.runtime.torch_export import TransformerOutputs, export_module
 
     # Two texts of different lengths, so the traced graph pads as `encode`'s batches do.
     ids = np.array([[101, 1037, 3160, 102], [101, 1037, 102, 0]], dtype=np.int64)
     mask = (ids > 0).astype(np.int64)
     sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
+    encoder = TransformerOutputs(torch_encoder(weights), ("last_hidden_state",)).eval()
+    export_module(encoder, sample, ["tokens"], path)
+
+
+def torch_encoder(weights: Path | None):
+    """The MiniLM encoder as a transformers model, with fine-tuned `weights` over the
+    package's if given (for export, and for tests that compare with torch)."""
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
     model = AutoModel.from_pretrained(str(base_model())).eval()
     if weights is not None:
         state = {k: v.float() for k, v in load_file(str(weights)).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or set(missing) - {FROZEN}:
             raise ValueError(f"{weights} does not fit the embedder: {missing=} {unexpected=}")
-    encoder = TransformerOutputs(model, ("last_hidden_state",)).eval()
-    export_module(encoder, sample, ["tokens"], path)
+    return model
 
 
 def encoder_session(

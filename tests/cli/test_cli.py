@@ -2,8 +2,8 @@
 
 Each command that answers or ingests here loads the model (~5 s), so the module makes few
 such runs: ingest, ask --json, ask (an answer, then none), ask on a mismatched index and
-its rebuild, and one `citeqa serve` that later asks go to. The many kinds of bad input to /ask are checked
-once, over HTTP, in test_api; here, what the command line says of its own.
+its rebuild, and one `citeqa serve` that later asks go to. The many kinds of bad input to
+/ask are checked once, over HTTP, in test_api; here, what the command line says of its own.
 """
 
 from __future__ import annotations

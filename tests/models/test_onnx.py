@@ -11,7 +11,7 @@ import torch
 
 from citeqa.eval import engines
 from citeqa.eval.engines import TorchReader
-from citeqa.models.embedder.encoder import Embedder
+from citeqa.models.embedder.encoder import Embedder, torch_encoder
 from citeqa.models.reader.model import WEIGHTS_FILE
 from citeqa.models.reader.spans import Excerpt, Reader
 from citeqa.models.runtime.onnx import cached_session
@@ -83,6 +83,9 @@ def test_the_embedder_gives_sentence_transformers_vectors(embedder: Embedder) ->
         LONG,  # past the model's 256 tokens: both cut it the same way
     ]
     torch_model = SentenceTransformer(str(base_model()), device="cpu")
+    # The fine-tuned layers that ship, if any, as the served embedder has them.
+    tuned = torch_encoder(embedder.weights).state_dict()
+    torch_model[0].auto_model.load_state_dict(tuned)
     expected = torch_model.encode(texts, normalize_embeddings=True)
     for got in (embedder.encode(texts), np.stack([embedder.encode([t])[0] for t in texts])):
         assert (got * expected).sum(axis=1).min() >= 0.99999
