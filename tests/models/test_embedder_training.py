@@ -77,19 +77,19 @@ def test_a_few_steps_lower_the_loss_ship_small_and_serve_their_own_vectors(
         names = set(saved.keys())
     assert FROZEN not in names and "encoder.layer.5.output.dense.weight" in names
 
-    # Served: its own ONNX export and name, so an index of the base model's vectors is
+    # Served: its own ONNX export and name, so an index of the serving model's vectors is
     # refused rather than searched with these.
     cache = tmp_path / "cache"
-    base, tuned = Embedder(cache), Embedder(cache, weights=tmp_path / "out" / WEIGHTS_FILE)
-    assert base.name != tuned.name and tuned.name.startswith("citeqa-embedder-")
+    serving, tuned = Embedder(cache), Embedder(cache, weights=tmp_path / "out" / WEIGHTS_FILE)
+    assert serving.name != tuned.name and tuned.name.startswith("citeqa-embedder-")
     texts = ["Who is the harbour master of Port Quillon?", PORTS[0][0]]
-    before, after = base.encode(texts), tuned.encode(texts)
+    before, after = serving.encode(texts), tuned.encode(texts)
     assert not np.allclose(before, after, atol=1e-4), "the fine-tuned layers are served"
     assert np.allclose(np.linalg.norm(after, axis=1), 1.0, atol=1e-5)
     settings = Settings(index=tmp_path / "index", cache=cache)
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "port.txt").write_text(PORTS[0][0])
-    ingest(folder, open_index(settings, base), base, chunker_settings(settings))
+    ingest(folder, open_index(settings, serving), serving, chunker_settings(settings))
     with pytest.raises(IndexMismatchError, match="Rebuild"):
         open_index(settings, tuned)
