@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from citeqa.index.base import IndexConfig, IndexMismatchError, SearchFilters, Se
 from citeqa.index.local import LocalIndex
 from citeqa.index.search import search as search_index
 from citeqa.index.versions import FORMAT_VERSION, Manifest
-from citeqa.index.writer import IngestReport, embed_chunks, ingest
+from citeqa.index.writer import IngestReport, embed_chunks, ingest, rebuild_documents
 from citeqa.ingest.chunking import ChunkerSettings, chunk_document
 from citeqa.ingest.loaders import make_document
 from citeqa.models.embedder.encoder import Embedder
@@ -224,6 +224,39 @@ def test_a_crash_mid_ingest_leaves_the_previous_version_whole(
     # ...and the next ingest picks up where the crash left off.
     report = run_ingest(articles, root, embedder)
     assert (report.added, report.updated) == (["gamma"], ["alpha"])
+
+
+def test_a_rebuild_is_one_write_that_a_crash_leaves_undone(
+    articles: Path, root: Path, embedder: Embedder
+) -> None:
+    run_ingest(articles, root, embedder)
+    before, on_disk = snapshot(root, embedder), live_state(root)
+    smaller = ChunkerSettings(chunk_size=60)  # another chunker: the index is refused by it
+    config = replace(open_at(root, embedder).config, chunker=asdict(smaller))
+    with pytest.raises(IndexMismatchError):
+        LocalIndex.open(root, config)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        opened = LocalIndex.open_for_rebuild(root, config)
+        rebuild_documents(opened, CrashingEmbedder(embedder), smaller)
+    assert live_state(root) == on_disk, "the failed rebuild was not rolled back"
+    assert snapshot(root, embedder) == before
+
+    report = rebuild_documents(LocalIndex.open_for_rebuild(root, config), embedder, smaller)
+    assert sorted(report.updated) == sorted(before["checksums"])
+    with pytest.raises(IndexMismatchError):
+        open_at(root, embedder)  # now built with the smaller chunks, and says so
+    rebuilt = LocalIndex.open(root, config)
+    assert rebuilt.checksums() == before["checksums"], "every document, unchanged"
+    assert {d.doc_id: rebuilt.document(d.doc_id).text for d in rebuilt.documents()} == before[
+        "texts"
+    ]
+    assert rebuilt.stats().chunks == report.chunks > before["stats"].chunks
+    for documents, chunks in rebuilt.export():
+        texts = {d.doc_id: d.text for d in documents}
+        for chunk in chunks:
+            assert texts[chunk.doc_id][chunk.start : chunk.end] == chunk.text
+            assert all(texts[chunk.doc_id][s.start : s.end] == s.text for s in chunk.sentences)
 
 
 def test_changes_never_saved_are_never_seen(articles: Path, root: Path, embedder: Embedder) -> None:
