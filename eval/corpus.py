@@ -31,16 +31,21 @@ class CorpusError(RuntimeError):
 def cache_dir(source: Path, settings: Settings) -> Path:
     """`$XDG_CACHE_HOME/citeqa-eval/<checksum>`: one index per file and way of indexing."""
     digest = hashlib.sha256(source.read_bytes())
-    # Another model, chunker, backend or index format gets its own index instead of
-    # tripping over the old one (`open_index` refuses a mismatch).
+    digest.update(way_of_indexing(settings).encode())
+    return cache_home() / "citeqa-eval" / digest.hexdigest()[:16]
+
+
+def way_of_indexing(settings: Settings) -> str:
+    """What an index is built with, as a short digest: another model, chunker, backend or
+    index format gets an index of its own instead of tripping over the old one
+    (`open_index` refuses a mismatch)."""
     built_with = {
         "model": embedder_name(shipped_weights()),
         "chunker": asdict(chunker_settings(settings)),
         "backend": settings.backend,
         "format": format_version(backend(settings)),
     }
-    digest.update(json.dumps(built_with, sort_keys=True).encode())
-    return cache_home() / "citeqa-eval" / digest.hexdigest()[:16]
+    return hashlib.sha256(json.dumps(built_with, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def ingest_corpus(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> None:

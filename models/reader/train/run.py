@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from citeqa.eval.corpus import cache_dir
+from citeqa.eval.corpus import cache_dir, way_of_indexing
 from citeqa.eval.datasets import (
     EvalQuestion,
     EvalSet,
@@ -165,7 +165,8 @@ def calibration_parts(sets: Sets, settings: Settings, work: Path) -> list[Part]:
         parts.append(Part(squad2.set, cache_dir(squad2.path, settings), squad2.split.calibration))
     sample = EvalSet("sample", [], load_folder(sample_corpus()).documents)
     natural = sets.natural_split
-    parts.append(Part(sample, work / "sample-index", natural.train + natural.calibration))
+    index = work / f"sample-index-{way_of_indexing(settings)}"
+    parts.append(Part(sample, index, natural.train + natural.calibration))
     return parts
 
 
