@@ -6,8 +6,9 @@ test parts, the project and natural sets): answers scored 0.7 or more were right
 times in 10, 0.5 to 0.7 about 2 in 3, under 0.5 less than half the time. Read again for
 Reader III's first stage (4 Dec 2026, the whole project and natural sets): 0.7 or more
 right 91% and 80% of the time, 0.5 to 0.7 69% and 60%, 0.3 to 0.5 39% and 37%; and for
-its second stage (5 Dec 2026, the same sets): 90% and 89%, 68% and 66%, 45% and 42%. The
-bands stand.
+its second stage (5 Dec 2026, the same sets): 90% and 89%, 68% and 66%, 45% and 42%; and
+with the fine-tuned embedder and its refitted confidence model (5 Dec 2026): 89% and 91%,
+71% and 66%, 53% and 35%. The bands stand.
 The chat gets them from here too: service/http/routes/page.py writes them into widget.js.
 """
 
