@@ -1,6 +1,6 @@
 """`citeqa train-embedder`: fine-tune the embedder on question-to-sentence triplets
-(pairs.py) with sentence-transformers' trainer and MultipleNegativesRankingLoss, then save
-the layers it changed beside the data card.
+(pairs.py) with sentence-transformers' trainer and its cached MultipleNegativesRankingLoss,
+then save the layers it changed beside the data card.
 
 The word embeddings stay frozen, as the reader's do, so what ships is everything else in
 fp16 (about 22 MB); the frozen ones load from the installed package.
@@ -17,6 +17,9 @@ from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE
 from citeqa.models.embedder.train.pairs import Triplet, triplets
 from citeqa.models.runtime.paths import base_model
 
+# Where training cuts a text, since a batch is padded to its longest one: the 99th
+# percentile of answer sentences is 110 tokens, the longest 416 (SQuAD train and
+# SQuAD-shifts, 6,400 triplets sampled; data/models/embedder/README.md).
 TRAIN_TOKENS = 128
 
 
@@ -62,8 +65,6 @@ def train(
 
     model = SentenceTransformer(str(base_model()), device="cpu")
     model[0].model.get_parameter(FROZEN).requires_grad_(False)
-    # A batch is padded to its longest text: the 99th percentile of answer sentences is
-    # 110 tokens and the longest 416 (SQuAD train and SQuAD-shifts, 6,400 sampled).
     model.max_seq_length = TRAIN_TOKENS
     dataset = Dataset.from_dict(
         {
