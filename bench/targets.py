@@ -71,6 +71,17 @@ def ask_latency(p50_ms: float, p99_ms: float) -> Judge:
     return judge
 
 
+def latency_growth(before_ms: float, factor: float) -> Judge:
+    """Sequential `/ask` p50 against a figure of an earlier run (`before_ms`)."""
+
+    def judge(f: dict) -> tuple[str, str, bool | str]:
+        p50 = f["rows"]["/ask, sequential"]["p50_ms"]
+        met = p50 <= factor * before_ms
+        return f"p50 {p50:.1f} ms: {p50 / before_ms:.2f}× {before_ms} ms", "", met
+
+    return judge
+
+
 def default_slots(f: dict) -> dict:
     return next(s for s in f["settings"] if s["slots"] == f["default_slots"])
 
@@ -193,6 +204,9 @@ TARGETS = [
            "quality", windows_hold),
     Target(31, "calibration error (ECE), every set", "≤ .05", "quality", calibration),
     Target(31, "citation validity", "1.0", "quality", citations),
+    # 61.0 ms: the full `make bench` of 3 Dec 2026 (commit 953eb77), when issue 31 was filed.
+    Target(31, "`/ask` over HTTP, sample corpus, sequential (`bench.latency`)",
+           "p50 ≤ 1.2× the 61.0 ms before Reader III", "latency", latency_growth(61.0, 1.2)),
     Target(24, "whole `/ask` over HTTP vs Haystack's hybrid retrieval alone, SQuAD half",
            "p50 ratio ≤ 0.5", "peer-squad", ask_vs_hybrid("ask_http")),
     Target(24, "index the SQuAD half from scratch vs Haystack", "ratio ≤ 1.0", "peer-squad",
