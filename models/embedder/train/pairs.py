@@ -2,10 +2,10 @@
 sentence that holds its answer, and as a hard negative another sentence of the same
 paragraph. In-batch negatives come on top, from the loss.
 
-Question-to-paragraph triplets are not trained: a batch of 64 of them costs about 60 s on
-2 cores against 4 to 6 s for sentences (128 texts of up to 256 tokens; the data card's
-"Measured steps"), an epoch 23 hours. Sentence training alone lifts chunk recall too
-(data/models/embedder/README.md).
+Question-to-paragraph triplets are not trained: a batch of 64 of them took about 60 s on
+2 cores against 4 to 6 s for short sentences (128 texts of up to 256 tokens; the data
+card's "Measured steps"), an epoch 23 hours. Sentence training alone lifts chunk recall
+too (data/models/embedder/README.md).
 """
 
 from __future__ import annotations
