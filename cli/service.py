@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from citeqa.index.factory import BackendName
 from citeqa.ingest.cleaning import printable
 from citeqa.service.qa.query import DEFAULT_TOP_K, MAX_TOP_K
 from citeqa.service.settings import Settings, sample_corpus
+
+if TYPE_CHECKING:  # the model's modules load only when a command needs them
+    from citeqa.models.embedder.encoder import Embedder
 
 app = typer.Typer()
 
@@ -79,23 +82,18 @@ def ingest(
 
         ingest_web(settings, urls, feed or [], sitemap or [])
         return
-    if rebuild:
-        _rebuild(settings)
-    _ingest_folder(settings, folders[0] if folders else sample_corpus(), shard, sync)
+    if rebuild and settings.backend != "local":
+        hint = "a Milvus index is rebuilt by ingesting its sources again"
+        raise typer.BadParameter(hint, param_hint="--rebuild")
+    _ingest_folder(settings, folders[0] if folders else sample_corpus(), shard, sync, rebuild)
 
 
-def _rebuild(settings: Settings) -> None:
+def _rebuild(settings: Settings, embedder: Embedder) -> None:
     """Re-embed the local index's documents in one write (index.writer.rebuild_documents)."""
     from citeqa.index.local import LocalIndex
     from citeqa.index.writer import rebuild_documents
-    from citeqa.models.embedder.encoder import Embedder
-    from citeqa.models.runtime.threads import BATCH_THREADS
     from citeqa.service.wiring import chunker_settings, wanted_config
 
-    if settings.backend != "local":
-        hint = "a Milvus index is rebuilt by ingesting its sources again"
-        raise typer.BadParameter(hint, param_hint="--rebuild")
-    embedder = Embedder(settings.cache, BATCH_THREADS)  # nothing else waits for a core
     with index_errors():
         opened = LocalIndex.open_for_rebuild(settings.index, wanted_config(settings, embedder))
         report = rebuild_documents(opened, embedder, chunker_settings(settings))
@@ -103,7 +101,9 @@ def _rebuild(settings: Settings) -> None:
     typer.echo(f"rebuilt {where(settings)} with {embedder.name}: {summary_line}")
 
 
-def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bool) -> None:
+def _ingest_folder(
+    settings: Settings, folder: Path, shard: str | None, sync: bool, rebuild: bool
+) -> None:
     from citeqa.index.writer import ingest as run_ingest
     from citeqa.ingest.loaders import check_folder
     from citeqa.ingest.shards import EVERYTHING, Shard
@@ -121,6 +121,8 @@ def _ingest_folder(settings: Settings, folder: Path, shard: str | None, sync: bo
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(2) from None
     embedder = Embedder(settings.cache, BATCH_THREADS)  # nothing else waits for a core
+    if rebuild:  # after the checks above, so a bad folder is said before a long rebuild
+        _rebuild(settings, embedder)
     with index_errors():
         opened = open_index(settings, embedder)
         report = run_ingest(folder, opened, embedder, chunker_settings(settings), part, sync=sync)

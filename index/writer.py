@@ -135,13 +135,13 @@ def rebuild_documents(index: Index, embedder: Embedder, chunker: ChunkerSettings
     with _rollback_on_failure(index):
         # A document lives in one segment, so deleting a batch's documents as they come
         # changes no list `export` has yet to read; what `add` writes it never reads.
-        for documents, _ in index.export():
-            chunks = [c for d in documents for c in chunk_document(d, chunker)]
-            embed_chunks(chunks, embedder)
-            index.delete([d.doc_id for d in documents])
-            index.add(documents, chunks)
-            report.updated += [d.doc_id for d in documents]
-            report.chunks += len(chunks)
+        for exported, _ in index.export():
+            for batch in _batches(exported):
+                chunks = _embedded_chunks(batch, chunker, embedder)
+                index.delete([d.doc_id for d in batch])
+                index.add(batch, chunks)
+                report.updated += [d.doc_id for d in batch]
+                report.chunks += len(chunks)
         index.save()
     return report
 
@@ -218,8 +218,7 @@ def _write(
     shown = len(documents) >= PROGRESS_FROM_DOCUMENTS
     shown_bar = bar(total=len(documents), shown=shown, unit="doc", desc="ingest")
     for batch in _batches(documents):
-        chunks = [c for d in batch for c in chunk_document(d, chunker)]
-        embed_chunks(chunks, embedder, progress.check)
+        chunks = _embedded_chunks(batch, chunker, embedder, progress.check)
         index.add(batch, chunks)
         report.chunks += len(chunks)
         progress.done += len(batch)
@@ -242,6 +241,18 @@ def _batches(documents: list[Document]) -> Iterator[list[Document]]:
         chars += len(document.text)
     if batch:
         yield batch
+
+
+def _embedded_chunks(
+    documents: list[Document],
+    chunker: ChunkerSettings,
+    embedder: Embedder,
+    between: Callable[[], None] = lambda: None,
+) -> list[Chunk]:
+    """The documents' chunks, each with its sentences, all with their vectors."""
+    chunks = [c for d in documents for c in chunk_document(d, chunker)]
+    embed_chunks(chunks, embedder, between)
+    return chunks
 
 
 def embed_chunks(
