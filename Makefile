@@ -13,35 +13,39 @@ PACKAGE := $(shell find cli data eval index ingest models service -type f -not -
 
 .PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader train-embedder clean
 
-# What serving needs (`make run`); the test tools come on top (`make test`). Each step says
-# what it installs: pip's own output would be thousands of lines.
+# What serving needs (`make run`): ONNX Runtime and the shipped ONNX files, no torch. A
+# developer's install (`make test`) adds the `train` extra (torch, to train and export),
+# Milvus, the eval figures and the test tools. Each step says what it installs: pip's own
+# output would be thousands of lines.
 install: $(STAMP)
 
 install-dev: $(DEV)
 
-# torch first and pinned: any other torch pulls gigabytes of CUDA.
 $(BASE):
 	@command -v python3.11 >/dev/null || { echo "citeqa needs Python 3.11 (python3.11 on the PATH)"; exit 1; }
-	@echo "[1/4] creating .venv with $$(python3.11 --version)"
+	@echo "[1/3] creating .venv with $$(python3.11 --version)"
 	@python3.11 -m venv .venv
-	@echo "[2/4] upgrading pip"
+	@echo "[2/3] upgrading pip"
 	@$(PIP) install -q --upgrade pip
-	@echo "[3/4] installing torch 2.13.0, CPU only (the largest download: about a minute)"
-	@$(PIP) install -q torch==2.13.0
 	@touch $(BASE)
 
 # A user's install is a plain one (no setuptools warning about editable installs); a
 # developer's (`make install-dev`) is editable and is left as it is. build/ goes first:
-# setuptools would pack files since deleted from the tree.
+# setuptools would pack files since deleted from the tree. --no-compile: Python compiles
+# what it imports on first use, not every module of every package now (125 MB, measured
+# on this install's packages, of which serving imports a fraction).
 $(STAMP): $(BASE) pyproject.toml $(PACKAGE)
 	@if [ -f $(DEV) ]; then echo "citeqa is installed editable (make install-dev): up to date"; else \
-		echo "[4/4] installing citeqa and what serving needs: ONNX Runtime, FAISS, spaCy, FastAPI... (1-3 minutes)"; \
-		rm -rf build && $(PIP) install -q . && rm -rf build; fi
+		echo "[3/3] installing citeqa and what serving needs: ONNX Runtime, FAISS, spaCy, FastAPI... (about a minute)"; \
+		rm -rf build && $(PIP) install -q --no-compile . && rm -rf build; fi
 	@touch $(STAMP)
 	@echo "installed: .venv/bin/citeqa (add .venv/bin to your PATH, or use the full path)"
 
+# torch first and pinned: any other torch pulls gigabytes of CUDA.
 $(DEV): $(BASE) pyproject.toml
-	@echo "installing citeqa editable, and the test tools: pytest, Playwright, schemathesis, ruff, sentence-transformers... (1-3 minutes)"
+	@echo "installing torch 2.13.0, CPU only (the largest download: about a minute)"
+	@$(PIP) install -q torch==2.13.0
+	@echo "installing citeqa editable, with training, Milvus and the test tools: transformers, pytest, Playwright, ruff... (1-3 minutes)"
 	@PYTHONWARNINGS=ignore $(PIP) install -q -e '.[dev]'
 	@touch $(DEV) $(STAMP)
 
@@ -64,14 +68,14 @@ test-fast: install-dev
 
 # The project's sets over the default index (`make ingest` first), and the invented
 # articles of eval/fresh/ over an index of their own.
-eval: install
+eval: install-dev
 	$(CITEQA) eval eval/questions.jsonl --out reports/sample
 	$(CITEQA) eval eval/natural.jsonl --out reports/natural
 	$(CITEQA) eval eval/followup.jsonl --out reports/followup
 	$(CITEQA) ingest eval/fresh/articles --index .cache/fresh-index --sync
 	$(CITEQA) eval eval/fresh/questions.jsonl --index .cache/fresh-index --out reports/fresh
 
-eval-squad: install
+eval-squad: install-dev
 	$(CITEQA) eval --squad $(SQUAD) --out reports/squad
 
 # Benchmarks, never timed tests (bench/run.py has the steps): `bench` is the full run, most
@@ -94,7 +98,7 @@ TRAIN ?= ../shared/train/squad-train-v1.1.json.gz
 INIT  ?= data/models/reader/reader.safetensors
 FIRST ?= 8000
 STEPS ?= 1900
-train-reader: install
+train-reader: install-dev
 	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
 		--train $(TRAIN) --init $(INIT) --epochs 1 --first-step $(FIRST) --max-steps $(STEPS) $(ARGS)
 

@@ -31,6 +31,12 @@ SQUAD2 = SHARED_EVAL / "squad-dev-v2.0-even.json"
 # The packages whose versions move the figures most: the models' runtime, the vector
 # search, and torch, which exports the models and runs the reader's training.
 PACKAGES = ("onnxruntime", "faiss-cpu", "torch")
+# The benchmarks cycle fixed sets of questions: the question cache (Settings.question_cache)
+# would answer their repeats without the embedder and flatter every figure. Off in every
+# benchmark: in process (set here, before any Settings is read) and in the servers they
+# start (bench/soak.py's ServerProcess).
+NO_QUESTION_CACHE = {"CITEQA_QUESTION_CACHE": "0"}
+os.environ.update(NO_QUESTION_CACHE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,12 @@ def rss_mb(pid: int | str = "self") -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
     return int(kib) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user and system, every thread's (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:

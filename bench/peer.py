@@ -6,9 +6,11 @@ Without --squad the corpus is the sample articles with eval/questions.jsonl; wit
 SQuAD paragraphs and their questions. citeqa ingests the corpus from scratch (timed), and
 its chunks, exactly, become Haystack's documents, so both search the same passages.
 Haystack runs in its own virtual environment (`bench/peers/make-venv`, created on first
-use) as three pipelines: BM25, dense, and both joined by reciprocal rank fusion. Both
-hybrids fuse `--fetch` chunks from each retriever and keep the top k, as `/ask` does
-(CITEQA_RETRIEVE_K, 30).
+use) as its pipelines (bench/peers/haystack_retrieval.py): BM25, dense, and both joined by
+reciprocal rank fusion, fusing `--fetch` chunks from each retriever as `/ask` does
+(CITEQA_RETRIEVE_K, 30) and, as Haystack's users run it, the top k from each; and its whole
+extractive pipeline, that hybrid then its TransformersExtractiveReader running citeqa's own
+reader (exported here as a transformers question-answering folder).
 
 Reported for both: indexing time, query p50/p99, and recall@k (a chunk of a gold document
 among the top k). For citeqa also the whole `Answerer.ask`, the reader included, in process
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -61,6 +64,18 @@ def chunk_documents(index: Index) -> list[tuple[str, str, str]]:
     return [(f"{c.doc_id}#{c.chunk_id}", c.doc_id, c.text) for c in chunks]
 
 
+def reader_folder(folder: Path) -> Path:
+    """citeqa's reader as a transformers question-answering folder, for Haystack's reader:
+    the shipped weights over the base model, and the base model's tokenizer."""
+    from citeqa.models.reader.model import WEIGHTS_FILE, load_model
+    from citeqa.models.runtime.paths import base_model, shipped_reader
+
+    load_model(shipped_reader() / WEIGHTS_FILE).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(base_model() / name, folder / name)
+    return folder
+
+
 def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int, fetch: int) -> dict:
     """Haystack's figures for the same chunks and questions (its venv made on first use)."""
     subprocess.run([str(PEERS / "make-venv")], check=True)
@@ -77,10 +92,11 @@ def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int, 
     with tempfile.TemporaryDirectory(prefix="citeqa-peer-") as tmp:
         source, out = Path(tmp) / "corpus.json", Path(tmp) / "result.json"
         source.write_text(json.dumps(payload), encoding="utf-8")
+        reader = reader_folder(Path(tmp) / "reader")
         subprocess.run(
             [str(PEERS / ".venv" / "bin" / "python"), str(PEERS / "haystack_retrieval.py"),
              "--corpus", str(source), "--out", str(out), "--top-k", str(top_k),
-             "--fetch", str(fetch)],
+             "--fetch", str(fetch), "--reader", str(reader)],
             check=True,
         )  # fmt: skip
         return json.loads(out.read_text(encoding="utf-8"))

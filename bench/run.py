@@ -58,6 +58,7 @@ def steps(quick: bool, squad: Path, squad2: Path) -> list[Step]:
         Step(["bench.backends"]),
         Step(million),
         Step(["bench.soak", "--clients", "32", "--seconds", "120"]),
+        Step(["bench.install"]),
         Step(["pytest", "tests/index/test_kill.py"], {"KILL_TRIALS": "20"}),
     ]
 

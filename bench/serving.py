@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Timing, print_table, write_result
+from bench.common import Timing, cpu_seconds, print_table, write_result
 from bench.soak import ServerProcess, questions, sample_index
 from citeqa.service.settings import Settings
 
@@ -63,16 +63,32 @@ def main() -> None:
             env = {"CITEQA_ASK_SLOTS": str(slots)}
             with ServerProcess(Path(tmp) / "index", args.port, env) as server:
                 load(server.url, args.clients, 5)  # warm: every client connected
+                cpu = cpu_seconds(server.process.pid)
                 timing, rate, failures = load(server.url, args.clients, args.seconds)
+                # The server's CPU per answer, and how many cores it kept busy: what bounds
+                # throughput on this machine (the clients run on the same cores).
+                cpu = cpu_seconds(server.process.pid) - cpu
                 rows.append({"slots": slots, "req_s": rate, "p50_ms": timing.p50,
                              "p99_ms": timing.percentile(99), "non_200": failures,
-                             "rss_mb": server.rss_mb()})  # fmt: skip
+                             "rss_mb": server.rss_mb(),
+                             "cpu_ms_per_request": 1000 * cpu / len(timing.samples),
+                             "cores_busy": cpu / args.seconds})  # fmt: skip
     default_slots = Settings().ask_slots
     print(f"\n{args.clients} clients, {args.seconds:g} s each, default slots "
           f"{default_slots}\n")  # fmt: skip
-    columns = ("req_s", "p50_ms", "p99_ms", "non_200", "rss_mb")
+    columns = ("req_s", "p50_ms", "p99_ms", "non_200", "rss_mb", "cpu_ms_per_request",
+               "cores_busy")  # fmt: skip
     print_table(
-        ["setting", "req/s", "p50 ms", "p99 ms", "non-200", "RSS MB"],
+        [
+            "setting",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "non-200",
+            "RSS MB",
+            "server CPU ms/req",
+            "server cores busy",
+        ],  # fmt: skip
         [[f"{r['slots']} slots", *(r[c] for c in columns)] for r in rows],
     )
     write_result("serving", {"clients": args.clients, "seconds": args.seconds,

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Timing, rss_mb, write_result
+from bench.common import NO_QUESTION_CACHE, Timing, rss_mb, write_result
 from citeqa.service.settings import sample_corpus
 
 CITEQA = Path(sys.executable).with_name("citeqa")
@@ -91,7 +91,8 @@ class ServerProcess:
         boots another commit's code with it)."""
         self.url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-        env |= {"CITEQA_API_KEY": KEY, **ONE_ADDRESS_MANY_CLIENTS, **(extra_env or {})}
+        env |= {"CITEQA_API_KEY": KEY, **ONE_ADDRESS_MANY_CLIENTS, **NO_QUESTION_CACHE,
+                **(extra_env or {})}  # fmt: skip
         self.process = subprocess.Popen(
             [*(command or [str(CITEQA)]), "serve", "--index", str(index), "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -62,7 +62,7 @@ def eval_command(
 
     from citeqa.eval.corpus import CorpusError, cache_dir, prepare
     from citeqa.eval.datasets import SPLITS, SetFormatError, load_questions, load_squad, split_of
-    from citeqa.eval.report import compare, headline, table, write_report
+    from citeqa.eval.report import FIGURES_NEED, compare, headline, table, write_report
     from citeqa.eval.run import evaluate
     from citeqa.models.embedder.encoder import Embedder
 
@@ -91,7 +91,7 @@ def eval_command(
         eval_set.name += "-gold-paragraph"
     eval_set.questions = eval_set.questions[:limit]
     result = evaluate(answerer, eval_set, top_k=top_k, gold_paragraph=gold_paragraph)
-    report_path = write_report(result, out or Path("reports") / eval_set.name)
+    report_path, drawn = write_report(result, out or Path("reports") / eval_set.name)
     report = json.loads(report_path.read_text())
     figures = headline(report)
     if before is not None:
@@ -104,7 +104,9 @@ def eval_command(
     )
     typer.echo(title)
     Console().print(table(figures))
-    typer.echo(f"report written to {report_path.parent}/ (summary.md, questions.jsonl, plots)")
+    typer.echo(f"report written to {report_path.parent}/ (summary.md, questions.jsonl, figures)")
+    if not drawn:
+        typer.echo(FIGURES_NEED)
     validity = result.summary.overall.citation_validity
     if validity is not None and validity < 1.0:
         typer.secho(

@@ -1,5 +1,6 @@
-"""`citeqa train-reader`: train the reader, or refit its confidence model alone
-(models/reader/train/; slow: data/models/reader/README.md)."""
+"""`citeqa train-reader`, `train-embedder` and `export-models`: train the models, refit the
+reader's confidence model alone, and write the ONNX files that serve them (the `train`
+extra: torch; slow: each model's data card under data/models/)."""
 
 from __future__ import annotations
 
@@ -147,3 +148,19 @@ def train_embedder(
               "config": config.__dict__}  # fmt: skip
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     typer.echo(f"wrote {out}: {json.dumps(record)}")
+
+
+@app.command("export-models")
+def export_models() -> None:
+    """Write the ONNX files serving runs (reader.onnx, embedder.onnx) from the shipped
+    weights: after changing how models export (models/runtime/onnx.py). Training writes
+    its own."""
+    from citeqa.models.embedder import encoder
+    from citeqa.models.reader import model
+    from citeqa.models.runtime.paths import shipped_reader
+
+    for written in (
+        model.ship_onnx(shipped_reader() / model.WEIGHTS_FILE),
+        encoder.ship_onnx(encoder.shipped_weights()),
+    ):
+        typer.echo(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")

@@ -17,7 +17,7 @@ from citeqa.eval.datasets import EvalSet
 from citeqa.index.base import Index
 from citeqa.index.factory import format_version
 from citeqa.index.writer import sync_documents
-from citeqa.models.embedder.encoder import Embedder, embedder_name, shipped_weights
+from citeqa.models.embedder.encoder import Embedder, shipped_name
 from citeqa.models.runtime.paths import cache_home
 from citeqa.service.qa.answerer import Answerer
 from citeqa.service.settings import Settings
@@ -40,7 +40,7 @@ def way_of_indexing(settings: Settings) -> str:
     index format gets an index of its own instead of tripping over the old one
     (`open_index` refuses a mismatch)."""
     built_with = {
-        "model": embedder_name(shipped_weights()),
+        "model": shipped_name(),
         "chunker": asdict(chunker_settings(settings)),
         "backend": settings.backend,
         "format": format_version(backend(settings)),

@@ -5,6 +5,9 @@ summary.md       the headline figures, a table by type, and the kinds of failure
 questions.jsonl  one line per question, failures first (most confident first)
 calibration.png  reliability diagram of score against correctness, with ECE
 latency.png      histogram of retrieval, extraction and total latency
+
+The two figures are drawn by eval/figures.py, with matplotlib: the `plots` extra, which a
+plain install leaves out (`FIGURES_NEED` says so).
 """
 
 from __future__ import annotations
@@ -14,17 +17,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
+from rich.table import Table
 
-matplotlib.use("Agg")  # files only; never a window, also on machines without a display
+from citeqa.eval.run import EvalResult, QuestionResult
+from citeqa.eval.summary import Scores
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from citeqa.eval.metrics import ReliabilityBin, percentiles  # noqa: E402
-from citeqa.eval.run import EvalResult, QuestionResult  # noqa: E402
-from citeqa.eval.summary import Scores  # noqa: E402
+FIGURES_NEED = "calibration.png and latency.png need matplotlib: pip install 'citeqa[plots]'"
 
 # (label, what it measures, path into report.json's "overall", scale for display) of the
 # headline figures.
@@ -71,18 +69,24 @@ class Delta:
         return f"{shown} ({self.value - self.before:+.1f})"
 
 
-def write_report(result: EvalResult, out: Path) -> Path:
-    """All five files into `out`; returns the report.json path."""
+def write_report(result: EvalResult, out: Path) -> tuple[Path, bool]:
+    """All five files into `out`, the figures only if matplotlib is installed; returns the
+    report.json path and whether the figures were drawn."""
     out.mkdir(parents=True, exist_ok=True)
     report = out / "report.json"
     report.write_text(json.dumps(_report(result), indent=1) + "\n")
     (out / "summary.md").write_text(markdown(result))
     _write_questions(result.records, out / "questions.jsonl")
-    plot_calibration(
-        result.summary.reliability, result.summary.overall.ece, out / "calibration.png"
-    )
-    plot_latency(result.records, out / "latency.png")
-    return report
+    try:
+        from citeqa.eval import figures
+    except ModuleNotFoundError as missing:
+        if missing.name != "matplotlib":
+            raise
+        return report, False
+    summary = result.summary
+    figures.plot_calibration(summary.reliability, summary.overall.ece, out / "calibration.png")
+    figures.plot_latency(result.records, out / "latency.png")
+    return report, True
 
 
 def _report(result: EvalResult) -> dict:
@@ -156,9 +160,9 @@ def markdown(result: EvalResult) -> str:
         _row("all", overall),
         *(_row(name, m) for name, m in result.summary.by_type.items()),
         "",
-        f"No answer: precision {_pct(overall.no_answer.precision)}, recall "
-        f"{_pct(overall.no_answer.recall)}, F1 {_pct(overall.no_answer.f1)}; best threshold "
-        f"{_num(overall.no_answer.best_threshold, 3)} (F1 {_pct(overall.no_answer.best_f1)}).",
+        f"No answer: precision {pct(overall.no_answer.precision)}, recall "
+        f"{pct(overall.no_answer.recall)}, F1 {pct(overall.no_answer.f1)}; best threshold "
+        f"{_num(overall.no_answer.best_threshold, 3)} (F1 {pct(overall.no_answer.best_f1)}).",
         "",
         _conflicts(overall),
         "",
@@ -184,8 +188,8 @@ def _conflicts(overall: Scores) -> str:
     conflict = overall.conflict
     if conflict is None:
         return "Conflicts flagged: not measured (no labelled conflicts)."
-    return (f"Conflicts flagged: precision {_pct(conflict.precision)}, recall "
-            f"{_pct(conflict.recall)}, F1 {_pct(conflict.f1)}.")  # fmt: skip
+    return (f"Conflicts flagged: precision {pct(conflict.precision)}, recall "
+            f"{pct(conflict.recall)}, F1 {pct(conflict.f1)}.")  # fmt: skip
 
 
 def _row(name: str, m: Scores) -> str:
@@ -193,7 +197,7 @@ def _row(name: str, m: Scores) -> str:
         name,
         str(m.questions),
         *(
-            _pct(x)
+            pct(x)
             for x in (m.exact_match, m.f1, m.hit_at_1, m.hit_at_k, m.recall_at_1)
             + (m.recall_at_5, m.recall_at_20, m.mrr, m.no_answer.f1, m.ece)
         ),
@@ -202,76 +206,9 @@ def _row(name: str, m: Scores) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
 
 def _num(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def plot_calibration(bins: list[ReliabilityBin], ece: float | None, path: Path) -> None:
-    """Accuracy against mean score per bin, beside the diagonal of perfect calibration."""
-    filled = [b for b in bins if b.count]
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
-    top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    top.bar(
-        [b.low for b in filled],
-        [b.accuracy for b in filled],
-        width=[b.high - b.low for b in filled],
-        align="edge",
-        edgecolor="black",
-        alpha=0.7,
-        label="share right (exact match)",
-    )
-    top.plot(
-        [b.confidence for b in filled],
-        [b.accuracy for b in filled],
-        "o-",
-        color="C1",
-        label="at mean score",
-    )
-    top.set_ylabel("share right")
-    top.set_ylim(0, 1)
-    top.set_title(f"Calibration of the top answer's score (ECE {_pct(ece)}%)")
-    top.legend(loc="upper left", fontsize="small")
-    bottom.bar(
-        [b.low for b in bins],
-        [b.count for b in bins],
-        width=[b.high - b.low for b in bins],
-        align="edge",
-        edgecolor="black",
-    )
-    bottom.set_xlabel("score")
-    bottom.set_ylabel("questions")
-    bottom.set_xlim(0, 1)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def plot_latency(records: list[QuestionResult], path: Path) -> None:
-    """Overlaid histograms on shared bins, with the total's p50 and p95 marked."""
-    totals = [r.total_ms for r in records]
-    bins = np.linspace(0.0, max(totals, default=1.0), 60)
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for label, values in (
-        ("retrieval", [r.retrieval_ms for r in records]),
-        ("extraction", [r.extraction_ms for r in records]),
-        ("total", totals),
-    ):
-        axes.hist(values, bins=bins, alpha=0.5, label=label)
-    marks = percentiles(totals)
-    for name, value in (("p50", marks.p50), ("p95", marks.p95)):
-        if value is not None:
-            axes.axvline(value, color="black", linestyle=":", linewidth=1)
-            axes.annotate(f"total {name}", (value, 0.95), xycoords=("data", "axes fraction"))
-    axes.set_xlabel("ms")
-    axes.set_ylabel("questions")
-    axes.set_title("Latency per question")
-    axes.legend(loc="center right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

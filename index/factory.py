@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from citeqa.index import versions
-from citeqa.index.base import Index, IndexConfig
+from citeqa.index.base import Index, IndexConfig, IndexUnreachableError
 
 BackendName = Literal["local", "milvus"]
 # Milvus Lite's file, inside the index folder, when no server is named.
@@ -44,9 +44,7 @@ class Backend:
 def format_version(backend: Backend) -> int:
     """The layout an index of this backend is written in, for IndexConfig."""
     if backend.name == "milvus":
-        from citeqa.index.milvus import FORMAT_VERSION
-
-        return FORMAT_VERSION
+        return _milvus().FORMAT_VERSION
     return versions.FORMAT_VERSION
 
 
@@ -58,15 +56,28 @@ def open_index(backend: Backend, config: IndexConfig, reuse: Index | None = None
     """The index `backend` names, built with `config`; `reuse`, an index open earlier on
     the same backend, lends it what both share (segments, or the connection)."""
     if backend.name == "milvus":
-        # Imported here: pymilvus takes half a second to import; the local backend never needs it.
-        from citeqa.index.milvus import MilvusAddress, MilvusIndex
-
+        milvus = _milvus()
         if backend.milvus_uri is None:
             backend.path.mkdir(parents=True, exist_ok=True)
-        address = MilvusAddress(backend.uri, backend.collection, backend.milvus_token)
-        return MilvusIndex.open(address, config, reuse if isinstance(reuse, MilvusIndex) else None)
+        address = milvus.MilvusAddress(backend.uri, backend.collection, backend.milvus_token)
+        shared = reuse if isinstance(reuse, milvus.MilvusIndex) else None
+        return milvus.MilvusIndex.open(address, config, shared)
     # Imported here too: its BM25 and FAISS load numpy's kernels and spaCy's stopwords,
     # which commands that open no index (`citeqa --help`) should not wait for.
     from citeqa.index.local import LocalIndex
 
     return LocalIndex.open(backend.path, config, reuse if isinstance(reuse, LocalIndex) else None)
+
+
+def _milvus():
+    """index/milvus.py, imported only when asked for: pymilvus takes half a second to
+    import, and it comes with the `milvus` extra, which a plain install leaves out."""
+    try:
+        from citeqa.index import milvus
+    except ModuleNotFoundError as missing:
+        if missing.name not in {"pymilvus", "milvus_lite", "grpc"}:
+            raise
+        raise IndexUnreachableError(
+            "the Milvus backend is not installed: pip install 'citeqa[milvus]'"
+        ) from None
+    return milvus

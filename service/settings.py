@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     # (a server fetching its own network on a stranger's behalf); True allows them.
     # Sources added with the command line are the operator's own and may.
     fetch_private: bool = False
-    # Files rebuilt from the shipped ones when missing: the models' ONNX exports
-    # (models/runtime/onnx.py), made on first use.
+    # ONNX exports of model weights that no ONNX file ships with (a reader trained here:
+    # models/runtime/onnx.py), made on first use.
     cache: Path = Field(default_factory=default_cache)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # +.012, +.012: no better on average, for half as much reading again.
     read_windows: int = 2
     window_context: int = 1
+    # Questions whose vectors the server keeps, most recent first (about 3 KB each, with
+    # the question's text; 0 keeps none): a question asked again is not embedded again.
+    question_cache: int = Field(1024, ge=0)
     # Measured with `python -m bench.fusion` (gold-paragraph R@1 on the SQuAD half: BM25
     # alone .739, dense alone .642, 1:1 .764, 1:0.5 .755) and on the project set, where
     # dense weights above 0.5 cost EM: BM25 leads on news.

@@ -88,4 +88,5 @@ def answer_settings(settings: Settings, fitted_threshold: float) -> AnswerSettin
         read_windows=settings.read_windows,
         window_context=settings.window_context,
         no_answer_threshold=fitted_threshold if threshold is None else threshold,
+        question_cache=settings.question_cache,
     )

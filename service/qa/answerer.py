@@ -13,6 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
 
 from citeqa.index.base import Index, SearchFilters, StoredChunk
 from citeqa.index.search import search, term_weights
@@ -42,6 +45,7 @@ class AnswerSettings:
     read_windows: int
     window_context: int
     no_answer_threshold: float
+    question_cache: int  # questions whose vectors are kept, most recent first; 0: none
 
 
 class Answerer:
@@ -60,6 +64,9 @@ class Answerer:
         self.confidence = confidence
         self.typer = typer
         self.settings = settings
+        # A question asked again (the chat's suggestions, a popular question, a retry) is
+        # not embedded again. lru_cache is safe across the server's threads.
+        self.question_vector = lru_cache(maxsize=settings.question_cache)(self._embed)
 
     def with_settings(self, **changes: float | int) -> Answerer:
         """The same answerer with other settings, e.g. abstaining below another confidence."""
@@ -117,12 +124,17 @@ class Answerer:
     ) -> tuple[list[StoredChunk], list[ScoredSentence]]:
         """The fused chunk ranking, and the sentences of its best chunks scored against the
         question, best first."""
-        vector = self.embedder.encode([question.text])[0]
+        vector = self.question_vector(question.text)
         k, fusion = self.settings.retrieve_k, self.settings.fusion
         hits = search(self.index, question.text, vector, k, filters, fusion)
         chunks = {c.chunk_id: c for c in self.index.chunks([h.chunk_id for h in hits])}
         ranked = [chunks[h.chunk_id] for h in hits if h.chunk_id in chunks]
         return ranked, score_sentences(question, vector, ranked[: self.settings.read_chunks])
+
+    def _embed(self, text: str) -> np.ndarray:
+        vector = self.embedder.encode([text])[0]
+        vector.flags.writeable = False  # shared by every ask of this question
+        return vector
 
     def extract(self, question: Question, read: list[Window]) -> list[Candidate]:
         """The reader's spans in `read`, with their calibrated scores, best first."""

@@ -15,7 +15,7 @@ import pytest
 from contract import ANSWER_FIELDS, BAD_BODIES, assert_answer_shape, assert_refused
 from support import ROOT, LiveServer, assert_cited
 
-from citeqa.models.embedder.encoder import embedder_name, shipped_weights
+from citeqa.models.embedder.encoder import shipped_name
 from citeqa.service.settings import sample_corpus
 
 # Answerable questions about different articles, plus one the articles cannot answer.
@@ -55,7 +55,7 @@ def test_ready_reports_counts_and_model(client: httpx.Client) -> None:
     assert body["ready"] is True
     assert body["documents"] == 5
     assert body["chunks"] > body["documents"]
-    assert body["model"] == embedder_name(shipped_weights()), "the embedder that serves"
+    assert body["model"] == shipped_name(), "the embedder that serves"
 
 
 def test_documents_lists_the_corpus_with_metadata(client: httpx.Client) -> None:

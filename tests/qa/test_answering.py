@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,35 @@ def test_every_answer_quotes_its_document_exactly(answerer: Answerer) -> None:
     offsets, and every answer lies inside its passage."""
     for question in project_questions():
         assert assert_cited(answerer.ask(Query(question, top_k=5)), answerer) >= 1
+
+
+class _CountingEmbedder(Embedder):
+    """The real embedder, counting the texts it embeds."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.__dict__.update(embedder.__dict__)
+        self.texts: list[str] = []
+
+    def encode(self, texts, between=lambda: None):
+        self.texts += texts
+        return super().encode(texts, between)
+
+
+def test_a_question_asked_again_is_not_embedded_again(
+    answerer: Answerer, embedder: Embedder
+) -> None:
+    counting = _CountingEmbedder(embedder)
+
+    def counted(**settings: int) -> Answerer:
+        return Answerer(answerer.index, counting, answerer.reader, answerer.confidence,
+                        answerer.typer, replace(answerer.settings, **settings))  # fmt: skip
+
+    question = "How many rockets were fired at the base in Kirkuk?"
+    cached = counted()
+    first, again = cached.ask(Query(question)), cached.ask(Query(question))
+    assert counting.texts == [question]
+    assert [a.text for a in again.answers] == [a.text for a in first.answers] == ["30"]
+    uncached = counted(question_cache=0)
+    uncached.ask(Query(question))
+    uncached.ask(Query(question))
+    assert counting.texts == [question] * 3, "question_cache=0 keeps no vector"

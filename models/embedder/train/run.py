@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citeqa.eval.datasets import EvalSet, split_of
-from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE
+from citeqa.models.embedder.encoder import FROZEN, WEIGHTS_FILE, ship_onnx
 from citeqa.models.embedder.train.pairs import Triplet, triplets
 from citeqa.models.runtime.paths import base_model
 
@@ -89,6 +89,7 @@ def train(
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     trainer.train(resume_from_checkpoint=resume or None)
     save_weights(model, out_dir / WEIGHTS_FILE)
+    ship_onnx(out_dir / WEIGHTS_FILE)
     # A run shorter than `logging_steps` logs no step's loss, only the run's mean.
     logged = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     return logged or [row["train_loss"] for row in trainer.state.log_history if "train_loss" in row]

@@ -31,7 +31,13 @@ from citeqa.eval.reader_alone import gold_paragraph_scores
 from citeqa.ingest.chunking import ChunkerSettings
 from citeqa.ingest.loaders import load_folder
 from citeqa.models.embedder.encoder import Embedder
-from citeqa.models.reader.model import WEIGHTS_FILE, ReaderTokenizer, load_model, save_weights
+from citeqa.models.reader.model import (
+    WEIGHTS_FILE,
+    ReaderTokenizer,
+    load_model,
+    save_weights,
+    ship_onnx,
+)
 from citeqa.models.reader.spans import Reader
 from citeqa.models.reader.train.calibrate import Part, calibrate
 from citeqa.models.reader.train.config import TrainConfig
@@ -233,6 +239,7 @@ def train_weights(sets: Sets, plan: Plan, settings: Settings, log: Log) -> Path:
     train(model, data, config, on_step, checkpoint, taught)
     weights = plan.out_dir / WEIGHTS_FILE
     save_weights(model, weights)
+    ship_onnx(weights)
     reader = Reader(weights, settings.cache)
     scores = {
         **held_out_scores(sets, reader),
