@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 # bm25s's defaults (method "lucene"), which citeqa's single bm25s index used before it
 # was split into segments: same scores, so the fitted fusion weights still hold.
@@ -32,11 +31,38 @@ def idf(total: int, df: int) -> float:
 
 
 @dataclass(frozen=True)
+class Postings:
+    """A rows x terms matrix of counts, stored by term (compressed sparse columns, the
+    layout bm25s stores its index in): the rows holding term `t` are
+    `indices[indptr[t]:indptr[t + 1]]`, ascending, and their counts the same slice of
+    `data`. Plain numpy: scipy.sparse held it before, and scipy was 113 of the 726 MB
+    that `make install` installed (bench.install, 5 Dec 2026)."""
+
+    indptr: np.ndarray  # terms + 1 offsets
+    indices: np.ndarray  # int32 rows
+    data: np.ndarray  # int32 counts
+
+    @classmethod
+    def of(cls, rows: np.ndarray, terms: np.ndarray, counts: np.ndarray, width: int) -> Postings:
+        """From one (row, term, count) entry per row and term, in any order; `width`
+        terms in all."""
+        order = np.lexsort((rows, terms))
+        indptr = np.zeros(width + 1, np.int64)
+        np.cumsum(np.bincount(terms, minlength=width), out=indptr[1:])
+        return cls(indptr, rows[order].astype(np.int32), counts[order].astype(np.int32))
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (row, term, count), as three arrays."""
+        terms = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
+        return self.indices, terms, self.data
+
+
+@dataclass(frozen=True)
 class Terms:
-    """One segment's term counts: `counts[row, vocab[token]]` and each row's length."""
+    """One segment's term counts (`counts`: rows x `vocab`) and each row's length."""
 
     vocab: dict[str, int]
-    counts: sp.csc_matrix  # rows x terms; CSC, so a token's postings are one slice
+    counts: Postings
     lengths: np.ndarray  # tokens per row, stopwords out (as bm25s counts them)
 
     @property
@@ -52,8 +78,7 @@ class Terms:
                 rows.append(row)
                 cols.append(vocab.setdefault(token, len(vocab)))
                 data.append(count)
-        shape = (len(token_lists), len(vocab))
-        counts = sp.csc_matrix((np.array(data, np.int32), (rows, cols)), shape=shape)
+        counts = Postings.of(*(np.array(a, np.int64) for a in (rows, cols, data)), len(vocab))
         lengths = np.array([len(t) for t in token_lists], dtype=np.int32)
         return cls(vocab, counts, lengths)
 
@@ -61,23 +86,27 @@ class Terms:
     def concat(cls, parts: list[Terms]) -> Terms:
         """The rows of `parts`, one after another, over the union of their vocabularies."""
         vocab: dict[str, int] = {}
-        remaps = [
-            np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], np.int64) for p in parts
-        ]
-        blocks = []
-        for part, remap in zip(parts, remaps, strict=True):
-            coo = part.counts.tocoo()
-            shape = (part.rows, len(vocab))
-            blocks.append(sp.csc_matrix((coo.data, (coo.row, remap[coo.col])), shape=shape))
-        counts = (
-            sp.vstack(blocks, format="csc") if blocks else sp.csc_matrix((0, 0), dtype=np.int32)
-        )
+        rows, cols, data = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+        first = 0
+        for part in parts:
+            remap = np.array([vocab.setdefault(t, len(vocab)) for t in part.vocab], np.int64)
+            row, col, count = part.counts.entries()
+            rows.append(row + first)
+            cols.append(remap[col])
+            data.append(count)
+            first += part.rows
+        counts = Postings.of(*map(np.concatenate, (rows, cols, data)), len(vocab))
         lengths = np.concatenate([p.lengths for p in parts] or [np.zeros(0, np.int32)])
         return cls(vocab, counts, lengths)
 
     def select(self, rows: np.ndarray) -> Terms:
-        """These rows only (e.g. the live ones, when segments merge)."""
-        return Terms(self.vocab, self.counts[rows].tocsc(), self.lengths[rows])
+        """These rows only, in this order (e.g. the live ones, when segments merge)."""
+        renumbered = np.full(self.rows, -1, np.int64)
+        renumbered[rows] = np.arange(len(rows))
+        row, col, count = self.counts.entries()
+        kept = renumbered[row] >= 0
+        counts = Postings.of(renumbered[row][kept], col[kept], count[kept], len(self.vocab))
+        return Terms(self.vocab, counts, self.lengths[rows])
 
     def postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
         """The rows holding `token` and its count in each."""
@@ -102,10 +131,7 @@ class Terms:
         words = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
         with np.load(folder / COUNTS_FILE) as saved:
             lengths = saved["lengths"]
-            counts = sp.csc_matrix(
-                (saved["data"], saved["indices"], saved["indptr"]),
-                shape=(len(lengths), len(words)),
-            )
+            counts = Postings(saved["indptr"], saved["indices"], saved["data"])
         return cls({w: i for i, w in enumerate(words)}, counts, lengths)
 
 
