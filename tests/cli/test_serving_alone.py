@@ -1,7 +1,8 @@
 """Serving needs none of the training packages: `citeqa ingest` and `citeqa serve` answer
 a question, cited, with every package of the `train`, `milvus` and `plots` extras
 unimportable, as in a plain install (`make install`), and with a cache of their own, so
-that nothing can come from an earlier export. bench/install.py measures a real plain
+that nothing can come from an earlier export; `citeqa eval` reports without its figures,
+and the Milvus backend says which extra it needs. bench/install.py measures a real plain
 install."""
 
 from __future__ import annotations
@@ -53,3 +54,15 @@ def test_a_plain_install_ingests_and_answers_without_torch(tmp_path: Path) -> No
         assert body["answers"][0]["text"] == "30"
     exported = list((tmp_path / "cache").rglob("*.onnx"))
     assert not exported, "served from the shipped ONNX files, nothing exported"
+
+    # What needs an extra says which: the eval report without its figures, Milvus not at all.
+    report = tmp_path / "report"
+    questions = Path(__file__).parents[2] / "eval" / "questions.jsonl"
+    evaluated = run_citeqa("eval", questions, "--index", index, "--limit", "2",
+                           "--out", report, env=env, home=tmp_path)  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "pip install 'citeqa[plots]'" in evaluated.stdout
+    assert (report / "summary.md").is_file() and not list(report.glob("*.png"))
+    milvus = run_citeqa("ingest", env=env | {"CITEQA_BACKEND": "milvus"}, home=tmp_path)
+    assert milvus.returncode != 0
+    assert "pip install 'citeqa[milvus]'" in milvus.stdout + milvus.stderr
