@@ -21,7 +21,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from citeqa.models.runtime.onnx import export_beside, finish_export, model_session
+from citeqa.models.runtime.onnx import export_beside, export_served, model_session
 from citeqa.models.runtime.paths import base_model, tokenizer_file
 from citeqa.models.runtime.threads import INTRA_OP_THREADS
 
@@ -172,12 +172,7 @@ def export_fp32(weights: Path, path: Path) -> None:
 def export_reader(weights: Path, path: Path) -> None:
     """The reader `Reader` runs: the fp32 export with int8 weight matrices, but the span
     head's (384 x 2: nothing to gain, and its outputs are the scores)."""
-    fp32 = path.with_name(f"{path.name}.fp32")
-    try:
-        export_fp32(weights, fp32)
-        finish_export(fp32, path, weights, keep=["/model/qa_outputs/MatMul"])
-    finally:
-        fp32.unlink(missing_ok=True)
+    export_served(partial(export_fp32, weights), path, weights, keep=["/model/qa_outputs/MatMul"])
 
 
 def ship_onnx(weights: Path) -> Path:

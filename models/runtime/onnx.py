@@ -2,7 +2,7 @@
 for weights no file was shipped with, an export made on first use and cached on disk.
 
 A model's weights (`reader.safetensors`) are what training writes; `reader.onnx` beside
-them is what serving runs, exported and quantised (`finish_export`), and it records the
+them is what serving runs, exported and quantised (`export_served`), and it records the
 SHA-256 of the weights it was made from. A plain install ships the ONNX files alone, so it
 serves without torch. Where the weights are present and differ from the recorded ones (a
 reader trained since), the ONNX file is not trusted: the weights are exported again, which
@@ -34,7 +34,7 @@ from citeqa.models.runtime.threads import INTRA_OP_THREADS, session_options
 
 log = logging.getLogger(__name__)
 
-# Bump when the export (torch_export.py, finish_export), or what a model's `export`
+# Bump when the export (torch_export.py, export_served), or what a model's `export`
 # callback builds, changes. 2: word embeddings stored in fp16, the weights' hash recorded.
 EXPORT_VERSION = 2
 # The ONNX metadata key under which an export records its weights' SHA-256.
@@ -56,7 +56,13 @@ def model_session(
         log.warning("%s was exported from other weights than %s: exporting them", shipped, weights)
     elif not weights.is_file():
         raise FileNotFoundError(f"no model at {shipped}, nor weights at {weights} to export")
-    path = cached_export(name, [weights], export, cache)
+    try:
+        path = cached_export(name, [weights], export, cache)
+    except ModuleNotFoundError as missing:  # torch, onnx: a plain install has neither
+        raise RuntimeError(
+            f"{weights} has no ONNX file beside it, and exporting one needs the train extra "
+            f"(pip install 'citeqa[train]'): {missing}"
+        ) from missing
     return _session(path, threads), path
 
 
@@ -78,23 +84,11 @@ def recorded_weights(session: ort.InferenceSession) -> str | None:
     return session.get_modelmeta().custom_metadata_map.get(WEIGHTS_SHA256)
 
 
-def cached_session(
-    name: str,
-    sources: list[Path],
-    export: Callable[[Path], None],
-    cache: Path,
-    threads: int = INTRA_OP_THREADS,
-) -> ort.InferenceSession:
-    """The session of model `name`, built from `sources` by `export(path)` (which writes an
-    ONNX file at `path`) unless `cache` already holds a good export of these sources; each
-    call on `threads` threads."""
-    return _session(cached_export(name, sources, export, cache), threads)
-
-
 def cached_export(
     name: str, sources: list[Path], export: Callable[[Path], None], cache: Path
 ) -> Path:
-    """`cache`'s good export of `sources`, made by `export(path)` if it has none."""
+    """`cache`'s good export of `sources`, made by `export(path)` (which writes an ONNX
+    file at `path`) if it has none."""
     prefix = f"{name}-{_key(sources)}-"
     path = next((p for p in cache.glob(f"{prefix}*.onnx") if _intact(p, prefix)), None)
     return path or _export_to(cache, prefix, export)
@@ -105,13 +99,21 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def finish_export(fp32: Path, target: Path, weights: Path, keep: list[str]) -> None:
-    """`fp32` (a model's fp32 export) as served, at `target`: int8 weight matrices
-    (`quantize_weights`, but the nodes in `keep`), word embeddings in fp16
-    (`_halve_lookup_tables`), and the SHA-256 of `weights` recorded."""
+def export_served(
+    export_fp32: Callable[[Path], None], target: Path, weights: Path, keep: list[str]
+) -> None:
+    """The model with `weights` as served, at `target`, from its fp32 export (which
+    `export_fp32(path)` writes): int8 weight matrices (`quantize_weights`, but the nodes in
+    `keep`), word embeddings in fp16 (`_halve_lookup_tables`), and the SHA-256 of `weights`
+    recorded."""
     import onnx
 
-    quantize_weights(fp32, target, keep)
+    fp32 = target.with_name(f"{target.name}.fp32")
+    try:
+        export_fp32(fp32)
+        quantize_weights(fp32, target, keep)
+    finally:
+        fp32.unlink(missing_ok=True)
     model = onnx.load(str(target))
     _halve_lookup_tables(model)
     entry = model.metadata_props.add()
@@ -122,8 +124,8 @@ def finish_export(fp32: Path, target: Path, weights: Path, keep: list[str]) -> N
 def _halve_lookup_tables(model) -> None:
     """Every stored table of at least a million fp32 values read by a Gather (the word
     embeddings: 30,522 x 384) stored in fp16 and cast back to fp32 after the lookup. The
-    reader's file went from 58 to 35 MB; a lookup rounded to fp16 moves no span
-    (tests/models/test_onnx.py)."""
+    reader's file went from 58 to 35 MB; the rounding moves answers only as much as the
+    int8 activations' noise does (bench/README.md, "Performance III")."""
     import numpy as np
     import onnx
     from onnx import numpy_helper
@@ -161,10 +163,10 @@ def quantize_weights(source: Path, target: Path, keep: list[str]) -> None:
         n.name for n in graph.node if n.op_type == "MatMul" and not stored & set(n.input)
     ]
     # ONNX Runtime advises its pre-processing (quant_pre_process: shape inference and graph
-    # optimisation) before quantising, on the root logger, at every first `serve`. It
-    # changes the exported graph, and the reader's confidence model is refitted on today's
-    # export: it is to be measured together with the new reader in the performance issue.
-    # Until then the advice is left out, here where it is emitted, for this call only.
+    # optimisation) before quantising, on the root logger, at every export. Its fullest
+    # form, the transformer optimiser's fusion before quantising, was measured and gained
+    # nothing (bench/README.md, "Performance III"), so the advice is left out, here where it
+    # is emitted, for this call only.
     root = logging.getLogger()
     root.addFilter(_no_preprocessing_advice)
     try:

@@ -15,7 +15,14 @@ from citeqa.eval.engines import TorchReader
 from citeqa.models.embedder.encoder import Embedder, export_encoder, shipped_weights, torch_encoder
 from citeqa.models.reader.model import WEIGHTS_FILE, ReaderTokenizer, export_reader
 from citeqa.models.reader.spans import Excerpt, Reader
-from citeqa.models.runtime.onnx import cached_session, file_sha256, recorded_weights
+from citeqa.models.runtime.onnx import (
+    cached_export,
+    export_beside,
+    export_served,
+    file_sha256,
+    model_session,
+    recorded_weights,
+)
 from citeqa.models.runtime.paths import base_model, shipped_reader
 from citeqa.models.runtime.threads import session_options
 from citeqa.models.runtime.torch_export import export_module
@@ -144,7 +151,7 @@ def test_the_export_cache_is_built_once_and_rebuilt_when_missing_or_damaged(
     ids = {"input_ids": np.array([[4, 5]], dtype=np.int64)}
 
     def session():
-        return cached_session("tiny", [weights], export, cache)
+        return _session(cached_export("tiny", [weights], export, cache))
 
     assert session().run(None, ids)[0].shape == (1, 2, 4)
     session()
@@ -170,3 +177,23 @@ def test_the_export_cache_is_built_once_and_rebuilt_when_missing_or_damaged(
     weights.write_bytes(b"version 2, longer")
     session()
     assert len(exports) == 5 and len(list(cache.glob("tiny-*.onnx"))) == 2, "new weights, new file"
+
+
+def test_the_file_beside_the_weights_serves_only_the_weights_it_was_made_from(
+    tmp_path: Path,
+) -> None:
+    weights, cache, exports = tmp_path / "tiny.safetensors", tmp_path / "cache", []
+    weights.write_bytes(b"version 1")
+    tiny = _export_tiny(exports)
+
+    def export(path: Path) -> None:
+        export_served(tiny, path, weights, keep=[])
+
+    shipped = export_beside(weights, export)
+    assert model_session("tiny", weights, export, cache)[1] == shipped
+    weights.unlink()  # a plain install ships the ONNX file alone
+    assert model_session("tiny", weights, export, cache)[1] == shipped
+    weights.write_bytes(b"version 2")  # trained since: the file beside is stale
+    _, served = model_session("tiny", weights, export, cache)
+    assert served.parent == cache and len(exports) == 2
+    assert recorded_weights(_session(served)) == file_sha256(weights).hex()
