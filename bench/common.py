@@ -33,10 +33,15 @@ SQUAD2 = SHARED_EVAL / "squad-dev-v2.0-even.json"
 PACKAGES = ("onnxruntime", "faiss-cpu", "torch")
 # The benchmarks cycle fixed sets of questions: the question cache (Settings.question_cache)
 # would answer their repeats without the embedder and flatter every figure. Off in every
-# benchmark: in process (set here, before any Settings is read) and in the servers they
-# start (bench/soak.py's ServerProcess).
+# benchmark: in process (`bench_settings`) and in the servers they start (bench/soak.py's
+# ServerProcess).
 NO_QUESTION_CACHE = {"CITEQA_QUESTION_CACHE": "0"}
-os.environ.update(NO_QUESTION_CACHE)
+
+
+def bench_settings(**values: object) -> Settings:
+    """Settings as a benchmark answers with: the environment's, `values` on top, and the
+    question cache off."""
+    return Settings(**values, question_cache=0)
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ def ingest_sample(
     root: Path, embedder: Embedder, backend: BackendName = "local"
 ) -> tuple[Settings, IngestReport]:
     """Settings for a fresh index at `root`, on `backend`, holding the sample corpus."""
-    settings = Settings(index=root, backend=backend)
+    settings = bench_settings(index=root, backend=backend)
     report = ingest(
         sample_corpus(), open_index(settings, embedder), embedder, chunker_settings(settings)
     )

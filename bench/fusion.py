@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from bench.common import bench_settings
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import EvalQuestion, load_squad
 from citeqa.index.base import Index
@@ -33,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     eval_set = load_squad(args.squad)
-    settings = Settings(index=args.index or cache_dir(args.squad, Settings()))
+    settings = bench_settings(index=args.index or cache_dir(args.squad, Settings()))
     embedder = Embedder(settings.cache)
     index = prepare(eval_set, settings, embedder).index
     questions = eval_set.questions[:: max(1, len(eval_set.questions) // args.limit)]

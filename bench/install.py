@@ -61,7 +61,7 @@ def main() -> None:
         times["ingest_s"] = timed([citeqa, "ingest"], clone, env)
         index = home / "data" / "citeqa" / "index"
         served = time.perf_counter()
-        with ServerProcess(index, args.port, {"HOME": str(home), **env}, [citeqa]) as server:
+        with ServerProcess(index, args.port, env, [citeqa]) as server:
             answer = httpx.post(f"{server.url}/ask", json={"question": QUESTION}, timeout=120)
             answer.raise_for_status()
             times["serve_to_answer_s"] = time.perf_counter() - served

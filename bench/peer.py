@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Timing, print_table, time_calls, write_result
+from bench.common import Timing, bench_settings, print_table, time_calls, write_result
 from bench.latency import Server, ask_over_http
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad
 from citeqa.index.base import Index
@@ -104,7 +104,7 @@ def run_peer(eval_set: EvalSet, chunks: list[tuple[str, str, str]], top_k: int, 
 
 def run_citeqa(eval_set: EvalSet, root: Path, top_k: int, fetch: int) -> tuple[dict, Index]:
     """citeqa's figures: ingest from scratch, hybrid retrieval alone, and the whole ask."""
-    settings = Settings(index=root)
+    settings = bench_settings(index=root)
     embedder = Embedder(settings.cache)
     # Indexed as `citeqa ingest` indexes, on every core; asked as /ask asks, on one.
     every_core = Embedder(settings.cache, BATCH_THREADS)

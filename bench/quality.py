@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.common import SQUAD, SQUAD2, ingest_sample, print_table, write_result
+from bench.common import SQUAD, SQUAD2, bench_settings, ingest_sample, print_table, write_result
 from bench.fusion import recall
 from citeqa.eval.corpus import cache_dir, prepare
 from citeqa.eval.datasets import EvalSet, load_questions, load_squad, split_of
@@ -89,7 +89,7 @@ def score(eval_set: EvalSet, settings: Settings, embedder: Embedder) -> dict:
 
 
 def measure(squad: Path, squad2: Path) -> dict[str, dict]:
-    settings = Settings()
+    settings = bench_settings()
     embedder = Embedder(settings.cache)
     out = {}
     for name, path in (("squad-v1.1", squad), ("squad-v2.0", squad2)):
@@ -113,7 +113,7 @@ def measure(squad: Path, squad2: Path) -> dict[str, dict]:
 
 def reader_alone(squad: Path) -> dict:
     """The served reader over each SQuAD v1.1 test question's whole paragraph."""
-    settings = Settings()
+    settings = bench_settings()
     folder = settings.reader or shipped_reader()
     reader, _ = load_reader(folder, settings.cache)
     eval_set = load_squad(squad)

@@ -4,8 +4,8 @@ slots (`CITEQA_ASK_SLOTS`), with the same clients, questions and machine, in one
     python -m bench.serving [--clients 8] [--seconds 30] [--slots 1 2 4]
 
 Each setting gets its own `citeqa serve` process over the sample corpus; the clients ask
-questions from eval/questions.jsonl in a loop. Prints requests/s, p50, p99 and RSS, and
-writes them to bench/results/serving.json.
+questions from eval/questions.jsonl in a loop. Prints requests/s, p50, p99, RSS, and the
+server's CPU an answer and cores kept busy; writes them to bench/results/serving.json.
 """
 
 from __future__ import annotations
