@@ -108,7 +108,7 @@ def test_the_shipped_onnx_files_are_exports_of_the_shipped_weights(tmp_path: Pat
     fresh export of those weights computes the same logits and token vectors."""
     reader_weights = shipped_reader() / WEIGHTS_FILE
     encoded = ReaderTokenizer().encode(QUESTIONS, [p.text for p in PASSAGES])
-    feeds = {name: encoded.arrays[name] for name in encoded.arrays}
+    feeds = encoded.arrays  # the reader's and the encoder's inputs have the same names
     for weights, export in ((reader_weights, export_reader), (shipped_weights(), export_encoder)):
         shipped = _session(weights.with_suffix(".onnx"))
         assert recorded_weights(shipped) == file_sha256(weights).hex(), weights
