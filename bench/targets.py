@@ -114,8 +114,7 @@ def ask_vs_hybrid(way: str, pipeline: str = "hybrid", goal: float = 0.5) -> Judg
 
 def quality(reader: str) -> Judge:
     """Exact match on every set against a reader's (`reader`: "reader_issue", Reader II's,
-    or "reader_iii"), within a point."""
-    within = "within" if reader == "reader_issue" else f"within_{reader}"
+    or "reader_iii": bench/quality.py's BASELINES), within a point."""
 
     def judge(f: dict) -> tuple[str, str, bool | str]:
         sets = f["sets"]
@@ -123,7 +122,7 @@ def quality(reader: str) -> Judge:
             f"{name} {s['exact_match']:.3f} (was {s[f'{reader}_exact_match']:.3f})"
             for name, s in sets.items()
         )
-        return f"EM: {measured}", "", all(s[within] for s in sets.values())
+        return f"EM: {measured}", "", all(s[f"within_{reader}"] for s in sets.values())
 
     return judge
 

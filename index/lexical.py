@@ -86,7 +86,7 @@ class Terms:
     def concat(cls, parts: list[Terms]) -> Terms:
         """The rows of `parts`, one after another, over the union of their vocabularies."""
         vocab: dict[str, int] = {}
-        rows, cols, data = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+        rows, cols, data = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int32)]
         first = 0
         for part in parts:
             remap = np.array([vocab.setdefault(t, len(vocab)) for t in part.vocab], np.int64)
