@@ -210,7 +210,7 @@ def train_weights(sets: Sets, plan: Plan, settings: Settings, log: Log) -> Path:
     then score the reader alone on every held-out part. The reader starts from
     `plan.init` (a previous stage's weights) or from the base model with a fresh span
     head. With `plan.teacher` (a reader's weights), distil it: the student starts from
-    `config.layers` of its layers."""
+    `config.layers` of its layers, or from `plan.init` (an earlier stage's student)."""
     config = plan.config
     checkpoint = plan.work / "checkpoint.pt"
     if not plan.resume:
@@ -224,7 +224,8 @@ def train_weights(sets: Sets, plan: Plan, settings: Settings, log: Log) -> Path:
         model, taught = load_model(plan.init), None
     else:
         taught = Taught.of(plan.teacher, data, settings.cache, log)
-        model = load_model(plan.teacher)
+        # A later stage of a distillation goes on from the student's own weights (`init`).
+        model = load_model(plan.init or plan.teacher)
         model = shrink(model, config.layers or model.config.num_hidden_layers)
     began = time.time()
     resumed_at: dict[str, int] = {}  # the step before this run's first: a resumed run's rate
