@@ -1,7 +1,15 @@
-"""Dense search over one segment's vectors: exact when small, IVF when large.
+"""Dense search over one segment's sentence vectors: exact when small, IVF when large.
 
-The choice is made by size when a segment is written and recorded in the manifest
-(`DenseSpec`). An IVF segment's `nprobe` is tuned then, on its own vectors, to reach
+A segment's rows for dense search are its chunks' sentences; a chunk scores as its best
+sentence (`best_owners`). The embedder was fine-tuned on questions and the sentences
+that answer them, and a chunk's own vector ranks it worse: dense recall@5 on SQuAD v1.1's
+test questions .881 with chunk vectors, .928 by best sentence (bench/README.md,
+"Performance III"). Ingest embeds only sentences.
+
+The choice of exact or IVF is made by size when a segment is written and recorded in the
+manifest (`DenseSpec`). An IVF segment keeps its vectors in 8 bits (faiss's scalar
+quantiser): a million chunks hold about 4.2 million sentences, 6.4 GB in fp32 against
+issue 11's 4 GB of memory. Its `nprobe` is tuned then, on its own vectors, to reach
 TARGET_RECALL@10 against exact search; `bench/million.py` checks it with real questions.
 """
 
@@ -22,6 +30,10 @@ TARGET_RECALL = 0.95  # recall@10 against exact search (issue 11)
 # A filtered search that allows at most this many rows of an IVF segment scores them all
 # exactly: IVF probes only some cells and could miss rows a narrow filter allows.
 EXACT_FILTER_ROWS = 20_000
+# A chunk holds 4.2 sentences on average (SQuAD v1.1 dev, the default chunker): fetching
+# this many sentences per chunk wanted yields enough distinct chunks in one search, most
+# of the time; `best_owners` fetches more when it does not.
+SENTENCES_PER_CHUNK = 4
 VECTORS_FILE = "vectors.npy"
 ANN_FILE = "ann.faiss"
 _PROBES = (8, 16, 32, 64, 128, 256)
@@ -43,7 +55,7 @@ class DenseSpec:
 
 
 class DenseIndex:
-    """Inner-product search over unit vectors; ids are the segment's row numbers."""
+    """Inner-product search over unit vectors; ids are the segment's sentence rows."""
 
     def __init__(self, vectors: np.ndarray, spec: DenseSpec, ann: faiss.Index | None) -> None:
         self.spec = spec
@@ -58,8 +70,9 @@ class DenseIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, folder: Path) -> DenseIndex:
-        """Write `vectors` (and an IVF index if there are many) into `folder`."""
-        np.save(folder / VECTORS_FILE, vectors.astype(np.float32, copy=False))
+        """Write `vectors` (and an IVF index if there are many) into `folder`. On disk they
+        are fp16 (half the space; cosines move < 1e-3), read only by exact searches."""
+        np.save(folder / VECTORS_FILE, vectors.astype(np.float16, copy=False))
         if len(vectors) < ANN_MIN_ROWS:
             return cls(vectors, DenseSpec("exact"), None)
         ann, spec = _build_ivf(vectors)
@@ -90,6 +103,25 @@ class DenseIndex:
         return ids[0][found], scores[0][found]
 
 
+def best_owners(
+    index: DenseIndex, owners: np.ndarray, vector: np.ndarray, k: int, allowed: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` owners (chunk rows) whose best row (sentence) is nearest `vector`, best
+    first, with that row's score; `owners[row]` is each row's owner, `allowed` a bool mask
+    over owners (None: all)."""
+    rows_allowed = None if allowed is None else allowed[owners]
+    fetch = k * SENTENCES_PER_CHUNK
+    while True:
+        rows, scores = index.search(vector, fetch, rows_allowed)
+        found, first = np.unique(owners[rows], return_index=True)
+        # Fewer rows than fetched: there are no more to find.
+        if len(found) >= k or len(rows) < fetch:
+            # Rows come best first, so an owner's first row is its best.
+            best = np.argsort(first)[:k]
+            return found[best], scores[first[best]]
+        fetch *= SENTENCES_PER_CHUNK
+
+
 def _params(spec: DenseSpec, bits: np.ndarray | None) -> faiss.SearchParameters | None:
     # faiss reads the bitmap by pointer during the search: `bits` must outlive it, which
     # it does, held by the caller's frame.
@@ -108,11 +140,15 @@ def _exact(
 
 
 def _build_ivf(vectors: np.ndarray) -> tuple[faiss.Index, DenseSpec]:
-    """IVF-Flat with faiss's rule of thumb for the cell count (4·√n) and the smallest
-    nprobe that reaches TARGET_RECALL@10 on queries near the segment's own vectors."""
+    """IVF with 8-bit vectors, faiss's rule of thumb for the cell count (4·√n) and the
+    smallest nprobe that reaches TARGET_RECALL@10 on queries near the segment's own
+    vectors."""
     n, dim = vectors.shape
     nlist = int(4 * np.sqrt(n))
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+        faiss.METRIC_INNER_PRODUCT,
+    )  # fmt: skip
     rng = np.random.default_rng(_SEED)
     # k-means needs ~40 points per cell (faiss warns below 39); more only adds time.
     sample = vectors[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))]

@@ -229,9 +229,7 @@ class LocalIndex:
             for first in range(0, len(held), EXPORT_BATCH):
                 documents = segment.store.originals(held[first : first + EXPORT_BATCH])
                 ids = segment.store.chunk_ids([d.doc_id for d in documents])
-                vectors = segment.dense.vectors[segment.rows_of(ids)]
-                stored = segment.store.chunks(ids.tolist())
-                yield documents, [_chunk(c, v) for c, v in zip(stored, vectors, strict=True)]
+                yield documents, [_chunk(c) for c in segment.store.chunks(ids.tolist())]
 
     def checksums(self) -> dict[str, str]:
         return {
@@ -264,8 +262,8 @@ class LocalIndex:
 
     @property
     def retrievers(self) -> tuple[Retriever, ...]:
-        """BM25 over every live chunk; the inner product of the chunk vectors with the
-        question's, exact or IVF per segment."""
+        """BM25 over every live chunk; the inner product of the question's vector with
+        each chunk's best sentence's, exact or IVF per segment."""
         return (
             Ranking("bm25", lambda query, k, filters: self.search_bm25(query.terms, k, filters)),
             Ranking("dense", lambda query, k, filters: self.search_dense(query.vector, k, filters)),
@@ -305,7 +303,7 @@ class LocalIndex:
                 mask = mask & alive
             elif not alive.all():
                 mask = alive
-            rows, scores = segment.dense.search(vector, k, mask)
+            rows, scores = segment.search_dense(vector, k, mask)
             found += map(Scored, segment.ids[rows].tolist(), scores.tolist())
         return sorted(found, key=lambda hit: -hit.score)[:k]
 
@@ -437,10 +435,9 @@ def _live_rows(segment: Segment, deleted: frozenset[str]) -> np.ndarray:
     return alive
 
 
-def _chunk(stored: StoredChunk, vector: np.ndarray) -> Chunk:
+def _chunk(stored: StoredChunk) -> Chunk:
     sentences = [Sentence(s.start, s.end, s.text, s.vector) for s in stored.sentences]
-    return Chunk(stored.start, stored.end, stored.doc_id, stored.text, sentences,
-                 np.asarray(vector, dtype=np.float32))  # fmt: skip
+    return Chunk(stored.start, stored.end, stored.doc_id, stored.text, sentences)
 
 
 def _describe(config: IndexConfig) -> str:

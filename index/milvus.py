@@ -2,11 +2,13 @@
 
 Three collections, named from one prefix:
 
-    <prefix>_chunks     a chunk per row: its text, its vector (HNSW, inner product), its
-                        terms (`index.tokens`, space-joined) feeding a BM25 Function into a
-                        sparse field, and the document fields filters need
-    <prefix>_sentences  a sentence per row: its offsets and its vector, read back with
-                        the chunk (the per-sentence part of the stored contract)
+    <prefix>_chunks     a chunk per row: its text, its terms (`index.tokens`, space-joined)
+                        feeding a BM25 Function into a sparse field, and the document
+                        fields filters need
+    <prefix>_sentences  a sentence per row: its chunk, its offsets, its vector (HNSW, inner
+                        product) and the document fields filters need. Dense search ranks
+                        a chunk by its best sentence (index.dense says why); the vectors
+                        are also read back with the chunk (the stored contract)
     <prefix>_documents  each document's text in parts (Milvus caps a string at 64 KiB),
                         its metadata and checksum
 
@@ -67,8 +69,9 @@ log = logging.getLogger("citeqa")
 # during the run.
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
-# The layout of the three collections; another one needs a rebuild (or an export).
-FORMAT_VERSION = 1
+# The layout of the three collections; another one needs a rebuild (or an export). 2:
+# dense search over the sentences, which carry the filter fields; chunks have no vector.
+FORMAT_VERSION = 2
 CONFIG_PROPERTY = "citeqa.config"
 # Milvus caps a VARCHAR at 65,535 bytes, and UTF-8 takes up to 4 bytes a character.
 MAX_TEXT_CHARS = 16_000
@@ -95,7 +98,8 @@ BM25_INDEX = {
     "params": {"bm25_k1": K1, "bm25_b": B},
 }
 BM25_SEARCH = {"metric_type": "BM25"}
-# Sentence and document vectors are read back, never searched: the cheapest index.
+# Document vectors are never searched (Milvus only wants one per collection): the
+# cheapest index.
 STORED_INDEX = {"index_type": "FLAT", "metric_type": "IP"}
 
 
@@ -145,7 +149,7 @@ class MilvusIndex:
         for name, schema in (
             (self.documents_name, _documents_schema(dim)),
             (self.sentences_name, _sentences_schema(dim)),
-            (self.chunks_name, _chunks_schema(dim)),
+            (self.chunks_name, _chunks_schema()),
         ):
             if not self.client.has_collection(name):
                 try:
@@ -191,13 +195,19 @@ class MilvusIndex:
         them negated): only the order counts."""
         if not query.terms:
             return []
-        return _search(self, " ".join(query.terms), "sparse", BM25_SEARCH, k, filters)
+        terms = " ".join(query.terms)
+        return _search(self, self.chunks_name, terms, "sparse", BM25_SEARCH, k, filters)
 
     def _search_dense(
         self, query: SearchQuery, k: int, filters: SearchFilters | None
     ) -> list[Scored]:
-        """Milvus's HNSW search of the chunk vectors, by inner product."""
-        return _search(self, _floats(query.vector), "vector", DENSE_SEARCH, k, filters)
+        """Milvus's HNSW search of the sentence vectors, by inner product, grouped by
+        chunk: each chunk once, scored by its best sentence."""
+        vector = _floats(query.vector)
+        return _search(
+            self, self.sentences_name, vector, "vector", DENSE_SEARCH, k, filters,
+            group_by_field="chunk_id", group_size=1,
+        )  # fmt: skip
 
     def check_room(self, text_chars: int) -> None:
         """Nothing to check here: the Milvus server keeps the data, and refuses a write
@@ -316,7 +326,7 @@ class MilvusIndex:
         """The documents' chunks with their sentences, vectors included, read by paging
         (a query's window stops at 16,384 rows)."""
         versions = " or ".join(_version(d.doc_id, d.checksum) for d in documents)
-        rows = self._scan(self.chunks_name, versions, ["doc_id", "start", "end", "text", "vector"])
+        rows = self._scan(self.chunks_name, versions, ["doc_id", "start", "end", "text"])
         sentences: dict[int, list[Sentence]] = {}
         found = self._scan(self.sentences_name, versions, ["chunk_id", "start", "end", "vector"])
         for row in sorted(found, key=lambda r: r["start"]):
@@ -330,8 +340,7 @@ class MilvusIndex:
                 sentence.text = row["text"][
                     sentence.start - row["start"] : sentence.end - row["start"]
                 ]
-            vector = np.asarray(row["vector"], dtype=np.float32)
-            chunks.append(Chunk(row["start"], row["end"], row["doc_id"], row["text"], own, vector))
+            chunks.append(Chunk(row["start"], row["end"], row["doc_id"], row["text"], own))
         return chunks
 
     def _count(self, collection: str, expression: str) -> int:
@@ -359,7 +368,7 @@ class MilvusIndex:
     # -- writing -------------------------------------------------------------------------
 
     def add(self, documents: list[Document], chunks: list[Chunk]) -> None:
-        """Add documents and their embedded chunks; held until `save`."""
+        """Add documents and their chunks, sentences embedded; held until `save`."""
         by_doc: dict[str, list[Chunk]] = {d.doc_id: [] for d in documents}
         for chunk in chunks:
             by_doc[chunk.doc_id].append(chunk)
@@ -475,6 +484,7 @@ class _Pending:
     def add(self, document: Document, chunks: list[Chunk], dim: int) -> None:
         doc_id, checksum, meta = document.doc_id, document.checksum, document.meta
         owner = {"doc_id": doc_id, "checksum": checksum}
+        filtered = {"source": meta.source or "", "date": meta.date or ""}
         for position, chunk in enumerate(chunks):
             chunk_id = _id(doc_id, checksum, "chunk", position)
             self.chunks.append(
@@ -485,9 +495,7 @@ class _Pending:
                     "end": chunk.end,
                     "text": chunk.text,
                     "terms": " ".join(tokenize_one(chunk.text)),
-                    "vector": _floats(chunk.vector),
-                    "source": meta.source or "",
-                    "date": meta.date or "",
+                    **filtered,
                 }
             )
             self.sentences += [
@@ -498,6 +506,7 @@ class _Pending:
                     "start": s.start,
                     "end": s.end,
                     "vector": _floats(s.vector),
+                    **filtered,
                 }
                 for n, s in enumerate(chunk.sentences)
             ]
@@ -506,7 +515,7 @@ class _Pending:
             **asdict(meta),
             "excluded": [[s.start, s.end, s.reason] for s in document.excluded],
         }
-        vector = _mean([c.vector for c in chunks], dim)
+        vector = _mean([s.vector for c in chunks for s in c.sentences], dim)
         self.documents += [
             {
                 "part_id": _id(doc_id, checksum, "part", n),
@@ -533,25 +542,34 @@ class _Pending:
 
 def _search(
     index: MilvusIndex,
+    collection: str,
     data: str | list[float],
     field: str,
     params: dict,
     k: int,
     filters: SearchFilters | None,
+    **grouping: str | int,
 ) -> list[Scored]:
+    """The `k` best chunks of a search of `collection`'s `field`, `filters` applied in
+    the search. `grouping`: Milvus's group_by_field and group_size, for a collection
+    with several rows a chunk."""
     found = index.client.search(
-        index.chunks_name,
+        collection,
         data=[data],
         anns_field=field,
         limit=k,
         filter=filter_expression(filters),
         search_params=params,
+        # Milvus Lite returns every field unless told: vectors, texts.
+        output_fields=["chunk_id"],
+        **grouping,
     )
     return [Scored(hit["chunk_id"], float(hit["distance"])) for hit in found[0]]
 
 
 def filter_expression(filters: SearchFilters | None) -> str:
-    """`filters` as a Milvus boolean expression; Milvus applies it inside the search."""
+    """`filters` as a Milvus boolean expression over the fields chunks and sentences
+    both carry; Milvus applies it inside the search."""
     if filters is None:
         return ""
     terms = []
@@ -585,7 +603,7 @@ def _schema(primary: str, *whole_numbers: str) -> CollectionSchema:
     return schema
 
 
-def _chunks_schema(dim: int) -> _Schema:
+def _chunks_schema() -> _Schema:
     schema = _schema("chunk_id", "start", "end")
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_field(
@@ -596,10 +614,9 @@ def _chunks_schema(dim: int) -> _Schema:
         enable_match=True,
         analyzer_params={"type": "standard"},
     )
+    # Milvus wants a vector in every collection: the sparse one BM25 searches will do.
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_field("source", DataType.VARCHAR, max_length=ID_BYTES)
-    schema.add_field("date", DataType.VARCHAR, max_length=32)
+    _add_filter_fields(schema)
     schema.add_function(
         Function(
             name="bm25",
@@ -608,22 +625,31 @@ def _chunks_schema(dim: int) -> _Schema:
             output_field_names=["sparse"],
         )
     )
-    return _Schema(schema, {"vector": DENSE_INDEX, "sparse": BM25_INDEX})
+    return _Schema(schema, {"sparse": BM25_INDEX})
 
 
 def _sentences_schema(dim: int) -> _Schema:
     schema = _schema("sentence_id", "chunk_id", "start", "end")
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    return _Schema(schema, {"vector": STORED_INDEX})
+    _add_filter_fields(schema)
+    return _Schema(schema, {"vector": DENSE_INDEX})
 
 
 def _documents_schema(dim: int) -> _Schema:
     schema = _schema("part_id", "part", "parts")
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR)
     schema.add_field("meta", DataType.JSON)
-    # Milvus wants a vector in every collection: the mean of the document's chunk vectors.
+    # Milvus wants a vector in every collection: the mean of the document's sentence
+    # vectors.
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     return _Schema(schema, {"vector": STORED_INDEX})
+
+
+def _add_filter_fields(schema: CollectionSchema) -> None:
+    """The document fields `filter_expression` reads besides doc_id, for the collections
+    searched: each search filters inside Milvus, before ranking."""
+    schema.add_field("source", DataType.VARCHAR, max_length=ID_BYTES)
+    schema.add_field("date", DataType.VARCHAR, max_length=32)
 
 
 def _id(doc_id: str, checksum: str, kind: str, position: int) -> int:
@@ -646,7 +672,7 @@ def _mean(vectors: Iterable[np.ndarray | None], dim: int) -> list[float]:
 
 
 def _floats(vector: np.ndarray | None) -> list[float]:
-    assert vector is not None, "chunks and sentences are embedded before they are stored"
+    assert vector is not None, "sentences are embedded before they are stored"
     return np.asarray(vector, dtype=np.float32).tolist()
 
 

@@ -5,7 +5,8 @@ old ones; it never rewrites them. A segment is a folder:
 
     store.sqlite   its documents, chunks and sentences (index.store)
     ids.npy        the chunk id of each row, ascending
-    vectors.npy    each row's chunk vector; ann.faiss when large (index.dense)
+    owners.npy     the row of the chunk each sentence belongs to, ascending
+    vectors.npy    each sentence's vector; ann.faiss when large (index.dense)
     terms.npz, vocab.json   each row's term counts, for BM25 (index.lexical)
 
 Once published a segment's files never change, so a new version of the index hard-links
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.index.dense import DenseIndex, DenseSpec
+from citeqa.index.dense import DenseIndex, DenseSpec, best_owners
 from citeqa.index.lexical import Terms
 from citeqa.index.store import ChunkStore
 from citeqa.index.tokens import tokenize
@@ -29,6 +30,7 @@ from citeqa.ingest.models import Chunk, Document
 
 STORE_FILE = "store.sqlite"
 IDS_FILE = "ids.npy"
+OWNERS_FILE = "owners.npy"
 # Rewrite a segment, dropping its deleted rows, once at least this share of it is deleted:
 # Lucene's default (TieredMergePolicy's deletesPctAllowed is 20-50%).
 MAX_DELETED_SHARE = 0.5
@@ -51,12 +53,14 @@ class SegmentInfo:
 
 
 class Segment:
-    """A published segment, open for reading. Its rows are chunks, in chunk id order."""
+    """A published segment, open for reading. Its rows are chunks, in chunk id order;
+    dense search reads their sentences."""
 
     def __init__(self, folder: Path, info: SegmentInfo) -> None:
         self.info = info
         self.store = ChunkStore(folder / STORE_FILE, read_only=True)
         self.ids = np.load(folder / IDS_FILE)
+        self.owners = np.load(folder / OWNERS_FILE)
         self.dense = DenseIndex.load(folder, info.dense)
         self.terms = Terms.load(folder)
 
@@ -71,6 +75,13 @@ class Segment:
         at = at[inside]
         return at[self.ids[at] == chunk_ids[inside]]
 
+    def search_dense(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` rows among `allowed` (a bool mask; None: all) whose best sentence is
+        nearest `vector`, best first, and that sentence's score."""
+        return best_owners(self.dense, self.owners, vector, k, allowed)
+
 
 class SegmentWriter:
     """Builds a new segment in `folder`, from new documents or from live rows of others."""
@@ -82,6 +93,9 @@ class SegmentWriter:
         self.next_chunk_id = next_chunk_id  # chunk ids are never reused
         self.store = ChunkStore(folder / STORE_FILE)
         self._ids: list[np.ndarray] = []
+        self._owner_ids: list[np.ndarray] = []  # each sentence's chunk id
+        # Each sentence's vector, fp16 as on disk (index.dense): a million chunks' 4.2
+        # million sentences are 3 GB in memory while the segment is written, not 6.
         self._vectors: list[np.ndarray] = []
         self._terms: list[Terms] = []
 
@@ -91,8 +105,11 @@ class SegmentWriter:
         self.store.add(document, chunks, chunk_ids)
         if chunks:
             self._ids.append(np.array(chunk_ids, dtype=np.int64))
-            self._vectors.append(np.stack([c.vector for c in chunks]).astype(np.float32))
             self._terms.append(Terms.from_tokens(tokenize([c.text for c in chunks])))
+            owned = [(i, s) for i, c in zip(chunk_ids, chunks, strict=True) for s in c.sentences]
+            if owned:
+                self._owner_ids.append(np.array([i for i, _ in owned], dtype=np.int64))
+                self._vectors.append(np.stack([s.vector for _, s in owned]).astype(np.float16))
 
     def copy_live(
         self, segment: Segment, folder: Path, live: np.ndarray, deleted: frozenset[str]
@@ -102,8 +119,10 @@ class SegmentWriter:
         self.store.copy_from(folder / STORE_FILE, sorted(deleted))
         rows = np.flatnonzero(live)
         self._ids.append(segment.ids[rows])
-        self._vectors.append(np.asarray(segment.dense.vectors[rows], dtype=np.float32))
         self._terms.append(segment.terms.select(rows))
+        sentences = np.flatnonzero(live[segment.owners])
+        self._owner_ids.append(segment.ids[segment.owners[sentences]])
+        self._vectors.append(np.asarray(segment.dense.vectors[sentences], dtype=np.float16))
 
     def delete(self, doc_ids: list[str]) -> None:
         """Drop documents added to this writer earlier (the pipeline replaces by delete +
@@ -120,11 +139,18 @@ class SegmentWriter:
         # The rows still stored (documents deleted since are out), in chunk id order.
         kept = np.flatnonzero(np.isin(ids, self.store.chunk_ids()))
         rows = kept[np.argsort(ids[kept], kind="stable")]
-        vectors = (
-            np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
-        )
         np.save(self.folder / IDS_FILE, ids[rows])
-        dense = DenseIndex.build(vectors[rows], self.folder)
+        owner_ids = np.concatenate(self._owner_ids) if self._owner_ids else np.zeros(0, np.int64)
+        vectors = (
+            np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float16)
+        )
+        # The sentences of the rows kept, grouped by chunk in chunk id order, each chunk's
+        # in their own order.
+        sentences = np.flatnonzero(np.isin(owner_ids, ids[rows]))
+        sentences = sentences[np.argsort(owner_ids[sentences], kind="stable")]
+        owners = np.searchsorted(ids[rows], owner_ids[sentences]).astype(np.int32)
+        np.save(self.folder / OWNERS_FILE, owners)
+        dense = DenseIndex.build(vectors[sentences], self.folder)
         Terms.concat(self._terms).select(rows).save(self.folder)
         self.store.commit()
         self.store.close()

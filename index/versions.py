@@ -29,8 +29,8 @@ from pathlib import Path
 from citeqa.index.base import IndexConfig, IndexDamagedError
 
 # The local index's layout: 3, the manifest fingerprints every file; 4, segments; 5, each
-# document's file name and page starts.
-FORMAT_VERSION = 5
+# document's file name and page starts; 6, dense search over sentences (index.dense).
+FORMAT_VERSION = 6
 CURRENT = "CURRENT"
 LOCK = "write.lock"
 MANIFEST = "manifest.json"

@@ -27,8 +27,8 @@ from citeqa.models.embedder.encoder import Embedder
 from citeqa.models.runtime.progress import bar
 
 # Documents chunked and embedded together, at most this many and this much text: what
-# a batch holds in memory (its sentences' vectors are ~12 bytes a character, with the
-# chunks) and how far a write runs on after it is cancelled. 250,000 characters embed in
+# a batch holds in memory (its sentences' vectors are ~12 bytes a character) and how far
+# a write runs on after it is cancelled. 250,000 characters embed in
 # about 30 s on one core.
 _BATCH_DOCUMENTS = 256
 _BATCH_CHARS = 250_000
@@ -249,7 +249,7 @@ def _embedded_chunks(
     embedder: Embedder,
     between: Callable[[], None] = lambda: None,
 ) -> list[Chunk]:
-    """The documents' chunks, each with its sentences, all with their vectors."""
+    """The documents' chunks, each with its sentences and their vectors."""
     chunks = [c for d in documents for c in chunk_document(d, chunker)]
     embed_chunks(chunks, embedder, between)
     return chunks
@@ -258,11 +258,10 @@ def _embedded_chunks(
 def embed_chunks(
     chunks: list[Chunk], embedder: Embedder, between: Callable[[], None] = lambda: None
 ) -> None:
-    """Give every chunk and every sentence its vector, in as few model calls as possible;
-    `between` runs between model calls (Progress.check, to stop a cancelled write)."""
+    """Give every sentence its vector: dense search scores a chunk by its best sentence
+    (index.dense), so chunks need none. `between` runs between model calls
+    (Progress.check, to stop a cancelled write)."""
     sentences = [s for c in chunks for s in c.sentences]
-    vectors = embedder.encode([c.text for c in chunks] + [s.text for s in sentences], between)
-    for chunk, vector in zip(chunks, vectors[: len(chunks)], strict=True):
-        chunk.vector = vector
-    for sentence, vector in zip(sentences, vectors[len(chunks) :], strict=True):
+    vectors = embedder.encode([s.text for s in sentences], between)
+    for sentence, vector in zip(sentences, vectors, strict=True):
         sentence.vector = vector

@@ -82,4 +82,3 @@ class Chunk(Span):
     doc_id: str
     text: str
     sentences: list[Sentence] = field(default_factory=list)
-    vector: np.ndarray | None = None

@@ -11,7 +11,7 @@ import pytest
 from articles import AGREEING, DISAGREEING
 from support import BACKENDS, assert_cited, project_questions
 
-from citeqa.index.base import IndexMismatchError, IndexUnreachableError, SearchFilters
+from citeqa.index.base import IndexMismatchError, IndexUnreachableError, SearchFilters, SearchQuery
 from citeqa.index.migrate import copy_into
 from citeqa.index.search import search
 from citeqa.index.writer import delete_documents, ingest, upsert_documents
@@ -222,6 +222,43 @@ def test_export_moves_a_local_index_into_milvus_without_embedding(
         hits = search(index, question, vector, 5)
         found.append([(c.doc_id, c.start) for c in index.chunks([h.chunk_id for h in hits])])
     assert found[0] == found[1]
+
+
+FERRY_TIMES = (
+    "The ferry to Port Quillon leaves at 7 am. The Port Quillon ferry sails again at noon. "
+    "The last ferry to Port Quillon leaves at 6 pm. The harbour master is Ansel Varga.\n"
+)
+
+
+def test_milvus_dense_search_ranks_a_chunk_once_by_its_best_sentence(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = Settings(index=tmp_path / "index", backend="milvus")
+    index = open_index(settings, embedder)
+    documents = [
+        make_document("ferry", FERRY_TIMES, source="gazette", date="2026-01-05"),
+        make_document("bridge", BRIDGE, source="river-news", date="2026-02-01"),
+    ]
+    upsert_documents(documents, index, embedder, chunker_settings(settings))
+    question = "When does the ferry to Port Quillon leave?"
+    query = SearchQuery(question, [], embedder.encode([question])[0])
+    dense = next(r for r in index.retrievers if r.name == "dense")
+
+    hits = dense.search(query, 5, None)
+    ferry, bridge = index.chunks([h.chunk_id for h in hits])
+    assert (ferry.doc_id, bridge.doc_id) == ("ferry", "bridge"), "each chunk once, best first"
+    scores = sorted((s.vector @ query.vector for s in ferry.sentences), reverse=True)
+    best_bridge = max(s.vector @ query.vector for s in bridge.sentences)
+    assert scores[1] > best_bridge, "several of the ferry chunk's sentences outrank the bridge"
+    assert [h.score for h in hits] == pytest.approx([scores[0], best_bridge], abs=1e-4)
+
+    # Filtered inside the search: the one chunk wanted is the bridge's, not none.
+    for filters in (
+        SearchFilters(doc_ids=["bridge"]),
+        SearchFilters(sources=["river-news"]),
+        SearchFilters(date_from="2026-02-01"),
+    ):
+        assert [h.chunk_id for h in dense.search(query, 1, filters)] == [bridge.chunk_id]
 
 
 def test_an_unreachable_milvus_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:

@@ -33,7 +33,7 @@ NYT_FOLLOWUP = "002_fcc7f8c38549703a"
 NYT = "003_23a2317ccafacb8c"
 TRANSLATED = "004_47cea3a07981280c"
 ALL_CHUNKS = 10_000  # a k larger than any test corpus: "every chunk that passes"
-SEGMENT_FILES = ("store.sqlite", "ids.npy", "vectors.npy", "terms.npz", "vocab.json")
+SEGMENT_FILES = ("store.sqlite", "ids.npy", "owners.npy", "vectors.npy", "terms.npz", "vocab.json")
 
 
 def open_at(root: Path, embedder: Embedder) -> LocalIndex:

@@ -276,3 +276,46 @@ def test_a_lede_title_and_fetch_time_are_stored(tmp_path: Path) -> None:
     [record] = store.documents()
     assert record.meta.title == "The harbour reopened on Monday after the storm passed."
     assert record.meta.title_is_lede and record.meta.fetched_at == document.meta.fetched_at
+
+
+def test_dense_search_scores_each_chunk_by_its_best_sentence(
+    embedded: Embedded, embedder: Embedder, index: LocalIndex, ids: list[str]
+) -> None:
+    write(index, embedded, ids[:3])
+    write(index, embedded, ids[3:])
+    write(index, embedded, [], delete=[ids[0]])
+    # Chunk ids are never reused and count from 0; the deleted document's stay stored.
+    every = [c for c in index.chunks(list(range(10_000))) if c.doc_id != ids[0]]
+    for question in QUESTIONS:
+        vector = embedder.encode([question])[0]
+        # By brute force over what the store holds: a chunk's best sentence.
+        best = {c.chunk_id: max(float(s.vector @ vector) for s in c.sentences) for c in every}
+        expected = sorted(best, key=lambda chunk_id: -best[chunk_id])[:8]
+        hits = index.search_dense(vector, 8, None)
+        assert [h.chunk_id for h in hits] == expected, "each chunk once, by its best sentence"
+        # The store's sentence vectors are fp16, the segment's too.
+        assert [h.score for h in hits] == pytest.approx([best[i] for i in expected], abs=1e-3)
+
+
+def test_best_owners_looks_further_when_one_chunk_holds_the_nearest_sentences(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(3)
+    query = rng.normal(size=384).astype(np.float32)
+    query /= np.linalg.norm(query)
+    # Chunk 0's 30 sentences all sit nearer the question than any other chunk's one.
+    near = query + rng.normal(scale=0.01, size=(30, 384))
+    far = query + rng.normal(scale=0.1, size=(6, 384))
+    vectors = np.concatenate([near, far]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = np.array([0] * 30 + [1, 2, 3, 4, 5, 6], dtype=np.int32)
+    index = DenseIndex.build(vectors, tmp_path)
+    rows, scores = dense.best_owners(index, owners, query, 4, None)
+    scores_by_owner = {o: float((vectors[owners == o] @ query).max()) for o in range(7)}
+    expected = sorted(scores_by_owner, key=lambda o: -scores_by_owner[o])[:4]
+    assert rows.tolist() == expected and rows[0] == 0
+    assert scores == pytest.approx([scores_by_owner[o] for o in expected], abs=1e-3)
+    # A mask over owners keeps their sentences out.
+    allowed = np.ones(7, dtype=bool)
+    allowed[0] = False
+    assert 0 not in dense.best_owners(index, owners, query, 4, allowed)[0].tolist()
