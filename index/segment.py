@@ -60,7 +60,7 @@ class Segment:
         self.info = info
         self.store = ChunkStore(folder / STORE_FILE, read_only=True)
         self.ids = np.load(folder / IDS_FILE)
-        self.owners = np.load(folder / OWNERS_FILE)
+        self.owners = _owners(folder, len(self.ids))
         self.dense = DenseIndex.load(folder, info.dense)
         self.terms = Terms.load(folder)
 
@@ -81,6 +81,14 @@ class Segment:
         """The `k` rows among `allowed` (a bool mask; None: all) whose best sentence is
         nearest `vector`, best first, and that sentence's score."""
         return best_owners(self.dense, self.owners, vector, k, allowed)
+
+
+def _owners(folder: Path, rows: int) -> np.ndarray:
+    """Each dense row's chunk row. Before format 6 a segment's dense rows were its chunks'
+    own vectors, one each: such a segment is opened only to be rebuilt from its documents
+    (`citeqa ingest --rebuild`), and reads as if each chunk were one sentence."""
+    path = folder / OWNERS_FILE
+    return np.load(path) if path.exists() else np.arange(rows, dtype=np.int32)
 
 
 class SegmentWriter:

@@ -259,6 +259,33 @@ def test_a_rebuild_is_one_write_that_a_crash_leaves_undone(
             assert all(texts[chunk.doc_id][s.start : s.end] == s.text for s in chunk.sentences)
 
 
+def test_an_index_from_before_sentence_search_is_rebuilt_from_its_documents(
+    articles: Path, root: Path, embedder: Embedder
+) -> None:
+    # Format 5 as it was on disk: no owners.npy (one dense row per chunk).
+    run_ingest(articles, root, embedder)
+    before = snapshot(root, embedder)
+    old = manifest(root)
+    live = root / (root / "CURRENT").read_text().strip()
+    for path in live.glob("*/owners.npy"):
+        path.unlink()
+    files = {p: f for p, f in old.files.items() if not p.endswith("/owners.npy")}
+    config = replace(old.config, format_version=5)
+    replace(old, config=config, files=files).write(live / "manifest.json")
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        open_at(root, embedder)
+
+    current = replace(config, format_version=FORMAT_VERSION)
+    rebuild_documents(LocalIndex.open_for_rebuild(root, current), embedder, ChunkerSettings())
+    after = snapshot(root, embedder)
+    # New chunk ids (never reused) in a new version; the same reading and answers.
+    assert replace(after["stats"], version=None) == replace(before["stats"], version=None)
+    assert [s for _, s in after["hits"]] == [s for _, s in before["hits"]]
+    assert {k: after[k] for k in ("checksums", "texts", "answers")} == {
+        k: before[k] for k in ("checksums", "texts", "answers")
+    }
+
+
 def test_changes_never_saved_are_never_seen(articles: Path, root: Path, embedder: Embedder) -> None:
     run_ingest(articles, root, embedder)
     before = snapshot(root, embedder)
