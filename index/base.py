@@ -194,8 +194,9 @@ class Index(Protocol):
         ...
 
     def export(self) -> Iterator[tuple[list[Document], list[Chunk]]]:
-        """Everything stored, in batches of documents with their chunks, vectors
-        included, ready for another index's `add`: a migration never embeds again."""
+        """Everything stored, in batches of documents with their chunks, the sentences'
+        vectors included, ready for another index's `add`: a migration never embeds
+        again."""
         ...
 
     def chunks(self, chunk_ids: list[int]) -> list[StoredChunk]: ...

@@ -1,6 +1,6 @@
 """Copy one index into another, whatever their backends: `citeqa index export`.
 
-Documents travel with their chunks' and sentences' vectors (`Index.export`), so moving
+Documents travel with their sentences' vectors (`Index.export`), so moving
 an index to Milvus, or back, never runs the embedder.
 """
 
