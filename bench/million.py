@@ -106,14 +106,17 @@ def perturbed(texts: list[str], vectors: np.ndarray, total: int) -> tuple[list[s
                 pool[rng.integers(len(pool))] if s else w for w, s in zip(kept, swaps, strict=True)
             )
         )
-    out = vectors[source].astype(np.float32)
-    copies = slice(len(texts), total)
-    out[copies] += rng.normal(0, NOISE / np.sqrt(out.shape[1]), out[copies].shape).astype(
-        np.float32
-    )
-    out /= np.linalg.norm(out, axis=1, keepdims=True)
-    # fp16, as a segment stores them: 4 million vectors are 3 GB, not 6.
-    return out_texts, out.astype(np.float16)
+    # fp16, as a segment stores them: 4 million vectors are 3 GB, not 6; made a slice at
+    # a time, since the noise of all of them at once is 13 GB in float64.
+    dim = vectors.shape[1]
+    out = np.empty((total, dim), np.float16)
+    for first in range(0, total, 100_000):
+        part = vectors[source[first : first + 100_000]].astype(np.float32)
+        copies = np.arange(first, first + len(part)) >= len(texts)
+        noise = rng.normal(0, NOISE / np.sqrt(dim), (int(copies.sum()), dim))
+        part[copies] += noise.astype(np.float32)
+        out[first : first + len(part)] = part / np.linalg.norm(part, axis=1, keepdims=True)
+    return out_texts, out
 
 
 def documents_of(texts: list[str], vectors: np.ndarray) -> list[tuple[Document, list[Chunk]]]:
