@@ -27,10 +27,12 @@ server would. Dense recall@10 compares the IVF's sentence rows with exact search
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -119,10 +121,10 @@ def perturbed(texts: list[str], vectors: np.ndarray, total: int) -> tuple[list[s
     return out_texts, out
 
 
-def documents_of(texts: list[str], vectors: np.ndarray) -> list[tuple[Document, list[Chunk]]]:
+def documents_of(texts: list[str], vectors: np.ndarray) -> Iterator[tuple[Document, list[Chunk]]]:
     """Ten chunks per document, SENTENCES texts per chunk, with exact offsets into the
-    document's text."""
-    out = []
+    document's text; made as they are added, since a million chunks' objects at once
+    take gigabytes."""
     per_document = CHUNKS_PER_DOCUMENT * SENTENCES
     for first in range(0, len(texts), per_document):
         document_id = f"doc{first // per_document:07d}"
@@ -139,8 +141,7 @@ def documents_of(texts: list[str], vectors: np.ndarray) -> list[tuple[Document, 
             end = at - 1
             chunks.append(Chunk(start, end, document_id, text[start:end], sentences))
             start = end + 2
-        out.append((document, chunks))
-    return out
+        yield document, chunks
 
 
 def build(root: Path, config: IndexConfig, texts: list[str], vectors: np.ndarray) -> float:
@@ -149,8 +150,7 @@ def build(root: Path, config: IndexConfig, texts: list[str], vectors: np.ndarray
     index = LocalIndex.open(root, config)
     batch = 10_000  # documents per add, as ingest batches them
     pairs = documents_of(texts, vectors)
-    for first in range(0, len(pairs), batch):
-        part = pairs[first : first + batch]
+    while part := list(itertools.islice(pairs, batch)):
         index.add([d for d, _ in part], [c for _, cs in part for c in cs])
     index.save()
     return time.perf_counter() - began

@@ -152,13 +152,16 @@ class SegmentWriter:
         vectors = (
             np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float16)
         )
+        self._vectors.clear()  # one copy held, not two: 3 GB each at a million chunks
         # The sentences of the rows kept, grouped by chunk in chunk id order, each chunk's
-        # in their own order.
+        # in their own order: as added, unless a write deleted or merged (a third copy).
         sentences = np.flatnonzero(np.isin(owner_ids, ids[rows]))
         sentences = sentences[np.argsort(owner_ids[sentences], kind="stable")]
+        if not np.array_equal(sentences, np.arange(len(vectors))):
+            vectors = vectors[sentences]
         owners = np.searchsorted(ids[rows], owner_ids[sentences]).astype(np.int32)
         np.save(self.folder / OWNERS_FILE, owners)
-        dense = DenseIndex.build(vectors[sentences], self.folder)
+        dense = DenseIndex.build(vectors, self.folder)
         Terms.concat(self._terms).select(rows).save(self.folder)
         self.store.commit()
         self.store.close()
