@@ -11,7 +11,7 @@ DEV     := .venv/.installed-dev
 # What the installed package is built from: a change to any of them installs it again.
 PACKAGE := $(shell find cli data eval index ingest models service -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader distill-reader train-embedder clean
+.PHONY: install install-dev run ingest serve test test-fast lint eval eval-squad bench bench-quick train-reader train-embedder clean
 
 # What serving needs (`make run`): ONNX Runtime and the shipped ONNX files, no torch. A
 # developer's install (`make test`) adds the `train` extra (torch, to train and export),
@@ -101,19 +101,6 @@ STEPS ?= 1900
 train-reader: install-dev
 	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
 		--train $(TRAIN) --init $(INIT) --epochs 1 --first-step $(FIRST) --max-steps $(STEPS) $(ARGS)
-
-# The student reader (issue 34): the shipped reader distilled into 4 of its 6 layers, on
-# train-reader's data, in stages like it. Stage 1 (steps 0-4,800 of the epoch's plan)
-# started from the teacher's own layers; the defaults run stage 2 from stage 1's weights
-# (data/models/student/README.md). The teacher's logits take about 20 minutes first.
-STUDENT       ?= data/models/student
-STUDENT_FIRST ?= 4800
-STUDENT_STEPS ?= 4781
-distill-reader: install-dev
-	$(CITEQA) train-reader --squad $(SQUAD) --squad2 $(SQUAD2) $(addprefix --shifts ,$(SHIFTS)) \
-		--train $(TRAIN) --teacher data/models/reader/reader.safetensors --layers 4 \
-		--init $(STUDENT)/reader.safetensors --epochs 1 --first-step $(STUDENT_FIRST) \
-		--max-steps $(STUDENT_STEPS) --out $(STUDENT) --work .cache/distill $(ARGS)
 
 # The embedder's fine-tuning (sentence-transformers' trainer: the test tools' install);
 # EMBED_STEPS is the shipped run's length (one stage: about an hour on 2 cores). It writes

@@ -36,6 +36,17 @@ EXACT_FILTER_ROWS = 20_000
 SENTENCES_PER_CHUNK = 4
 VECTORS_FILE = "vectors.npy"
 ANN_FILE = "ann.faiss"
+# Cells per √rows. faiss's rule of thumb is 4, but k-means on 64 points a cell costs
+# cells² and assigning the rows n·cells: at 250,000 chunks (1,000,000 sentences) 4,000
+# cells built in 255 s and 2,000 in 144 s, with recall@10 on real questions .950 (nprobe
+# 8) and .956 (nprobe 16); each probe scans twice the rows, 0.2 ms a question either way
+# (bench/README.md, "Performance III").
+CELLS_PER_ROOT = 2
+# Real questions sit in denser neighbourhoods than the tuning queries, so a segment
+# serves twice the nprobe they need: at 250,000 chunks (1,000,000 sentences, 2,000 cells)
+# nprobe 8 reached recall@10 .978 on the tuning queries but .932 on SQuAD questions, and
+# 16 reached .956 (bench/million.py's corpus, 5 Dec 2026; 0.19 against 0.21 ms a query).
+QUESTION_PROBES = 2
 _PROBES = (8, 16, 32, 64, 128, 256)
 _TUNING_QUERIES = 200
 _SEED = 13
@@ -140,11 +151,11 @@ def _exact(
 
 
 def _build_ivf(vectors: np.ndarray) -> tuple[faiss.Index, DenseSpec]:
-    """IVF with 8-bit vectors, faiss's rule of thumb for the cell count (4·√n) and the
+    """IVF with 8-bit vectors, CELLS_PER_ROOT·√n cells, and QUESTION_PROBES times the
     smallest nprobe that reaches TARGET_RECALL@10 on queries near the segment's own
     vectors."""
     n, dim = vectors.shape
-    nlist = int(4 * np.sqrt(n))
+    nlist = int(CELLS_PER_ROOT * np.sqrt(n))
     ivf = faiss.IndexIVFScalarQuantizer(
         faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
         faiss.METRIC_INNER_PRODUCT,
@@ -157,15 +168,16 @@ def _build_ivf(vectors: np.ndarray) -> tuple[faiss.Index, DenseSpec]:
         ivf.add(np.ascontiguousarray(vectors[first : first + 100_000], dtype=np.float32))
     queries = _tuning_queries(vectors, rng)
     exact = _exact_top10(vectors, queries)
-    for nprobe in _PROBES:
-        ivf.nprobe = nprobe
-        _, found = ivf.search(queries, 10)
-        recall = float(
-            np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)])
-        )
-        if recall >= TARGET_RECALL:
-            break
+    tuned = next((p for p in _PROBES if _recall(ivf, p, queries, exact) >= TARGET_RECALL), 0)
+    nprobe = min(QUESTION_PROBES * tuned, _PROBES[-1]) if tuned else _PROBES[-1]
+    recall = _recall(ivf, nprobe, queries, exact)
     return ivf, DenseSpec("ivf", nlist=nlist, nprobe=nprobe, recall_at_10=round(recall, 4))
+
+
+def _recall(ivf: faiss.Index, nprobe: int, queries: np.ndarray, exact: np.ndarray) -> float:
+    ivf.nprobe = nprobe
+    _, found = ivf.search(queries, 10)
+    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact, strict=True)]))
 
 
 def _tuning_queries(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -177,7 +189,24 @@ def _tuning_queries(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def _exact_top10(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    flat = faiss.IndexFlatIP(vectors.shape[1])
+    """Each query's 10 nearest rows (in no order), scoring a slice of rows at a time: a
+    flat index of every row would hold them all in fp32 (6.4 GB at a million chunks'
+    sentences)."""
+    best = np.zeros((len(queries), 0), np.int64)
+    best_scores = np.zeros((len(queries), 0), np.float32)
     for first in range(0, len(vectors), 100_000):
-        flat.add(np.ascontiguousarray(vectors[first : first + 100_000], dtype=np.float32))
-    return flat.search(queries, 10)[1]
+        scores = queries @ np.asarray(vectors[first : first + 100_000], dtype=np.float32).T
+        top = _top10(scores)
+        best = np.hstack([best, top + first])
+        best_scores = np.hstack([best_scores, np.take_along_axis(scores, top, 1)])
+        kept = _top10(best_scores)
+        best = np.take_along_axis(best, kept, 1)
+        best_scores = np.take_along_axis(best_scores, kept, 1)
+    return best
+
+
+def _top10(scores: np.ndarray) -> np.ndarray:
+    """Each row's 10 highest columns (all of them if fewer), in no order."""
+    if scores.shape[1] <= 10:
+        return np.arange(scores.shape[1])[None].repeat(len(scores), 0)
+    return np.argpartition(-scores, 9, axis=1)[:, :10]

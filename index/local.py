@@ -315,8 +315,7 @@ class LocalIndex:
         by_doc: dict[str, list[Chunk]] = {d.doc_id: [] for d in documents}
         for chunk in chunks:
             by_doc[chunk.doc_id].append(chunk)
-        for document in documents:
-            writer.add(document, by_doc[document.doc_id])
+        writer.add([(d, by_doc[d.doc_id]) for d in documents])
 
     def delete(self, doc_ids: list[str]) -> None:
         writer = self._begin_write()

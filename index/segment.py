@@ -107,17 +107,24 @@ class SegmentWriter:
         self._vectors: list[np.ndarray] = []
         self._terms: list[Terms] = []
 
-    def add(self, document: Document, chunks: list[Chunk]) -> None:
-        chunk_ids = list(range(self.next_chunk_id, self.next_chunk_id + len(chunks)))
-        self.next_chunk_id += len(chunks)
-        self.store.add(document, chunks, chunk_ids)
-        if chunks:
+    def add(self, documents: list[tuple[Document, list[Chunk]]]) -> None:
+        """Documents with their chunks: one batch's term counts share one vocabulary (one
+        per document held 100,000 dictionaries at a million chunks)."""
+        token_lists = []
+        for document, chunks in documents:
+            chunk_ids = list(range(self.next_chunk_id, self.next_chunk_id + len(chunks)))
+            self.next_chunk_id += len(chunks)
+            self.store.add(document, chunks, chunk_ids)
+            if not chunks:
+                continue
             self._ids.append(np.array(chunk_ids, dtype=np.int64))
-            self._terms.append(Terms.from_tokens(tokenize([c.text for c in chunks])))
+            token_lists.extend(tokenize([c.text for c in chunks]))
             owned = [(i, s) for i, c in zip(chunk_ids, chunks, strict=True) for s in c.sentences]
             if owned:
                 self._owner_ids.append(np.array([i for i, _ in owned], dtype=np.int64))
                 self._vectors.append(np.stack([s.vector for _, s in owned]).astype(np.float16))
+        if token_lists:
+            self._terms.append(Terms.from_tokens(token_lists))
 
     def copy_live(
         self, segment: Segment, folder: Path, live: np.ndarray, deleted: frozenset[str]
@@ -149,10 +156,7 @@ class SegmentWriter:
         rows = kept[np.argsort(ids[kept], kind="stable")]
         np.save(self.folder / IDS_FILE, ids[rows])
         owner_ids = np.concatenate(self._owner_ids) if self._owner_ids else np.zeros(0, np.int64)
-        vectors = (
-            np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float16)
-        )
-        self._vectors.clear()  # one copy held, not two: 3 GB each at a million chunks
+        vectors = _drain(self._vectors, self.dim)
         # The sentences of the rows kept, grouped by chunk in chunk id order, each chunk's
         # in their own order: as added, unless a write deleted or merged (a third copy).
         sentences = np.flatnonzero(np.isin(owner_ids, ids[rows]))
@@ -162,13 +166,30 @@ class SegmentWriter:
         owners = np.searchsorted(ids[rows], owner_ids[sentences]).astype(np.int32)
         np.save(self.folder / OWNERS_FILE, owners)
         dense = DenseIndex.build(vectors, self.folder)
-        Terms.concat(self._terms).select(rows).save(self.folder)
+        terms = Terms.concat(self._terms)
+        self._terms.clear()
+        if not np.array_equal(rows, np.arange(len(ids))):
+            terms = terms.select(rows)
+        terms.save(self.folder)
         self.store.commit()
         self.store.close()
         return SegmentInfo(self.folder.name, len(rows), dense.spec)
 
     def abandon(self) -> None:
         self.store.close()
+
+
+def _drain(pieces: list[np.ndarray], dim: int) -> np.ndarray:
+    """`pieces` joined into one fp16 array, emptying the list as it goes: one copy of the
+    vectors is held at a time, not two (3 GB each at a million chunks)."""
+    out = np.empty((sum(len(p) for p in pieces), dim), np.float16)
+    at = 0
+    pieces.reverse()  # popped from the end, in their order
+    while pieces:
+        piece = pieces.pop()
+        out[at : at + len(piece)] = piece
+        at += len(piece)
+    return out
 
 
 def link_into(source: Path, target: Path) -> None:
