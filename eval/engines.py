@@ -23,7 +23,7 @@ class TorchReader(Reader):
         super().__init__(weights, cache)
         self.model = load_model(weights).eval()
 
-    def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, encoded: Encoded, every_core: bool) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
             start, end = masked_logits(self.model, encoded)
         return start.numpy(), end.numpy()
@@ -34,5 +34,6 @@ def fp32_reader(weights: Path, cache: Path, folder: Path) -> Reader:
     difference from torch is the exporter's."""
     export_fp32(weights, folder / "reader.onnx")
     reader = Reader(weights, cache)
-    reader.session = ort.InferenceSession(str(folder / "reader.onnx"), session_options())
+    fp32 = ort.InferenceSession(str(folder / "reader.onnx"), session_options())
+    reader.session = reader.every_core_session = fp32
     return reader

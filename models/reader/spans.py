@@ -25,6 +25,7 @@ from citeqa.models.reader.model import (
     reader_session,
     span_logits,
 )
+from citeqa.models.runtime.threads import BATCH_THREADS
 
 # Longest answer considered, in tokens: the usual SQuAD setting (HF's run_qa
 # `max_answer_length`); over 99% of SQuAD answers are shorter.
@@ -67,14 +68,18 @@ class Reader:
     def __init__(self, weights: Path, cache: Path) -> None:
         self.weights = weights
         self.tokenizer = ReaderTokenizer()
-        self.session = reader_session(weights, cache)
+        self.session = reader_session(weights, cache)  # one thread, beside other questions
+        self.every_core_session = reader_session(weights, cache, BATCH_THREADS)
 
-    def read(self, question: str, excerpts: list[Excerpt]) -> list[FoundSpan]:
-        """The best spans of every excerpt, best first."""
+    def read(
+        self, question: str, excerpts: list[Excerpt], every_core: bool = False
+    ) -> list[FoundSpan]:
+        """The best spans of every excerpt, best first; on every core, or on one thread
+        while other questions share them."""
         if not excerpts:
             return []
         encoded = self.tokenizer.encode([question] * len(excerpts), [e.text for e in excerpts])
-        start, end = self._forward(encoded)
+        start, end = self._forward(encoded, every_core)
         norm = Normaliser.over(start, end)
         spans = [
             span
@@ -83,12 +88,12 @@ class Reader:
         ]
         return sorted(_unique(spans), key=lambda s: -s.score)
 
-    def _forward(self, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, encoded: Encoded, every_core: bool) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits of every window, in one call (`span_logits`). One call, not
         one per window: that would save its padding (24-25 ms of model time a question, not 29-30)
         but moves the int8 activations' scales and with them every score, which the
         confidence model was not fitted on (bench/README.md, 3 Dec 2026)."""
-        return span_logits(self.session, encoded)
+        return span_logits(self.every_core_session if every_core else self.session, encoded)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,16 @@ server computes questions side by side on its ask slots (service/admission.py) i
 one question on both cores, which measured no faster under load (bench/README.md, "/ask on
 ONNX Runtime": threads); and a write in the server embeds on one core, leaving the others
 to questions. A batch ingest from the command line has no question to leave room for: it
-embeds on every core (`BATCH_THREADS`).
+embeds on every core (`BATCH_THREADS`), and so does the reader when it reads one question
+while no other is being read (`InFlight`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import onnxruntime as ort
 
@@ -31,3 +35,23 @@ def session_options(threads: int = INTRA_OP_THREADS) -> ort.SessionOptions:
     # Threads that wait sleep, as OpenMP's do above: spinning starves the other slots.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
+
+
+class InFlight:
+    """How many calls are inside `entered` at once, across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @contextmanager
+    def entered(self) -> Iterator[int]:
+        """Inside: yields how many other calls were inside when this one entered."""
+        with self._lock:
+            others = self._count
+            self._count += 1
+        try:
+            yield others
+        finally:
+            with self._lock:
+                self._count -= 1

@@ -24,6 +24,7 @@ from citeqa.ingest.models import DocumentMeta
 from citeqa.models.embedder.encoder import Embedder
 from citeqa.models.reader.confidence import Confidence
 from citeqa.models.reader.spans import Reader
+from citeqa.models.runtime.threads import InFlight
 from citeqa.service.qa import features, followup
 from citeqa.service.qa.answer_types import SpanTyper, expected_kinds
 from citeqa.service.qa.consolidation import AnswerGroup, find_conflict, group_candidates
@@ -67,6 +68,10 @@ class Answerer:
         # A question asked again (the chat's suggestions, a popular question, a retry) is
         # not embedded again. lru_cache is safe across the server's threads.
         self.question_vector = lru_cache(maxsize=settings.question_cache)(self._embed)
+        # A question asked while no other is being answered is read on every core: /ask's
+        # reader 27.4 -> 18.3 ms (p50) on 2 cores. Two threads for every question cost 14%
+        # of the answers a second under load (bench/README.md, "Performance III").
+        self._asking = InFlight()
 
     def with_settings(self, **changes: float | int) -> Answerer:
         """The same answerer with other settings, e.g. abstaining below another confidence."""
@@ -104,13 +109,14 @@ class Answerer:
     def candidates(self, query: Query) -> Shortlist:
         """Every candidate answer to `query` with its calibrated score, best first, before
         the no-answer threshold, and what they were found in."""
-        began = time.perf_counter()
-        question = self.analyse(followup.resolve(query.question, query.history))
-        chunks, sentences = self.retrieve(question, query.filters)
-        retrieved = time.perf_counter()
-        read = windows(sentences, self.settings.read_windows, self.settings.window_context)
-        found = self.extract(question, read)
-        done = time.perf_counter()
+        with self._asking.entered() as others:
+            began = time.perf_counter()
+            question = self.analyse(followup.resolve(query.question, query.history))
+            chunks, sentences = self.retrieve(question, query.filters)
+            retrieved = time.perf_counter()
+            read = windows(sentences, self.settings.read_windows, self.settings.window_context)
+            found = self.extract(question, read, every_core=not others)
+            done = time.perf_counter()
         return Shortlist(question, chunks, sentences, read, found,
                          retrieval_ms=1000 * (retrieved - began),
                          extraction_ms=1000 * (done - retrieved))  # fmt: skip
@@ -136,9 +142,11 @@ class Answerer:
         vector.flags.writeable = False  # shared by every ask of this question
         return vector
 
-    def extract(self, question: Question, read: list[Window]) -> list[Candidate]:
+    def extract(
+        self, question: Question, read: list[Window], every_core: bool = False
+    ) -> list[Candidate]:
         """The reader's spans in `read`, with their calibrated scores, best first."""
-        spans = self.reader.read(question.text, [w.passage for w in read])
+        spans = self.reader.read(question.text, [w.passage for w in read], every_core)
         found = features.from_spans(question, spans, read, self.typer)
         scores = self.confidence.probabilities([c.features for c in found])
         for candidate, score in zip(found, scores, strict=True):

@@ -284,3 +284,41 @@ def test_the_windows_equal_transformers_own() -> None:
     in_passage = ours.span_mask.copy()
     in_passage[:, 0] = False
     assert np.array_equal(ours.offsets[in_passage], theirs["offset_mapping"][in_passage])
+
+
+def test_a_read_on_every_core_finds_what_one_thread_finds(reader: Reader) -> None:
+    """A question answered alone is read on every core (`every_core`): the same model in
+    another session, so the same spans, each scored within float rounding."""
+    passages = [
+        Excerpt("a", 0, "The harbour master of Port Quillon is Ansel Varga, since 1987."),
+        Excerpt("b", 0, "The port opened in 1901 after a storm. " * 20),
+    ]
+    for question in ("Who is the harbour master?", "When did the port open?"):
+        one = reader.read(question, passages)
+        every = reader.read(question, passages, every_core=True)
+        assert [(s.passage, s.start, s.end) for s in one] == [
+            (s.passage, s.start, s.end) for s in every
+        ]
+        assert np.allclose([s.log_prob for s in one], [s.log_prob for s in every], atol=1e-3)
+
+
+def test_in_flight_counts_the_calls_inside_it_across_threads() -> None:
+    from threading import Barrier, Thread
+
+    from citeqa.models.runtime.threads import InFlight
+
+    calls, inside, seen = InFlight(), Barrier(2), []
+
+    def call() -> None:
+        with calls.entered() as others:
+            seen.append(others)
+            inside.wait()  # both inside at once before either leaves
+
+    threads = [Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == [0, 1]
+    with calls.entered() as others:
+        assert others == 0, "both left"
