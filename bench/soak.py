@@ -306,8 +306,10 @@ def asks(url: str, asked: list[str], until: Callable[[], bool]) -> list[float]:
 def flood_feedback(url: str, stop: threading.Event, statuses: Counter) -> None:
     """POST /feedback as fast as one client can, until `stop`: the per-client limit answers."""
     with httpx.Client(base_url=url, timeout=30) as http:
-        answer = http.post("/ask", json={"question": "Who was killed?"}).json()["answers"][0]
-        cited = {k: answer[k] for k in ("doc_id", "start", "end", "text")}
+        answers = http.post("/ask", json={"question": "Who was killed?"}).json()["answers"]
+        # The soak's own writes can leave the question unanswered: feedback on a "no
+        # answer" reply is feedback too.
+        cited = {k: answers[0][k] for k in ("doc_id", "start", "end", "text")} if answers else None
         while not stop.is_set():
             body = {"question": "Who was killed?", "verdict": "helpful", "answer": cited}
             statuses[http.post("/feedback", json=body).status_code] += 1

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.models.reader.model import (
+    MAX_LENGTH,
     Encoded,
     ReaderTokenizer,
     reader_session,
@@ -70,6 +71,11 @@ class Reader:
         self.tokenizer = ReaderTokenizer()
         self.session = reader_session(weights, cache)  # one thread, beside other questions
         self.every_core_session = reader_session(weights, cache, BATCH_THREADS)
+        # Both sessions take their memory now, on two windows of the longest input: the
+        # second was first used when a question came alone, after a soak's warm-up, and
+        # the server's RSS grew 13% from there (bench.soak, 5 Dec 2026).
+        for every_core in (False, True):
+            self.read("warm", [Excerpt("", 0, "warm " * MAX_LENGTH)] * 2, every_core)
 
     def read(
         self, question: str, excerpts: list[Excerpt], every_core: bool = False
