@@ -5,8 +5,8 @@ server computes questions side by side on its ask slots (service/admission.py) i
 one question on both cores, which measured no faster under load (bench/README.md, "/ask on
 ONNX Runtime": threads); and a write in the server embeds on one core, leaving the others
 to questions. A batch ingest from the command line has no question to leave room for: it
-embeds on every core (`BATCH_THREADS`), and so does the reader when it reads one question
-while no other is being read (`InFlight`).
+embeds on every core (`BATCH_THREADS`), and so does the reader for a question asked
+while no other is being answered (`InFlight`, counted by service/qa/answerer.py).
 """
 
 from __future__ import annotations
