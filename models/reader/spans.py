@@ -74,8 +74,9 @@ class Reader:
         # Both sessions take their memory now, on two windows of the longest input: the
         # second was first used when a question came alone, after a soak's warm-up, and
         # the server's RSS grew 13% from there (bench.soak, 5 Dec 2026).
-        for every_core in (False, True):
-            self.read("warm", [Excerpt("", 0, "warm " * MAX_LENGTH)] * 2, every_core)
+        warm = self.tokenizer.encode(["warm"] * 2, ["warm " * MAX_LENGTH] * 2)
+        for session in (self.session, self.every_core_session):
+            span_logits(session, warm)
 
     def read(
         self, question: str, excerpts: list[Excerpt], every_core: bool = False
