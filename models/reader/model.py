@@ -183,10 +183,11 @@ def ship_onnx(weights: Path) -> Path:
 
 def reader_session(
     weights: Path, cache: Path, threads: int = INTRA_OP_THREADS
-) -> ort.InferenceSession:
-    """The ONNX Runtime session of the reader with `weights`: `reader.onnx` beside them, or
-    an export of them made once into `cache` (onnx.model_session)."""
-    return model_session("reader-int8", weights, partial(export_reader, weights), cache, threads)[0]
+) -> tuple[ort.InferenceSession, Path]:
+    """The ONNX Runtime session of the reader with `weights`, and the file it runs:
+    `reader.onnx` beside them, or an export of them made once into `cache`
+    (onnx.model_session)."""
+    return model_session("reader-int8", weights, partial(export_reader, weights), cache, threads)
 
 
 def span_logits(session: ort.InferenceSession, encoded: Encoded) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from citeqa.models.reader.model import (
     reader_session,
     span_logits,
 )
+from citeqa.models.runtime.onnx import open_session
 from citeqa.models.runtime.threads import BATCH_THREADS
 
 # Longest answer considered, in tokens: the usual SQuAD setting (HF's run_qa
@@ -69,8 +70,9 @@ class Reader:
     def __init__(self, weights: Path, cache: Path) -> None:
         self.weights = weights
         self.tokenizer = ReaderTokenizer()
-        self.session = reader_session(weights, cache)  # one thread, beside other questions
-        self.every_core_session = reader_session(weights, cache, BATCH_THREADS)
+        # One thread, beside other questions; the file found (its weights hashed) once.
+        self.session, onnx_file = reader_session(weights, cache)
+        self.every_core_session = open_session(onnx_file, BATCH_THREADS)
         # Both sessions take their memory now, on two windows of the longest input: the
         # second was first used when a question came alone, after a soak's warm-up, and
         # the server's RSS grew 13% from there (bench.soak, 5 Dec 2026).

@@ -50,7 +50,7 @@ def model_session(
     them, else `export(path)`'s file, made once into `cache`."""
     shipped = weights.with_suffix(".onnx")
     if shipped.is_file():
-        session = _session(shipped, threads)
+        session = open_session(shipped, threads)
         if not weights.is_file() or recorded_weights(session) == file_sha256(weights).hex():
             return session, shipped
         log.warning("%s was exported from other weights than %s: exporting them", shipped, weights)
@@ -63,7 +63,7 @@ def model_session(
             f"{weights} has no ONNX file beside it, and exporting one needs the train extra "
             f"(pip install 'citeqa[train]'): {missing}"
         ) from missing
-    return _session(path, threads), path
+    return open_session(path, threads), path
 
 
 def export_beside(weights: Path, export: Callable[[Path], None]) -> Path:
@@ -94,7 +94,8 @@ def cached_export(
     return path or _export_to(cache, prefix, export)
 
 
-def _session(path: Path, threads: int) -> ort.InferenceSession:
+def open_session(path: Path, threads: int) -> ort.InferenceSession:
+    """An ONNX Runtime session of the file at `path`, on `threads` threads."""
     options = session_options(threads)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -29,7 +29,7 @@ class Taught:
         """The reader with `weights` (in ONNX Runtime, as it serves, on every core: about 4
         times faster than its torch forward inside each training step) over `data`, in
         batches of windows of similar length."""
-        session = reader_session(weights, cache, BATCH_THREADS)
+        session, _ = reader_session(weights, cache, BATCH_THREADS)
         start = np.full(data.encoded.span_mask.shape, BLOCKED, np.float32)
         end = start.copy()
         order = np.argsort(data.lengths)
